@@ -1,0 +1,67 @@
+import fcntl
+import os
+import os.path as osp
+from pathlib import Path
+
+from mmseg.registry import DATASETS
+
+from .checked_seg_dataset import CheckedSegDataset, DatasetError
+from .classes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE
+
+# Default generation parameters of the embedded benchmark (see README "SynthShift").
+SYNTHSHIFT_DEFAULTS = dict(seed=0, num_source=3000, num_target_train=1000, num_target_val=300,
+                           height=64, width=128)
+
+
+def default_synthshift_root():
+    """`$ADASWEEP_DATA/synthshift`, else `data/synthshift` in the project checkout."""
+    base = os.environ.get('ADASWEEP_DATA') or Path(__file__).resolve().parents[2] / 'data'
+    return str(Path(base) / 'synthshift')
+
+
+def ensure_synthshift(root=None, progress=True, **params):
+    """Generate SynthShift under `root` unless it is already there; safe across processes."""
+    from .synthshift_generator import generate_synthshift
+    root = Path(root or default_synthshift_root()).resolve()
+    params = {**SYNTHSHIFT_DEFAULTS, **params}
+    if (root / 'meta.json').is_file():
+        generate_synthshift(root, progress=False, **params)  # checks the parameters match
+        return str(root)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with open(root.parent / f'.{root.name}.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent trials: one generates, the others wait
+        generate_synthshift(root, progress=progress, **params)
+    return str(root)
+
+
+@DATASETS.register_module()
+class SynthShiftDataset(CheckedSegDataset):
+    """The embedded synthetic -> "real" benchmark with the 19 Cityscapes classes.
+
+    `domain='source'` reads the GTA5-style layout (`source/images`, `source/labels`),
+    `domain='target'` the Cityscapes-style one (`target/leftImg8bit/<split>`,
+    `target/gtFine/<split>`). The data is generated on first use (`generate` overrides
+    SYNTHSHIFT_DEFAULTS); `data_root=None` means `default_synthshift_root()`.
+    """
+    METAINFO = dict(classes=CITYSCAPES_CLASSES, palette=[list(p) for p in CITYSCAPES_PALETTE])
+
+    def __init__(self, domain='source', split='train', data_root=None, generate=None,
+                 seg_map_dir=None, **kwargs):
+        if domain not in ('source', 'target'):
+            raise DatasetError(f"SynthShiftDataset: domain={domain!r}, expected 'source' or 'target'")
+        if split not in ('train', 'val') or (domain == 'source' and split != 'train'):
+            raise DatasetError(f'SynthShiftDataset: split={split!r} for domain {domain!r}, expected '
+                               "'train' (source) or 'train'/'val' (target)")
+        root = ensure_synthshift(data_root, **(generate or {}))
+        if domain == 'source':
+            prefix = dict(img_path='source/images', seg_map_path='source/labels')
+            suffixes = dict(img_suffix='.png', seg_map_suffix='_labelTrainIds.png')
+        else:
+            prefix = dict(img_path=f'target/leftImg8bit/{split}',
+                          seg_map_path=f'target/gtFine/{split}')
+            suffixes = dict(img_suffix='_leftImg8bit.png',
+                            seg_map_suffix='_gtFine_labelTrainIds.png')
+        if seg_map_dir is not None:  # labels from elsewhere, e.g. an active-label store
+            prefix['seg_map_path'] = osp.abspath(seg_map_dir)
+        self.domain, self.split = domain, split
+        super().__init__(data_root=root, data_prefix=prefix, **suffixes, **kwargs)

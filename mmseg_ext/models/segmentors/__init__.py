@@ -1,0 +1,3 @@
+from .ada_segmentor import ADASegmentor, DomainOutputs
+
+__all__ = ['ADASegmentor', 'DomainOutputs']

@@ -1,0 +1,94 @@
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+import torch
+from mmseg.models.segmentors import EncoderDecoder
+from mmseg.models.utils import resize
+from mmseg.registry import MODELS
+
+
+@dataclass
+class DomainOutputs:
+    """What a method's losses may use of one domain's forward pass in a training step."""
+    inputs: torch.Tensor             # (N, 3, H, W) preprocessed images
+    data_samples: list
+    feats: Tuple[torch.Tensor, ...]  # backbone (and neck) features
+    logits: torch.Tensor             # (N, C, h, w) decode-head logits at head resolution
+    aux_logits: Optional[torch.Tensor]  # first auxiliary head's logits, None without one
+    label: torch.Tensor              # (N, H, W) long, 255 = not labelled
+    logits_full: torch.Tensor        # logits bilinearly upsampled to the input size
+
+
+def _as_list(cfgs):
+    if cfgs is None:
+        return []
+    return list(cfgs) if isinstance(cfgs, (list, tuple)) else [cfgs]
+
+
+@MODELS.register_module()
+class ADASegmentor(EncoderDecoder):
+    """EncoderDecoder trained on a source and a target batch per step (two-domain active DA).
+
+    `train_step` takes what TwoDomainDataset yields (inputs, data_samples, target_inputs,
+    target_data_samples): supervised loss on the source, supervised loss on the labelled target
+    pixels only when the batch has any (RIPU skips the term before the first selection), plus the
+    method's losses. `source_losses` are called as `loss(logits, label)` and `target_losses` as
+    `loss(logits)`, both with logits upsampled to the input size as in RIPU; a loss whose
+    `loss_weight` is 0 is skipped. Subclasses override `method_losses` for more. A single-domain
+    batch (no target keys) trains like EncoderDecoder. `predict`/validation are inherited, so a
+    checkpoint is a plain mmseg model.
+    """
+
+    def __init__(self, source_losses=None, target_losses=None, **kwargs):
+        super().__init__(**kwargs)
+        self.source_losses = torch.nn.ModuleList(MODELS.build(c) for c in _as_list(source_losses))
+        self.target_losses = torch.nn.ModuleList(MODELS.build(c) for c in _as_list(target_losses))
+
+    def train_step(self, data, optim_wrapper):
+        with optim_wrapper.optim_context(self):
+            source = self.domain_forward(data['inputs'], data['data_samples'])
+            losses = self.supervised_losses(source, prefix='')
+            target = None
+            if 'target_inputs' in data:
+                target = self.domain_forward(data['target_inputs'], data['target_data_samples'])
+                if bool((target.label != self.decode_head.ignore_index).any()):
+                    losses.update(self.supervised_losses(target, prefix='tgt.'))
+            losses.update(self.method_losses(source, target))
+        parsed, log_vars = self.parse_losses(losses)
+        optim_wrapper.update_params(parsed)
+        return log_vars
+
+    def domain_forward(self, inputs, data_samples):
+        batch = self.data_preprocessor(dict(inputs=inputs, data_samples=data_samples), True)
+        inputs, data_samples = batch['inputs'], batch['data_samples']
+        feats = self.extract_feat(inputs)
+        logits = self.decode_head.forward(feats)
+        aux_logits = None
+        if self.with_auxiliary_head:
+            head = self.auxiliary_head[0] if isinstance(self.auxiliary_head, torch.nn.ModuleList) \
+                else self.auxiliary_head
+            aux_logits = head.forward(feats)
+        label = torch.stack([s.gt_sem_seg.data for s in data_samples]).squeeze(1).long()
+        logits_full = resize(logits, size=inputs.shape[2:], mode='bilinear',
+                             align_corners=self.align_corners)
+        return DomainOutputs(inputs, data_samples, feats, logits, aux_logits, label, logits_full)
+
+    def supervised_losses(self, out, prefix):
+        losses = {}
+        for key, value in self.decode_head.loss_by_feat(out.logits, out.data_samples).items():
+            losses[f'{prefix}decode.{key}'] = value
+        if self.with_auxiliary_head:
+            losses.update({f'{prefix}{k}': v for k, v in
+                           self._auxiliary_head_forward_train(out.feats, out.data_samples).items()})
+        return losses
+
+    def method_losses(self, source, target):
+        losses = {}
+        for loss in self.source_losses:
+            if getattr(loss, 'loss_weight', 1.0) != 0:
+                losses[f'src.{loss.loss_name}'] = loss(source.logits_full, source.label)
+        if target is not None:
+            for loss in self.target_losses:
+                if getattr(loss, 'loss_weight', 1.0) != 0:
+                    losses[f'tgt.{loss.loss_name}'] = loss(target.logits_full)
+        return losses
