@@ -12,6 +12,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import mmseg_ext  # noqa: E402,F401  (compat before mmengine builds anything)
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
+from mmseg.registry import RUNNERS  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -42,7 +43,7 @@ def build_config(args):
 
 def main(argv=None):
     cfg = build_config(parse_args(argv))
-    runner = Runner.from_cfg(cfg)
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     runner.train()
 
 

@@ -18,7 +18,16 @@ class CheckedSegDataset(BaseSegDataset):
 
     Label values must lie in [0, num_classes) or equal 255; they are checked on every sample after
     the pipeline (a cheap comparison), so a wrongly converted label file is named, not trained on.
+
+    `active_label_dir`: read labels from an active-label store (mmseg_ext.active.label_store)
+    instead of the ground truth, which stays in each item's `gt_seg_map_path` for the annotator.
+    A relative path is resolved against the run's work_dir by ActiveRunner. The store gets an
+    all-255 label per image on first use, before any data-loader worker starts.
     """
+
+    def __init__(self, *args, active_label_dir=None, **kwargs):
+        self.active_label_dir = active_label_dir
+        super().__init__(*args, **kwargs)
 
     def load_data_list(self):
         root = self.data_root or ''
@@ -39,7 +48,23 @@ class CheckedSegDataset(BaseSegDataset):
             if seg is not None and not osp.isfile(seg):
                 raise DatasetError(f'{type(self).__name__}: image {info["img_path"]!r} has no label '
                                    f'file {seg!r} (run mmseg_ext.tools.convert_datasets first?)')
+        if self.active_label_dir is not None:
+            self._use_active_labels(data_list)
         return data_list
+
+    def _use_active_labels(self, data_list):
+        from ..active.label_store import ActiveLabelStore
+        if not osp.isabs(self.active_label_dir):
+            raise DatasetError(f'{type(self).__name__}: active_label_dir '
+                               f'{self.active_label_dir!r} must be absolute (use runner_type='
+                               "'ActiveRunner', which resolves it against the work_dir)")
+        gt_root = self.data_prefix['seg_map_path']
+        items = [(osp.relpath(info['seg_map_path'], gt_root), info['seg_map_path'])
+                 for info in data_list]
+        paths = ActiveLabelStore(self.active_label_dir).initialise(items)
+        for info, path in zip(data_list, paths):
+            info['gt_seg_map_path'] = info['seg_map_path']
+            info['seg_map_path'] = path
 
     def prepare_data(self, idx):
         data = super().prepare_data(idx)

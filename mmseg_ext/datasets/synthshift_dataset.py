@@ -1,6 +1,5 @@
 import fcntl
 import os
-import os.path as osp
 from pathlib import Path
 
 from mmseg.registry import DATASETS
@@ -45,8 +44,7 @@ class SynthShiftDataset(CheckedSegDataset):
     """
     METAINFO = dict(classes=CITYSCAPES_CLASSES, palette=[list(p) for p in CITYSCAPES_PALETTE])
 
-    def __init__(self, domain='source', split='train', data_root=None, generate=None,
-                 seg_map_dir=None, **kwargs):
+    def __init__(self, domain='source', split='train', data_root=None, generate=None, **kwargs):
         if domain not in ('source', 'target'):
             raise DatasetError(f"SynthShiftDataset: domain={domain!r}, expected 'source' or 'target'")
         if split not in ('train', 'val') or (domain == 'source' and split != 'train'):
@@ -61,7 +59,5 @@ class SynthShiftDataset(CheckedSegDataset):
                           seg_map_path=f'target/gtFine/{split}')
             suffixes = dict(img_suffix='_leftImg8bit.png',
                             seg_map_suffix='_gtFine_labelTrainIds.png')
-        if seg_map_dir is not None:  # labels from elsewhere, e.g. an active-label store
-            prefix['seg_map_path'] = osp.abspath(seg_map_dir)
         self.domain, self.split = domain, split
         super().__init__(data_root=root, data_prefix=prefix, **suffixes, **kwargs)

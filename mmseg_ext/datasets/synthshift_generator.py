@@ -53,14 +53,14 @@ AMP_FINE = np.array([.06, .08, .05, .08, .10, .05, .05, .05, .22, .16, .01, .08,
 AMP_SMOOTH = np.array([.10, .08, .08, .10, .06, .04, .02, .04, .30, .20, .08, .04, .04, .04, .04,
                        .04, .04, .04, .04, 0], np.float32)
 SOURCE = dict(textured=False, horizon=(.34, .50), cam_h=(1.7, 2.3), road_half=(4.5, 8.), walk=(2.5, 5.),
-              setback=(0., 4.), p_terrain=.3, bld_h=(12., 45.), seg_p=(.6, .2, .08, .12),
-              p_cross=.3, drive_gap=30., p_park=.4, park_fill=.5, car_scale=(1., 1.15),
-              drive_p=(.88, .04, .03, .02, .03), n_person=2.5, p_bikes=.1, n_tree=1.5, n_pole=4,
+              setback=(0., 5.), p_terrain=.45, bld_h=(12., 45.), seg_p=(.56, .24, .1, .1),
+              p_cross=.3, drive_gap=30., p_park=.4, park_fill=.4, car_scale=(1., 1.15),
+              drive_p=(.9, .025, .025, .02, .03), n_person=2.5, p_bikes=.1, n_tree=1.5, n_pole=4,
               pole_p=(.4, .25, .35), p_fence=.25, p_train=.04, p_void=.3, p_ego=0.)
-TARGET = dict(textured=True, horizon=(.38, .48), cam_h=(1.3, 1.6), road_half=(3.5, 6.5), walk=(3., 6.),
-              setback=(0., 3.), p_terrain=.5, bld_h=(8., 24.), seg_p=(.5, .32, .08, .1),
-              p_cross=.35, drive_gap=26., p_park=.5, park_fill=.6, car_scale=(.82, .98),
-              drive_p=(.86, .03, .03, .03, .05), n_person=5, p_bikes=.25, n_tree=3., n_pole=5,
+TARGET = dict(textured=True, horizon=(.38, .48), cam_h=(1.3, 1.6), road_half=(3.5, 6.5), walk=(3.5, 7.),
+              setback=(0., 5.), p_terrain=.6, bld_h=(8., 24.), seg_p=(.5, .32, .1, .08),
+              p_cross=.35, drive_gap=26., p_park=.5, park_fill=.45, car_scale=(.8, .95),
+              drive_p=(.88, .025, .025, .03, .04), n_person=6, p_bikes=.25, n_tree=3., n_pole=5,
               pole_p=(.3, .3, .4), p_fence=.35, p_train=.06, p_void=.4, p_ego=.8)
 
 
@@ -162,7 +162,7 @@ class _Canvas:
         Zc = np.where(ok, Zc, Z1)
         if bump:
             ph = self.rng.uniform(0, 6.3, 2)
-            h1 = h1 + bump * (np.sin(Zc * .4 + ph[0]) + .5 * np.sin(Zc * 1.3 + ph[1]))
+            h1 = h1 + bump * (np.sin(Zc * .25 + ph[0]) + .5 * np.sin(Zc * .7 + ph[1]))
         top, bot = self.yh + self.f * (self.cam - h1) / Zc, self.yh + self.f * (self.cam - h0) / Zc
         r0, r1 = max(int(top[ok].min()), 0), min(int(np.ceil(bot[ok].max())), self.H)
         if r1 <= r0:
@@ -350,7 +350,7 @@ def _scene(cv):
     n = max(1, int((hi - lo) // 3.2))
     kinds = (CAR, TRUCK, BUS, MOTO, BIKE)
     for li in range(n):  # driving lanes
-        X, z = lo + (li + .5) * (hi - lo) / n, 7 + rng.exponential(12)
+        X, z = lo + (li + .5) * (hi - lo) / n, 9 + rng.exponential(14)
         while z < min(zend - 12, 90):
             k = kinds[rng.choice(5, p=d['drive_p'])]
             if k in (MOTO, BIKE):
@@ -359,10 +359,10 @@ def _scene(cv):
                 add(z, _vehicle, X + rng.uniform(-.4, .4), z, k)
             z += 15 + rng.exponential(d['drive_gap'])
     for k in park:  # parked cars along the kerb
-        z = rng.uniform(5, 14)
+        z = rng.uniform(7, 16)
         while z < min(zend - 6, 60):
             if rng.random() < d['park_fill']:
-                add(z, _vehicle, sides[k] * (rh - 1.1), z, TRUCK if rng.random() < .04 else CAR)
+                add(z, _vehicle, sides[k] * (rh - 1.1), z, TRUCK if rng.random() < .02 else CAR)
             z += 4.6 + rng.uniform(.4, 3)
     if rng.random() < d['p_train']:
         z = rng.uniform(8, 45)
@@ -454,7 +454,7 @@ def _render_target(cv):
     col[sky] *= np.broadcast_to(.82 + .3 * np.arange(H)[:, None] / H, (H, W))[sky][:, None]
     tex = (1 + AMP_SMOOTH[li] * _smooth_noise(rng, H, W, max(2, W // 24))
            + AMP_FINE[li] * rng.standard_normal((H, W)).astype(np.float32))
-    shadow = (_smooth_noise(rng, H, W, max(3, W // 10)) > rng.uniform(.3, 1.2)) & \
+    shadow = (_smooth_noise(rng, H, W, max(3, W // 10)) > rng.uniform(.6, 1.6)) & \
         np.isin(lab, (ROAD, SIDEWALK, TERRAIN))
     col *= (tex * np.where(shadow, .6, 1.))[..., None]
     t, a = rng.uniform(0, 2 * np.pi), rng.uniform(-.4, .4)

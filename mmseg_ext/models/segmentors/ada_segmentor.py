@@ -35,25 +35,36 @@ class ADASegmentor(EncoderDecoder):
     method's losses. `source_losses` are called as `loss(logits, label)` and `target_losses` as
     `loss(logits)`, both with logits upsampled to the input size as in RIPU; a loss whose
     `loss_weight` is 0 is skipped. Subclasses override `method_losses` for more. A single-domain
-    batch (no target keys) trains like EncoderDecoder. `predict`/validation are inherited, so a
-    checkpoint is a plain mmseg model.
+    batch (no target keys) is taken as `single_domain`: 'source' trains like EncoderDecoder (with
+    the source losses), 'target' is RIPU's source-free stage (labelled target pixels plus the
+    target losses). `predict`/validation are inherited, so a checkpoint is a plain mmseg model.
     """
 
-    def __init__(self, source_losses=None, target_losses=None, **kwargs):
+    def __init__(self, source_losses=None, target_losses=None, single_domain='source', **kwargs):
+        if single_domain not in ('source', 'target'):
+            raise ValueError(f"ADASegmentor: single_domain={single_domain!r}, expected 'source' "
+                             "or 'target'")
         super().__init__(**kwargs)
+        self.single_domain = single_domain
         self.source_losses = torch.nn.ModuleList(MODELS.build(c) for c in _as_list(source_losses))
         self.target_losses = torch.nn.ModuleList(MODELS.build(c) for c in _as_list(target_losses))
 
     def train_step(self, data, optim_wrapper):
         with optim_wrapper.optim_context(self):
-            source = self.domain_forward(data['inputs'], data['data_samples'])
-            losses = self.supervised_losses(source, prefix='')
-            target = None
+            source = target = None
+            losses = {}
+            if 'target_inputs' in data or self.single_domain == 'source':
+                source = self.domain_forward(data['inputs'], data['data_samples'])
+                losses.update(self.supervised_losses(source, prefix=''))
             if 'target_inputs' in data:
                 target = self.domain_forward(data['target_inputs'], data['target_data_samples'])
-                if bool((target.label != self.decode_head.ignore_index).any()):
-                    losses.update(self.supervised_losses(target, prefix='tgt.'))
+            elif self.single_domain == 'target':
+                target = self.domain_forward(data['inputs'], data['data_samples'])
+            if target is not None and bool((target.label != self.decode_head.ignore_index).any()):
+                losses.update(self.supervised_losses(target, prefix='tgt.'))
             losses.update(self.method_losses(source, target))
+            if not any('loss' in key for key in losses):  # nothing labelled yet, no extra loss
+                losses['loss_none'] = (source or target).logits.sum() * 0
         parsed, log_vars = self.parse_losses(losses)
         optim_wrapper.update_params(parsed)
         return log_vars
@@ -84,7 +95,7 @@ class ADASegmentor(EncoderDecoder):
 
     def method_losses(self, source, target):
         losses = {}
-        for loss in self.source_losses:
+        for loss in self.source_losses if source is not None else ():
             if getattr(loss, 'loss_weight', 1.0) != 0:
                 losses[f'src.{loss.loss_name}'] = loss(source.logits_full, source.label)
         if target is not None:

@@ -1,0 +1,205 @@
+"""The active-label store: what has been bought, on disk, under a run's work_dir.
+
+Layout of `root` (one entry per target image, named by the image's label path relative to the
+dataset's label folder, `rel`):
+
+    labels/<rel>          uint8 PNG: the bought ground truth, 255 = not bought (the training
+                          pipeline reads these, so data-loader workers see new labels)
+    state/<rel>           uint8 PNG: bit 0 = blocked (cannot be picked again), bit 1 = bought
+    rounds/round_NNN.npz  per round: the flat indices each image newly bought / newly blocked
+    rounds/round_NNN.json per round: iteration, strategy, ledger rows
+    ledger.jsonl          one row per (round, image): round, iteration, image, units, pixels,
+                          void_pixels, classes {train id: pixels}
+    index.json            the image list (rel, ground-truth path)
+
+Rounds are committed in three steps (delta file, label/state files, round json), every file is
+written atomically, so a crash at any point leaves a store that `recover()` completes. Rounds
+can be undone exactly (`rollback`), which is how a resumed run gets back the labels it had at
+its checkpoint.
+"""
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+IGNORE = 255
+BLOCKED, BOUGHT = 1, 2
+
+
+def _atomic_write(path, write):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _save_png(path, array):
+    _atomic_write(path, lambda tmp: Image.fromarray(array).save(tmp, format='PNG'))
+
+
+def _save_json(path, obj, lines=False):
+    text = '\n'.join(json.dumps(o) for o in obj) + '\n' if lines else json.dumps(obj, indent=1)
+    _atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def _load_png(path):
+    return np.array(Image.open(path))
+
+
+class ActiveLabelStore:
+    """Bought labels, blocked maps and the ledger of one run (see the module docstring)."""
+
+    def __init__(self, root):
+        self.root = Path(root)
+
+    # ---------------------------------------------------------------- images
+
+    def initialise(self, items):
+        """Register the target images: `items` = [(rel, gt_path)], in dataset order.
+
+        Creates an all-255 label and an empty state for every image that has none (so a new run
+        trains with no target labels), keeps what exists (a resumed run), and recovers an
+        interrupted round. Returns the store paths of the label files, in the order given.
+        """
+        index = [dict(rel=str(rel), gt=str(gt)) for rel, gt in items]
+        known = self.index() if (self.root / 'index.json').is_file() else None
+        if known is not None and [e['rel'] for e in known] != [e['rel'] for e in index]:
+            raise ValueError(f'active-label store {self.root} was made for another image list '
+                             f'({len(known)} images); use a fresh work_dir')
+        for entry in index:
+            label = self.root / 'labels' / entry['rel']
+            if not label.is_file():
+                width, height = Image.open(entry['gt']).size
+                _save_png(label, np.full((height, width), IGNORE, np.uint8))
+                _save_png(self.root / 'state' / entry['rel'], np.zeros((height, width), np.uint8))
+        if known is None:
+            _save_json(self.root / 'index.json', index)
+        self.recover()
+        return [str(self.root / 'labels' / e['rel']) for e in index]
+
+    def index(self):
+        return json.loads((self.root / 'index.json').read_text())
+
+    def label_path(self, rel):
+        return self.root / 'labels' / rel
+
+    def state(self, rel):
+        """(blocked, bought) bool maps of one image."""
+        state = _load_png(self.root / 'state' / rel)
+        return (state & BLOCKED) > 0, (state & BOUGHT) > 0
+
+    def labels(self, rel):
+        return _load_png(self.label_path(rel))
+
+    # ---------------------------------------------------------------- rounds
+
+    def rounds(self):
+        """Committed rounds, in order: [{round, iteration, strategy, rows}]."""
+        out = []
+        for path in sorted((self.root / 'rounds').glob('round_*.json')):
+            if not path.name.endswith('.pending.json'):
+                out.append(json.loads(path.read_text()))
+        return out
+
+    def delta(self, rel, bought, blocked, units):
+        """What one image buys this round: bool (H, W) maps of the pick -> a compact delta.
+
+        Pixels already bought or blocked are left out; the ledger row counts what is new.
+        """
+        old_blocked, old_bought = self.state(rel)
+        new_bought = np.asarray(bought, bool) & ~old_bought
+        new_blocked = (np.asarray(blocked, bool) | new_bought) & ~old_blocked
+        got = _load_png(self.gt_path(rel))[new_bought]
+        classes = np.bincount(got[got != IGNORE])
+        row = dict(image=rel, units=int(units), pixels=int(new_bought.sum()),
+                   void_pixels=int((got == IGNORE).sum()),
+                   classes={str(c): int(n) for c, n in enumerate(classes) if n})
+        return dict(row=row, bought=np.flatnonzero(new_bought), blocked=np.flatnonzero(new_blocked))
+
+    def commit_round(self, round_index, iteration, deltas, strategy=''):
+        """Buy the labels of one round: `deltas` = {rel: self.delta(...)}. Returns ledger rows."""
+        rows = [dict(round=round_index, iteration=int(iteration), **d['row'])
+                for d in deltas.values()]
+        arrays = {}
+        for i, d in enumerate(deltas.values()):
+            arrays[f'{i}_bought'], arrays[f'{i}_blocked'] = d['bought'], d['blocked']
+        name = self.root / 'rounds' / f'round_{round_index:03d}'
+        _atomic_write(f'{name}.npz', lambda tmp: np.savez_compressed(open(tmp, 'wb'), **arrays))
+        pending = dict(round=round_index, iteration=int(iteration), strategy=strategy,
+                       images=list(deltas), rows=rows)
+        _save_json(f'{name}.pending.json', pending)
+        self._apply(pending, f'{name}.npz')
+        return rows
+
+    def gt_path(self, rel):
+        if not hasattr(self, '_gt'):
+            self._gt = {e['rel']: e['gt'] for e in self.index()}
+        return self._gt[rel]
+
+    def _load_delta(self, pending, npz):
+        with np.load(npz) as data:
+            return {rel: (data[f'{i}_bought'], data[f'{i}_blocked'])
+                    for i, rel in enumerate(pending['images'])}
+
+    def _apply(self, pending, npz):
+        for rel, (bought, blocked) in self._load_delta(pending, npz).items():
+            labels, state = self.labels(rel), _load_png(self.root / 'state' / rel)
+            gt = _load_png(self.gt_path(rel))
+            labels.flat[bought] = gt.flat[bought]
+            state.flat[blocked] |= BLOCKED
+            state.flat[bought] |= BOUGHT | BLOCKED
+            _save_png(self.label_path(rel), labels)
+            _save_png(self.root / 'state' / rel, state)
+        name = Path(npz).with_suffix('')
+        _save_json(f'{name}.json', pending)
+        os.unlink(f'{name}.pending.json')
+        self._write_ledger()
+
+    def recover(self):
+        """Finish a round whose commit was interrupted (applying a delta is idempotent)."""
+        for pending in sorted((self.root / 'rounds').glob('round_*.pending.json')):
+            npz = str(pending).replace('.pending.json', '.npz')
+            if os.path.exists(npz):
+                self._apply(json.loads(pending.read_text()), npz)
+            else:
+                os.unlink(pending)
+
+    def rollback(self, iteration):
+        """Undo every round committed after `iteration` completed updates, newest first."""
+        undone = []
+        for rnd in reversed(self.rounds()):
+            if rnd['iteration'] <= iteration:
+                break
+            name = self.root / 'rounds' / f'round_{rnd["round"]:03d}'
+            for rel, (bought, blocked) in self._load_delta(rnd, f'{name}.npz').items():
+                labels, state = self.labels(rel), _load_png(self.root / 'state' / rel)
+                labels.flat[bought] = IGNORE
+                state.flat[bought] &= ~np.uint8(BOUGHT)
+                state.flat[blocked] &= ~np.uint8(BLOCKED)
+                _save_png(self.label_path(rel), labels)
+                _save_png(self.root / 'state' / rel, state)
+            os.unlink(f'{name}.json')
+            os.unlink(f'{name}.npz')
+            undone.append(rnd['round'])
+        if undone:
+            self._write_ledger()
+        return undone
+
+    # ---------------------------------------------------------------- accounting
+
+    def _write_ledger(self):
+        rows = [row for rnd in self.rounds() for row in rnd['rows']]
+        _save_json(self.root / 'ledger.jsonl', rows, lines=True)
+
+    def ledger(self):
+        return [row for rnd in self.rounds() for row in rnd['rows']]

@@ -1,0 +1,88 @@
+"""Square-window helpers over the last two dims of a tensor (torch ops only).
+
+``box_sum(x, r)``   sum over the (2r+1) x (2r+1) window, zero padding (same as an
+                    all-ones conv2d with padding r).
+``box_max(x, r)``   max over the window; out-of-image positions are ignored.
+``box_min(x, r)``   min over the window; out-of-image positions are ignored.
+``window_count(h, w, r)``  number of in-image pixels of each window (float32).
+
+Sums use shifted adds for small r and (float64 / int64) integral images for large r;
+max/min use a doubling scheme, O(log r) elementwise ops per axis.
+"""
+import torch
+
+_SHIFT_ADD_MAX_R = 3
+
+
+def _check_r(r):
+    if not isinstance(r, int) or isinstance(r, bool) or r < 0:
+        raise ValueError(f'window radius must be an int >= 0, got {r!r}')
+
+
+def _sum1d(x, r, dim):
+    n = x.shape[dim]
+    if r <= _SHIFT_ADD_MAX_R:
+        out = x.clone()
+        for d in range(1, min(r, n - 1) + 1):
+            out.narrow(dim, d, n - d).add_(x.narrow(dim, 0, n - d))
+            out.narrow(dim, 0, n - d).add_(x.narrow(dim, d, n - d))
+        return out
+    acc = torch.float64 if x.is_floating_point() else torch.int64
+    c = torch.cumsum(x.to(acc), dim)
+    c = torch.cat([torch.zeros_like(c.narrow(dim, 0, 1)), c], dim)
+    i = torch.arange(n, device=x.device)
+    hi = (i + r + 1).clamp_(max=n)
+    lo = (i - r).clamp_(min=0)
+    return (c.index_select(dim, hi) - c.index_select(dim, lo)).to(x.dtype)
+
+
+def box_sum(x, r):
+    """Zero-padded (2r+1)^2 box sum over the last two dims (same dtype as x)."""
+    _check_r(r)
+    if r == 0:
+        return x.clone()
+    return _sum1d(_sum1d(x, r, -1), r, -2)
+
+
+def _ext1d(x, r, dim, op):
+    """Sliding op (max or min) over [i-r, i+r] along dim, clipped at the ends."""
+    n = x.shape[dim]
+    if r == 0 or n == 1:
+        return x
+    r = min(r, n - 1)
+    # pad by edge replication: max/min with a duplicate of an in-window value is a no-op
+    y = torch.cat([x.narrow(dim, 0, 1).expand_as(x.narrow(dim, 0, r)), x,
+                   x.narrow(dim, n - 1, 1).expand_as(x.narrow(dim, 0, r))], dim)
+    span, w = 2 * r + 1, 1
+    while 2 * w <= span:  # y[i] <- op(y[i : i + 2w])
+        m = y.shape[dim]
+        y = op(y.narrow(dim, 0, m - w), y.narrow(dim, w, m - w))
+        w *= 2
+    if w < span:  # two overlapping windows of width w cover width span
+        m = y.shape[dim]
+        s = span - w
+        y = op(y.narrow(dim, 0, m - s), y.narrow(dim, s, m - s))
+    return y
+
+
+def box_max(x, r):
+    """Max over the (2r+1)^2 window (in-image pixels only), last two dims."""
+    _check_r(r)
+    return _ext1d(_ext1d(x, r, -1, torch.maximum), r, -2, torch.maximum)
+
+
+def box_min(x, r):
+    """Min over the (2r+1)^2 window (in-image pixels only), last two dims."""
+    _check_r(r)
+    return _ext1d(_ext1d(x, r, -1, torch.minimum), r, -2, torch.minimum)
+
+
+def window_count(h, w, r, device=None):
+    """(h, w) float32 map: in-image pixel count of the (2r+1)^2 window."""
+    _check_r(r)
+
+    def axis(n):
+        i = torch.arange(n, device=device)
+        return ((i + r).clamp(max=n - 1) - (i - r).clamp(min=0) + 1).to(torch.float32)
+
+    return axis(h)[:, None] * axis(w)[None, :]

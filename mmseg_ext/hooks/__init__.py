@@ -1,0 +1,3 @@
+from .active_selection_hook import ActiveSelectionHook
+
+__all__ = ['ActiveSelectionHook']

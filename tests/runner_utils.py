@@ -1,0 +1,41 @@
+"""Small configs of the real SynthShift configs for tests: tiny data, few iterations."""
+import os.path as osp
+
+from mmengine.config import Config
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TINY_SYNTHSHIFT = dict(num_source=48, num_target_train=24, num_target_val=12)
+
+
+def _walk(cfg, fn):
+    if isinstance(cfg, dict):
+        fn(cfg)
+        for value in cfg.values():
+            _walk(value, fn)
+    elif isinstance(cfg, (list, tuple)):
+        for item in cfg:
+            _walk(item, fn)
+
+
+def tiny_config(config, work_dir, synthshift_root, iters=8, **overrides):
+    """Load `config` (path relative to the repo), point SynthShift at a tiny copy, shorten it."""
+    cfg = Config.fromfile(osp.join(REPO, config))
+
+    def tiny(d):
+        if d.get('type') == 'SynthShiftDataset':
+            d['data_root'] = str(synthshift_root)
+            d['generate'] = dict(TINY_SYNTHSHIFT)
+
+    _walk(cfg._cfg_dict, tiny)
+    cfg.work_dir = str(work_dir)
+    cfg.train_cfg.max_iters = iters
+    cfg.train_cfg.val_interval = iters
+    cfg.param_scheduler = [dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=iters,
+                                by_epoch=False)]
+    cfg.default_hooks.checkpoint.interval = max(iters // 2, 1)
+    cfg.default_hooks.logger.interval = 1
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader].num_workers = 0
+        cfg[loader].persistent_workers = False
+    cfg.merge_from_dict(overrides)
+    return cfg

@@ -1,0 +1,95 @@
+"""ActiveLabelStore: bought labels on disk, the ledger, crash recovery and exact rollback."""
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mmseg_ext.active.label_store import ActiveLabelStore
+
+
+@pytest.fixture
+def store(tmp_path):
+    items = []
+    for i in range(3):
+        gt = np.random.default_rng(i).integers(0, 19, (6, 8)).astype(np.uint8)
+        gt[0, 0] = 255
+        path = tmp_path / 'gt' / 'city' / f'img{i}_gtFine_labelTrainIds.png'
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(gt).save(path)
+        items.append((f'city/img{i}_gtFine_labelTrainIds.png', path))
+    store = ActiveLabelStore(tmp_path / 'active')
+    paths = store.initialise(items)
+    assert all(np.all(np.array(Image.open(p)) == 255) for p in paths)
+    return store
+
+
+def _box(r0, r1, c0, c1, shape=(6, 8)):
+    m = np.zeros(shape, bool)
+    m[r0:r1, c0:c1] = True
+    return m
+
+
+def _snapshot(store):
+    return {e['rel']: (store.labels(e['rel']).copy(), *store.state(e['rel'])) for e in store.index()}
+
+
+def test_commit_buys_ground_truth_and_writes_the_ledger(store):
+    rel = store.index()[0]['rel']
+    gt = np.array(Image.open(store.gt_path(rel)))
+    d = store.delta(rel, _box(0, 2, 0, 2), _box(0, 3, 0, 3), units=1)
+    rows = store.commit_round(0, 10, {rel: d}, strategy='ripu_ra')
+    labels = store.labels(rel)
+    assert np.array_equal(labels[:2, :2], gt[:2, :2]) and np.all(labels[2:] == 255)
+    blocked, bought = store.state(rel)
+    assert blocked.sum() == 9 and bought.sum() == 4
+    assert rows[0]['pixels'] == 4 and rows[0]['void_pixels'] == 1 and rows[0]['units'] == 1
+    assert sum(rows[0]['classes'].values()) == 3
+    ledger = [json.loads(line) for line in (store.root / 'ledger.jsonl').read_text().splitlines()]
+    assert ledger == store.ledger() and ledger[0]['iteration'] == 10
+
+
+def test_rebuying_counts_only_new_pixels(store):
+    rel = store.index()[1]['rel']
+    store.commit_round(0, 10, {rel: store.delta(rel, _box(0, 2, 0, 2), _box(0, 2, 0, 2), 1)})
+    d = store.delta(rel, _box(0, 3, 0, 3), _box(0, 3, 0, 3), 1)
+    assert d['row']['pixels'] == 5
+
+
+def test_rollback_restores_exactly_the_earlier_state(store):
+    rels = [e['rel'] for e in store.index()]
+    store.commit_round(0, 10, {r: store.delta(r, _box(0, 2, 0, 2), _box(0, 3, 0, 3), 1) for r in rels})
+    before = _snapshot(store)
+    store.commit_round(1, 20, {r: store.delta(r, _box(3, 5, 4, 7), _box(2, 6, 3, 8), 1)
+                               for r in rels[:2]})
+    assert store.rollback(15) == [1]
+    after = _snapshot(store)
+    for rel in rels:
+        for a, b in zip(before[rel], after[rel]):
+            assert np.array_equal(a, b)
+    assert [r['round'] for r in store.rounds()] == [0]
+    assert store.rollback(0) == [0]
+    assert all(np.all(store.labels(r) == 255) and not store.state(r)[0].any() for r in rels)
+    assert store.ledger() == []
+
+
+def test_interrupted_commit_is_completed_by_recover(store, monkeypatch):
+    rel = store.index()[2]['rel']
+    d = store.delta(rel, _box(1, 3, 1, 3), _box(0, 4, 0, 4), 1)
+
+    def crash(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(store, '_apply', crash)
+    with pytest.raises(KeyboardInterrupt):
+        store.commit_round(0, 5, {rel: d})
+    assert store.rounds() == []  # not committed yet
+    monkeypatch.undo()
+    ActiveLabelStore(store.root).recover()
+    assert [r['iteration'] for r in store.rounds()] == [5]
+    assert store.state(rel)[1].sum() == 4
+
+
+def test_store_refuses_another_image_list(store, tmp_path):
+    with pytest.raises(ValueError, match='another image list'):
+        ActiveLabelStore(store.root).initialise([('other.png', store.gt_path(store.index()[0]['rel']))])
