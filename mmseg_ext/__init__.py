@@ -7,6 +7,6 @@ from . import compat
 
 compat.apply()
 
-from . import datasets, evaluation, models  # noqa: E402,F401  (registration)
+from . import datasets, engine, evaluation, hooks, models  # noqa: E402,F401  (registration)
 
 __version__ = '0.1.0'

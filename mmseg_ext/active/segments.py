@@ -46,7 +46,8 @@ def slic_segments(image_rgb_uint8, n_segments=256, compactness=10.0):
 
 
 def _check_segments(segments, shape):
-    if not torch.is_tensor(segments) or segments.is_floating_point() or segments.dtype == torch.bool:
+    if (not torch.is_tensor(segments) or segments.is_floating_point()
+            or segments.dtype == torch.bool):
         raise ValueError('segments must be an integer tensor')
     if tuple(segments.shape) != tuple(shape):
         raise ValueError(f'segments shape {tuple(segments.shape)} != {tuple(shape)}')

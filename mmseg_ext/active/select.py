@@ -28,8 +28,9 @@ higher-key neighbour, only makes decisions the reference makes, and each round d
 at least the highest undecided position. Picks with a key above every undecided key are
 final and are the reference's first picks in order, so we stop as soon as ``num`` of
 them exist. Only higher-key positions influence a decision, so it suffices to run on
-the top-``m`` available positions with m = (num - 1) * (2R + 1)^2 + 1: each accepted
-position removes at most (2R + 1)^2 of them, so they contain ``num`` picks.
+a prefix (top keys) of the available positions: we try 4 * num positions and grow the
+prefix until it holds ``num`` picks; m = (num - 1) * (2R + 1)^2 + 1 always suffices,
+since each accepted position removes at most (2R + 1)^2 of them.
 """
 from typing import NamedTuple
 
@@ -59,7 +60,7 @@ def _threshold(vals, need):
         sample = vals[::step]
         j = min(sample.numel(), need // step + need // (4 * step) + 64)
         t = sample.topk(j, sorted=False).values.min()
-        if t > float('-inf') and int((vals >= t).sum()) >= need:
+        if t > float('-inf') and int(torch.count_nonzero(vals >= t)) >= need:
             return t
     return vals.topk(need, sorted=False).values.min()
 
@@ -86,7 +87,7 @@ def _sparse_rounds(rows, cols, H, W, R, num):
         state[und[rej]] = 2
         keep = ~(acc | rej)
         und, nbr = und[keep], nbr[keep]
-        if und.numel() == 0 or int((state[:int(und[0])] == 1).sum()) >= num:
+        if und.numel() == 0 or int(torch.count_nonzero(state[:int(und[0])] == 1)) >= num:
             break
     return (state[:M] == 1).nonzero().squeeze(1)
 
@@ -147,32 +148,32 @@ def greedy_select(score, num, label_radius, suppress_radius, blocked=None):
         raise ValueError('score contains NaN')
 
     vals = score.flatten()
-    if score.is_floating_point():
-        avail = vals > float('-inf')
-        if blocked is not None:
-            avail &= ~blocked.flatten()
-        vals = vals.masked_fill(~avail, float('-inf'))
-    else:  # integer scores: never -inf, float64 keeps the order up to 2**53
+    if not score.is_floating_point():  # integer scores: float64 keeps the order up to 2**53
         vals = vals.double()
-        if blocked is not None:
-            vals = vals.masked_fill(blocked.flatten(), float('-inf'))
-    pool = int((vals > float('-inf')).sum())
+    if blocked is not None:
+        vals = vals.masked_fill(blocked.flatten(), float('-inf'))
+    pool = int(torch.count_nonzero(vals > float('-inf')))
     R = suppress_radius
     K = (2 * R + 1) ** 2
     if pool < num:
         raise ValueError(f'budget num={num} is larger than the pool: only {pool} positions '
                          f'are available')
 
-    t = _threshold(vals, min(pool, (num - 1) * K + 1))
-    idx = (vals >= t).nonzero().squeeze(1)  # a prefix of the key order (row-major here)
-    rows, cols = idx // W, idx % W
-    order = torch.argsort(cols * H + rows)  # ties: smaller column, then smaller row
-    rows, cols = rows[order], cols[order]
-    order = torch.sort(vals[idx][order], descending=True, stable=True).indices
-    rows, cols = rows[order], cols[order]
-
-    rounds = _sparse_rounds if rows.numel() * K <= _SPARSE_LIMIT else _dense_rounds
-    picks = rounds(rows, cols, H, W, R, num)
+    bound = min(pool, (num - 1) * K + 1)  # a prefix this long always holds num picks
+    need = min(bound, 4 * num)  # usually plenty; grow the prefix if not
+    while True:
+        t = _threshold(vals, need)
+        idx = (vals >= t).nonzero().squeeze(1)  # a prefix of the key order (row-major)
+        rows, cols = idx // W, idx % W
+        order = torch.argsort(cols * H + rows)  # ties: smaller column, then smaller row
+        rows, cols = rows[order], cols[order]
+        order = torch.sort(vals[idx][order], descending=True, stable=True).indices
+        rows, cols = rows[order], cols[order]
+        rounds = _sparse_rounds if rows.numel() * K <= _SPARSE_LIMIT else _dense_rounds
+        picks = rounds(rows, cols, H, W, R, num)
+        if picks.numel() >= num or idx.numel() >= bound:
+            break
+        need = min(bound, need * 4)
     if picks.numel() < num:  # only possible when the prefix is the whole pool
         raise ValueError(f'budget num={num} is larger than the pool: only {picks.numel()} '
                          f'positions can be picked with suppress_radius={R}')

@@ -78,7 +78,7 @@ class _Canvas:
 
     def colour(self, cls):
         if not self.tex:
-            return SRC_PAL[cls] + self.rng.normal(0, 6, 3)
+            return SRC_PAL[cls] * self.rng.uniform(.85, 1.15) + self.rng.normal(0, 6, 3)
         pal = TGT_PAL[cls]
         return np.array(pal[self.rng.integers(len(pal))], np.float32) + self.rng.normal(0, 10, 3)
 
@@ -470,7 +470,8 @@ def render_sample(seed, split_id, index, height=64, width=128):
     rng = np.random.default_rng([seed, split_id, index])
     cv = _Canvas(rng, height, width, SOURCE if split_id == 0 else TARGET)
     _scene(cv)
-    col = _render_target(cv) if cv.tex else cv.col
+    # source: flat colours under a per-image light level / tint (time of day, weather)
+    col = _render_target(cv) if cv.tex else cv.col * (rng.uniform(.7, 1.15) * rng.uniform(.92, 1.08, 3))
     return np.clip(np.rint(col), 0, 255).astype(np.uint8), cv.lab
 
 

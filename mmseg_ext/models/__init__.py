@@ -1,4 +1,5 @@
 from .decode_heads import DeepLabV2Head
+from .losses import LocalConsistencyLoss, NegativeLearningLoss
 from .segmentors import ADASegmentor
 
-__all__ = ['ADASegmentor', 'DeepLabV2Head']
+__all__ = ['ADASegmentor', 'DeepLabV2Head', 'LocalConsistencyLoss', 'NegativeLearningLoss']

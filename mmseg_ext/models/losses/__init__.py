@@ -1,0 +1,4 @@
+from .local_consistency_loss import LocalConsistencyLoss
+from .negative_learning_loss import NegativeLearningLoss
+
+__all__ = ['LocalConsistencyLoss', 'NegativeLearningLoss']
