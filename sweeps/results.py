@@ -12,6 +12,7 @@ import numbers
 import os
 import re
 import sys
+import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -323,20 +324,32 @@ def _trial_files(root):
                   if p.suffix == '.parquet' and not p.name.startswith(('.', '_')))
 
 
+def _read_file(path, columns=None):
+    """One Parquet file through ONE open handle: pq.read_table(path) opens the path twice (footer,
+    then data), so a concurrent os.replace can pair an old footer with new pages."""
+    with pa.OSFile(os.fspath(path)) as fh:
+        pf = pq.ParquetFile(fh)
+        names = pf.schema_arrow.names
+        cols = None if columns is None else [c for c in columns if c in names]
+        try:
+            return pf.read(columns=cols)
+        except (pa.ArrowInvalid, OSError) as e:
+            raise ValueError(f'{path}: {e}') from None
+
+
 def _read_unified(paths, columns=None, dedup=True):
     """Read `paths` (only `columns` if given, plus the dedup keys), cast each to the unified
     schema, concatenate and (if `dedup`) deduplicate and sort."""
-    schemas = [pq.read_schema(p) for p in paths]
     want = None
     if columns is not None:
         want = list(dict.fromkeys(list(columns) + (list(DEDUP_KEYS) + ['reported_at']
                                                   + list(SORT_KEYS) if dedup else [])))
-    schema = unified_schema(schemas, want)
+    tables = [_read_file(p, want) for p in paths]
+    schema = unified_schema([t.schema for t in tables], want)
     parts = []
-    for p, s in zip(paths, schemas):
-        cols = None if want is None else [c for c in want if c in s.names]
+    for p, t in zip(paths, tables):
         try:
-            parts.append(conform(pq.read_table(p, columns=cols), schema))
+            parts.append(conform(t, schema))
         except (pa.ArrowInvalid, ValueError) as e:
             raise ValueError(f'{p}: {e}') from None
     table = pa.concat_tables(parts) if parts else schema.empty_table()
@@ -375,10 +388,15 @@ class TrialResultWriter:
         return atomic_write_table(rows_to_table(rows), path)
 
     def compact(self):
-        """All trial files -> results.parquet (unified, deduplicated, sorted); returns the table."""
+        """All trial files -> results.parquet (unified, deduplicated, sorted); returns the table.
+
+        The file's mtime is set to just before the trial files were read, so a trial file
+        rewritten during compaction still counts as newer for read_results."""
+        start = time.time_ns() - 2_000_000_000  # margin for coarse file-system clocks
         files = _trial_files(self.root)
         table = _read_unified(files) if files else RESULT_SCHEMA.empty_table()
         atomic_write_table(table, self.results_path)
+        os.utime(self.results_path, ns=(start, start))
         return table
 
 
@@ -420,7 +438,11 @@ def _sources(path):
 
 def result_schema(path):
     """The unified schema of a results file or sweep folder (reads only the Parquet footers)."""
-    return unified_schema([pq.read_schema(p) for p in _sources(path)[0]])
+    schemas = []
+    for p in _sources(path)[0]:
+        with pa.OSFile(os.fspath(p)) as fh:
+            schemas.append(pq.ParquetFile(fh).schema_arrow)
+    return unified_schema(schemas)
 
 
 def read_results(path, columns=None):

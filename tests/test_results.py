@@ -1,4 +1,5 @@
 """sweeps.results on real Parquet files: rows, atomic trial files, unification, dedup, reading."""
+import os
 import threading
 from datetime import datetime, timedelta, timezone
 
@@ -61,7 +62,9 @@ def test_atomic_rewrites_while_reader_polls(tmp_path):
     def reader():
         while not done.is_set():
             try:
-                n = pq.read_table(path).num_rows
+                # read_results opens each file once; plain pq.read_table(path) opens it twice
+                # (footer, then pages) and can fail under os.replace: see results/README.md
+                n = read_results(path).num_rows
                 assert 1 <= n <= 20 and read_results(tmp_path / 'sw').num_rows >= 1
                 reads[0] += 1
             except Exception as e:  # noqa: BLE001  (collected, asserted below)
@@ -157,3 +160,14 @@ def test_missing_sweep_error(tmp_path):
         read_results(tmp_path / 'not_a_sweep')
     with pytest.raises(FileNotFoundError, match='no sweeps under'):
         read_results(tmp_path / 'empty' / 'x')
+
+
+def test_read_results_skips_trial_files_older_than_compaction(tmp_path):
+    w = TrialResultWriter(tmp_path / 'sw')
+    w.write_trial('t0', [row()])
+    w.compact()
+    w.write_trial('t0', [row(miou=70.0, at=1)])
+    assert read_results(tmp_path / 'sw')['miou'].to_pylist() == [70.0]  # newer: read
+    old = (tmp_path / 'sw' / 'results.parquet').stat().st_mtime - 3600
+    os.utime(w.trial_path('t0'), (old, old))
+    assert read_results(tmp_path / 'sw')['miou'].to_pylist() == [50.0]  # older: compacted wins

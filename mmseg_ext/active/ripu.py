@@ -16,10 +16,9 @@ code (BIT-DA/RIPU ``FloatingRegionScore`` / ``SpatialPurity``), computed faster.
     impurity and entropy as above but without the log(19) division and without
     window averaging of the entropy: score = e * impurity.
 
-Argmax ties go to the lowest class index. The argmax is taken on the logits (the
-reference takes it on p; identical except for float32 rounding ties in softmax).
-Both functions run under no_grad and return tensors of the logits' float dtype
-(float32 for half precision input).
+The argmax is taken on p with ties to the lowest class index, as torch.argmax. Both
+functions run under no_grad and return tensors of the logits' float dtype (float32 for
+half precision input); they match the reference to float rounding (summation order).
 """
 import math
 
@@ -67,7 +66,7 @@ def _neg_sum_qlogq(lab, C, k, count):
         out = torch.zeros_like(count)
         present = torch.bincount(lab.flatten().long(), minlength=C).nonzero().flatten().tolist()
         for c in present:  # absent classes add exactly +0 in the reference
-            q = box_sum((lab == c).to(count.dtype), k).div_(count)
+            q = box_sum(lab == c, k).div(count)  # exact int32 counts
             out.sub_((q + _EPS).log_().mul_(q))
         return out
     # Small windows: pure windows (q = one-hot) all have the same value; the class

@@ -38,7 +38,7 @@ import torch
 
 from .window import box_max, box_min
 
-_SPARSE_LIMIT = 1 << 23  # max candidates x window size for the neighbour-list rounds
+_SPARSE_LIMIT = 1 << 23  # max candidates x min(window size, candidates) for neighbour lists
 
 
 class Selection(NamedTuple):
@@ -69,14 +69,19 @@ def _sparse_rounds(rows, cols, H, W, R, num):
     """Rounds on explicit higher-key neighbour lists; returns accepted ranks (sorted)."""
     M, Wp = rows.numel(), W + 2 * R
     dev = rows.device
-    rank = torch.full(((H + 2 * R) * Wp,), M, dtype=torch.int32, device=dev)
-    pos = (rows + R) * Wp + (cols + R)
     own = torch.arange(M, dtype=torch.int32, device=dev)
-    rank[pos] = own
-    d = torch.arange(-R, R + 1, device=dev)
-    nbr = rank[pos[:, None] + (d[:, None] * Wp + d[None, :]).flatten()]
+    if (2 * R + 1) ** 2 <= M:  # neighbours from the window offsets
+        rank = torch.full(((H + 2 * R) * Wp,), M, dtype=torch.int32, device=dev)
+        pos = (rows + R) * Wp + (cols + R)
+        rank[pos] = own
+        d = torch.arange(-R, R + 1, device=dev)
+        nbr = rank[pos[:, None] + (d[:, None] * Wp + d[None, :]).flatten()]
+        del rank
+    else:  # fewer candidates than window positions: all pairs
+        r32, c32 = rows.int(), cols.int()
+        near = ((r32[:, None] - r32).abs_() <= R) & ((c32[:, None] - c32).abs_() <= R)
+        nbr = torch.where(near, own, M)
     nbr = torch.where(nbr < own[:, None], nbr, M)  # keep higher-key neighbours only
-    del rank
     state = torch.zeros(M + 1, dtype=torch.uint8, device=dev)  # 0 open, 1 picked, 2 out
     state[M] = 2
     und = own.long()
@@ -95,9 +100,10 @@ def _sparse_rounds(rows, cols, H, W, R, num):
 def _dense_rounds(rows, cols, H, W, R, num):
     """Same rounds as max-pools over a rank map (for large windows / huge prefixes)."""
     M = rows.numel()
-    big = torch.iinfo(torch.int64).max
-    rank = torch.full((H, W), big, dtype=torch.int64, device=rows.device)
-    rank[rows, cols] = torch.arange(M, device=rows.device)
+    dtype = torch.int32 if M < 2**31 - 1 else torch.int64
+    big = torch.iinfo(dtype).max
+    rank = torch.full((H, W), big, dtype=dtype, device=rows.device)
+    rank[rows, cols] = torch.arange(M, dtype=dtype, device=rows.device)
     und = rank != big
     picked = []
     while True:
@@ -169,11 +175,12 @@ def greedy_select(score, num, label_radius, suppress_radius, blocked=None):
         rows, cols = rows[order], cols[order]
         order = torch.sort(vals[idx][order], descending=True, stable=True).indices
         rows, cols = rows[order], cols[order]
-        rounds = _sparse_rounds if rows.numel() * K <= _SPARSE_LIMIT else _dense_rounds
+        M = rows.numel()
+        rounds = _sparse_rounds if M * min(K, M) <= _SPARSE_LIMIT else _dense_rounds
         picks = rounds(rows, cols, H, W, R, num)
         if picks.numel() >= num or idx.numel() >= bound:
             break
-        need = min(bound, need * 4)
+        need = min(bound, max(need, idx.numel()) * 4)
     if picks.numel() < num:  # only possible when the prefix is the whole pool
         raise ValueError(f'budget num={num} is larger than the pool: only {picks.numel()} '
                          f'positions can be picked with suppress_radius={R}')

@@ -57,10 +57,10 @@ class Budget:
     def __post_init__(self):
         if (self.ratio is None) == (self.pixels is None):
             raise ValueError('Budget needs exactly one of ratio= or pixels=')
-        if self.ratio is not None and not 0 <= self.ratio <= 1:
-            raise ValueError(f'ratio must be in [0, 1], got {self.ratio!r}')
-        if self.pixels is not None and self.pixels < 0:
-            raise ValueError(f'pixels must be >= 0, got {self.pixels!r}')
+        if self.ratio is not None and not 0 < self.ratio <= 1:
+            raise ValueError(f'budget ratio must be in (0, 1], got {self.ratio!r}')
+        if self.pixels is not None and not self.pixels > 0:
+            raise ValueError(f'budget pixels must be > 0, got {self.pixels!r}')
         if self.ratio is not None and self.resolution is not None:
             raise ValueError('resolution only applies to a pixels= budget')
         if not isinstance(self.rounds, int) or isinstance(self.rounds, bool) or self.rounds < 1:

@@ -1,13 +1,13 @@
 """Square-window helpers over the last two dims of a tensor (torch ops only).
 
 ``box_sum(x, r)``   sum over the (2r+1) x (2r+1) window, zero padding (same as an
-                    all-ones conv2d with padding r).
+                    all-ones conv2d with padding r); small integer / bool inputs -> int32.
 ``box_max(x, r)``   max over the window; out-of-image positions are ignored.
 ``box_min(x, r)``   min over the window; out-of-image positions are ignored.
 ``window_count(h, w, r)``  number of in-image pixels of each window (float32).
 
-Sums use shifted adds for small r and (float64 / int64) integral images for large r;
-max/min use a doubling scheme, O(log r) elementwise ops per axis.
+Sums use shifted adds for small r and a doubling scheme for large r, max/min a doubling
+scheme: O(log r) elementwise ops per axis, no integral images (float32 stays accurate).
 """
 import torch
 
@@ -27,18 +27,30 @@ def _sum1d(x, r, dim):
             out.narrow(dim, d, n - d).add_(x.narrow(dim, 0, n - d))
             out.narrow(dim, 0, n - d).add_(x.narrow(dim, d, n - d))
         return out
-    acc = torch.float64 if x.is_floating_point() else torch.int64
-    c = torch.cumsum(x.to(acc), dim)
-    c = torch.cat([torch.zeros_like(c.narrow(dim, 0, 1)), c], dim)
-    i = torch.arange(n, device=x.device)
-    hi = (i + r + 1).clamp_(max=n)
-    lo = (i - r).clamp_(min=0)
-    return (c.index_select(dim, hi) - c.index_select(dim, lo)).to(x.dtype)
+    # zero padding, then binary decomposition of the window length: s holds sums of
+    # w consecutive values (w = 1, 2, 4, ...), O(log r) adds, no float64 needed
+    span = 2 * r + 1
+    pad = x.new_zeros(x.shape[:dim % x.ndim] + (r,) + x.shape[dim % x.ndim + 1:])
+    s = torch.cat([pad, x, pad], dim)
+    out, off, w = None, 0, 1
+    while True:
+        if span & w:
+            part = s.narrow(dim, off, n)
+            out = part.clone() if out is None else out.add_(part)
+            off += w
+        if 2 * w > span:
+            return out
+        m = s.shape[dim] - w
+        s = s.narrow(dim, 0, m) + s.narrow(dim, w, m)
+        w *= 2
 
 
 def box_sum(x, r):
-    """Zero-padded (2r+1)^2 box sum over the last two dims (same dtype as x)."""
+    """Zero-padded (2r+1)^2 box sum over the last two dims. Same dtype as x, except
+    bool/uint8/int8/int16 give int32."""
     _check_r(r)
+    if x.dtype in (torch.bool, torch.uint8, torch.int8, torch.int16):
+        x = x.to(torch.int32)
     if r == 0:
         return x.clone()
     return _sum1d(_sum1d(x, r, -1), r, -2)

@@ -1,0 +1,7 @@
+# RIPU (RA) 5%, GTA5 -> Cityscapes, DeepLab-v3+ ResNet-101. Reference: 71.2 mIoU.
+_base_ = ['../../_base_/default_runtime.py', '../../_base_/models/deeplabv3plus_r101.py',
+          '../../_base_/datasets/gta5_to_cityscapes.py', '../../_base_/schedules/ripu_40k.py',
+          '../../_base_/active/ripu.py']
+model = dict(source_losses=_base_.ripu_source_losses, target_losses=_base_.ripu_target_losses)
+train_dataloader = dict(dataset=dict(target=dict(active_label_dir='active_labels')))
+custom_hooks = [dict(_base_.custom_hooks[0], budget=dict(ratio=0.05))]

@@ -1,0 +1,23 @@
+# Source-free RIPU (appendix E), SYNTHIA -> Cityscapes (16 classes): stage 2 of the reference (train_source_free.py):
+# no source data, no LCR; labelled target pixels + NL with tau fixed at 0.05; selection BEFORE the
+# update at 0, 2k, 4k, 6k, 8k (the first round uses the source-only model); RA 2.2% with k=9;
+# poly over 62.5k iterations, stopped at 30k. Target/test size (1024, 512) (w x h) as in the reference.
+# Initialise from the source-only stage: --cfg-options load_from=<source_only checkpoint>.
+# Reference: 68.7 mIoU.
+_base_ = ['./ripu_ra.py']
+model = dict(single_domain='target', source_losses=[])
+train_dataloader = dict(dataset=dict(_delete_=True, **_base_.target_train,
+                                     active_label_dir='active_labels'))
+train_cfg = dict(max_iters=30000, val_interval=30000)
+custom_hooks = [dict(_base_.custom_hooks[0], select_iters=[0, 2000, 4000, 6000, 8000],
+                     select_before_update=True, strategy_cfg=dict(k=9))]
+_size = (1024, 512)
+train_dataloader['dataset']['pipeline'] = [
+    dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
+    dict(type='Resize', scale=_size, keep_ratio=False, interpolation='bicubic'),
+    dict(type='PackSegInputs')]
+val_dataloader = dict(dataset=dict(pipeline=[
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=_size, keep_ratio=False, interpolation='bicubic'),
+    dict(type='LoadAnnotations'), dict(type='PackSegInputs')]))
+test_dataloader = val_dataloader

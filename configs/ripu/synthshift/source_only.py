@@ -1,0 +1,2 @@
+# Source only on SynthShift: no target labels.
+_base_ = ['../../synthshift/source_only.py']
