@@ -9,6 +9,7 @@ sample std (ddof=1) over seeds; ablation, sensitivity and per-class use the fina
 (is_final) of trials with status 'ok'; budget curves use every evaluation of trials not in error.
 """
 import argparse
+import json
 import os
 import os.path as osp
 import sys
@@ -213,6 +214,15 @@ def resolve(name, storage='results'):
     return osp.join(storage, name)
 
 
+def sweep_variants(path):
+    """The space's variant order from the sweep's sweep.json (written by run.py), if any."""
+    info = osp.join(path if osp.isdir(path) else osp.dirname(path), 'sweep.json')
+    if osp.isfile(info):
+        with open(info) as f:
+            return json.load(f).get('variants')
+    return None
+
+
 def _needed(kind, metric, param, schema_names):
     if kind == 'per_class':
         return [c for c in ['variant', 'is_final', 'status', *IOU_COLUMNS, 'miou']
@@ -248,14 +258,15 @@ def build_table(name, table='ablation', fmt='markdown', metric='miou', param=Non
     elif param:
         raise ValueError(f'--param only applies to --table sensitivity (got --table {table})')
     data = read_results(path, columns=_needed(table, metric, col, names))
+    variants = sweep_variants(path)
     if table == 'ablation':
-        df = ablation_table(data, metric)
+        df = ablation_table(data, metric, variants=variants)
     elif table == 'sensitivity':
         df = sensitivity_table(data, param, metric)
     elif table == 'per_class':
-        df = per_class_table(data)
+        df = per_class_table(data, variants=variants)
     else:
-        df = budget_curve(data, metric)
+        df = budget_curve(data, metric, variants=variants)
     return format_table(df, fmt), df
 
 

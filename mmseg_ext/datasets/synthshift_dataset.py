@@ -19,12 +19,18 @@ def default_synthshift_root():
 
 
 def ensure_synthshift(root=None, progress=True, **params):
-    """Generate SynthShift under `root` unless it is already there; safe across processes."""
+    """Generate SynthShift under `root` unless it is already there; safe across processes.
+
+    Without `params` an existing SynthShift of any size is used as it is (e.g. a small one made
+    for tests); with `params` it must have been generated with exactly those.
+    """
     from .synthshift_generator import generate_synthshift
     root = Path(root or default_synthshift_root()).resolve()
+    explicit = bool(params)
     params = {**SYNTHSHIFT_DEFAULTS, **params}
     if (root / 'meta.json').is_file():
-        generate_synthshift(root, progress=False, **params)  # checks the parameters match
+        if explicit:
+            generate_synthshift(root, progress=False, **params)  # checks the parameters match
         return str(root)
     root.parent.mkdir(parents=True, exist_ok=True)
     with open(root.parent / f'.{root.name}.lock', 'w') as lock:

@@ -74,24 +74,29 @@ class ActiveSelectionHook(Hook):
 
     # ---------------------------------------------------------------- set-up and checks
 
+    def check_schedule(self, max_iters):
+        first, last = (0, max_iters - 1) if self.select_before_update else (1, max_iters)
+        bad = [i for i in self.select_iters if not first <= i <= last]
+        if bad:
+            raise ValueError(f'ActiveSelectionHook: select_iters {bad} outside the schedule '
+                             f'(expected {first}..{last} for max_iters={max_iters})')
+
     def before_train(self, runner):
         target = target_dataset(runner)
         label_dir = getattr(target, 'active_label_dir', None)
         if label_dir is None:
             raise ValueError('ActiveSelectionHook: the target train dataset has no '
                              "active_label_dir (set it and runner_type='ActiveRunner')")
-        first, last = (0, runner.max_iters - 1) if self.select_before_update else \
-            (1, runner.max_iters)
-        bad = [i for i in self.select_iters if not first <= i <= last]
-        if bad:
-            raise ValueError(f'ActiveSelectionHook: select_iters {bad} outside the schedule '
-                             f'(expected {first}..{last} for max_iters={runner.max_iters})')
+        self.check_schedule(runner.max_iters)
         self.store = ActiveLabelStore(label_dir)
         self.store.rollback(runner.iter)  # a no-op unless ActiveRunner could not do it first
         self.infos = [target.get_data_info(i) for i in range(len(target))]
         self.sizes = [Image.open(info['gt_seg_map_path']).size[::-1] for info in self.infos]
         self.total_pixels = int(sum(h * w for h, w in self.sizes))
         self._check_budget()
+        if not self.select_before_update and runner.iter > 0:
+            # resumed from a checkpoint taken at a selection iteration but before its round
+            self._maybe_select(runner, runner.iter)
 
     def _check_budget(self):
         h, w = self.sizes[0]

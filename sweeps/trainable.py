@@ -1,0 +1,122 @@
+"""The Ray Tune trial: one mmengine Runner, reporting after every evaluation with a checkpoint.
+
+Evaluations: at every selection iteration (before that round buys labels, so the model trained
+with r rounds of labels is scored as round r) and at the end (round R, is_final). Each report
+carries a Tune checkpoint holding the mmengine checkpoint (model, optimiser, scheduler) and a copy
+of the active-label store, so a retried, restored or PBT-exploited trial resumes from its last
+round with exactly its labels.
+"""
+import math
+import os
+import shutil
+import tempfile
+import time
+
+import torch
+from mmengine.hooks import Hook
+from mmseg.registry import HOOKS
+
+from .trial_config import active_hook, build_trial_config, trial_spec
+
+CHECKPOINT_FILE = 'latest.pth'
+STORE_DIR = 'active_labels'
+
+
+def _scalar(hub, key, default=0.0):
+    try:
+        return float(hub.get_scalar(key).current())
+    except KeyError:
+        return default
+
+
+@HOOKS.register_module()
+class TuneReportHook(Hook):
+    """Evaluates at `eval_iters` and reports every evaluation to Ray Tune; stops a NaN loss."""
+    priority = 'ABOVE_NORMAL'  # before ActiveSelectionHook at the same iteration
+
+    def __init__(self, eval_iters=(), report=True):
+        self.eval_iters = set(int(i) for i in eval_iters)
+        self.report = report
+        self.started = time.time()
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        loss = (outputs or {}).get('loss')
+        if loss is not None and not math.isfinite(float(loss)):
+            raise FloatingPointError(f'non-finite training loss {float(loss)} at iteration '
+                                     f'{runner.iter + 1}')
+        if runner.iter + 1 in self.eval_iters and runner.iter + 1 < runner.max_iters:
+            runner.val_loop.run()
+
+    def after_val_epoch(self, runner, metrics=None):
+        from ray import tune
+        hub = runner.message_hub
+        store = os.path.join(runner.work_dir, STORE_DIR)
+        from mmseg_ext.active.label_store import ActiveLabelStore
+        rounds = len(ActiveLabelStore(store).rounds()) if os.path.isdir(store) else 0
+        result = {k: float(v) for k, v in (metrics or {}).items()
+                  if isinstance(v, (int, float))}
+        result.update(round=rounds, iteration=runner.iter + (0 if runner.iter >= runner.max_iters
+                                                             else 1),
+                      is_final=runner.iter >= runner.max_iters,
+                      labelled_fraction=_scalar(hub, 'active/labelled_fraction'),
+                      pixels_bought=int(_scalar(hub, 'active/pixels')),
+                      units_bought=int(_scalar(hub, 'active/units')),
+                      wall_seconds=time.time() - self.started)
+        result['miou'] = result.get('mIoU', float('nan'))
+        if not self.report:
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            runner.save_checkpoint(tmp, CHECKPOINT_FILE, save_optimizer=True,
+                                   save_param_scheduler=True)
+            if os.path.isdir(store):
+                shutil.copytree(store, os.path.join(tmp, STORE_DIR))
+            tune.report(result, checkpoint=tune.Checkpoint.from_directory(tmp))
+
+
+def eval_iters(cfg):
+    hook = active_hook(cfg)
+    if hook is None:
+        return []
+    return [i for i in hook['select_iters'] if i > 0]
+
+
+def run_trial(config, context):
+    """The Tune function trainable. `config`: variant, seed and knob values (flat keys, or a
+    'trial' dict from a grid); `context`: space name/path, benchmark, --set overrides, storage."""
+    from ray import tune
+    import mmseg_ext  # noqa: F401  (compat, registries)
+    from mmseg.registry import RUNNERS
+    from mmseg.utils import register_all_modules
+    from mmengine.runner import Runner
+
+    from .spaces import load_space
+    register_all_modules(init_default_scope=False)
+    torch.set_num_threads(max(1, int(context.get('cpus_per_trial', 1))))
+
+    variant, seed, knobs = trial_spec(config)
+    space = load_space(context['space'])
+    trial_id = tune.get_context().get_trial_id()
+    work_dir = os.path.join(context['sweep_dir'], 'work', trial_id)
+    os.makedirs(work_dir, exist_ok=True)
+    cfg, _ = build_trial_config(space, context['benchmark'], variant, knobs, seed,
+                                context.get('sets'), work_dir)
+    cfg.log_level = 'WARNING'
+    cfg.default_hooks.logger.interval = 10 ** 9
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if cfg.get(name) is not None:
+            cfg[name].num_workers = context.get('data_workers', 0)
+            cfg[name].persistent_workers = False
+    cfg.custom_hooks = [*(cfg.get('custom_hooks') or []),
+                        dict(type='TuneReportHook', eval_iters=eval_iters(cfg))]
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as src:
+            shutil.copy(os.path.join(src, CHECKPOINT_FILE), os.path.join(work_dir, 'resume.pth'))
+            store = os.path.join(work_dir, STORE_DIR)
+            shutil.rmtree(store, ignore_errors=True)
+            if os.path.isdir(os.path.join(src, STORE_DIR)):
+                shutil.copytree(os.path.join(src, STORE_DIR), store)
+        cfg.load_from = os.path.join(work_dir, 'resume.pth')
+        cfg.resume = True
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    runner.train()

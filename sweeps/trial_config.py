@@ -1,0 +1,153 @@
+"""From a trial's spec (space, benchmark, variant, knobs, --set overrides) to its mmengine config.
+
+No Ray here: the same function builds the config for `--dry-run`, for the checks the driver runs
+before anything starts, and inside the Ray trial.
+"""
+import ast
+import os.path as osp
+
+from mmengine.config import Config
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+class SweepError(ValueError):
+    """Bad sweep input: the CLI prints it as one line and exits non-zero."""
+
+
+def trial_spec(config):
+    """A Tune trial config -> (variant, seed, sampled knobs). Grid trials carry a 'trial' dict
+    {variant, seed, params}; optuna/PBT put variant, seed and knobs at the top level."""
+    spec = dict(config.get('trial', {}))
+    spec.update({k: v for k, v in config.items() if k != 'trial'})
+    knobs = {**spec.pop('params', {}), **{k: v for k, v in spec.items()
+                                          if k not in ('variant', 'seed')}}
+    return spec['variant'], int(spec.get('seed', 0)), knobs
+
+
+def config_path(benchmark, name):
+    path = osp.join(REPO, 'configs', 'ripu', benchmark, f'{name}.py')
+    if not osp.isfile(path):
+        raise SweepError(f'no config {name!r} for benchmark {benchmark!r} (expected {path})')
+    return path
+
+
+def active_hook(cfg):
+    for hook in cfg.get('custom_hooks', []) or []:
+        if hook.get('type') == 'ActiveSelectionHook':
+            return hook
+    return None
+
+
+def _loss(cfg, group, loss_type):
+    for loss in cfg.model.get(group, []) or []:
+        if loss.get('type') == loss_type:
+            return loss
+    return None
+
+
+def apply_knobs(cfg, knobs):
+    """Set the space's named knobs (sweeps.space.KNOBS) in `cfg`; returns the knobs it applied
+    (a knob that does not apply, e.g. alpha1 on the fully supervised config, is left out)."""
+    hook, applied = active_hook(cfg), {}
+    lcr = _loss(cfg, 'source_losses', 'LocalConsistencyLoss')
+    nl = _loss(cfg, 'target_losses', 'NegativeLearningLoss')
+    for name, value in knobs.items():
+        if name == 'max_iters':
+            old = cfg.train_cfg.max_iters
+            cfg.train_cfg.max_iters = int(value)
+            cfg.train_cfg.val_interval = int(value)
+            for sched in cfg.param_scheduler:
+                if sched.get('end') == old:
+                    sched['end'] = int(value)
+            if hook is not None:
+                hook['select_iters'] = [int(i * value / old) for i in hook['select_iters']]
+        elif name == 'lr':
+            cfg.optim_wrapper.optimizer.lr = float(value)
+        elif name in ('alpha1', 'lcr_region'):
+            if lcr is None:
+                continue
+            lcr['loss_weight' if name == 'alpha1' else 'region'] = value
+        elif name in ('alpha2', 'tau'):
+            if nl is None:
+                continue
+            nl['loss_weight' if name == 'alpha2' else 'threshold'] = value
+        elif hook is None:
+            continue
+        elif name == 'strategy':
+            hook['strategy'] = value
+        elif name == 'strategy_cfg':
+            hook['strategy_cfg'] = dict(value)
+        elif name in ('k', 'unit'):
+            hook['strategy_cfg'] = {**(hook.get('strategy_cfg') or {}), name: value}
+        elif name == 'budget_ratio':
+            hook['budget'] = dict(ratio=float(value))
+        elif name == 'budget_pixels':
+            hook['budget'] = {**{k: v for k, v in hook['budget'].items() if k == 'resolution'},
+                              'pixels': float(value)}
+        applied[name] = value
+    return applied
+
+
+def parse_sets(pairs):
+    """`--set key=value` strings -> {key: python value} (values parsed as Python literals)."""
+    sets = {}
+    for pair in pairs or []:
+        if '=' not in pair:
+            raise SweepError(f'--set {pair!r}: expected key=value')
+        key, text = pair.split('=', 1)
+        try:
+            sets[key] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            sets[key] = text
+    return sets
+
+
+def _lookup(cfg, key):
+    node = getattr(cfg, '_cfg_dict', cfg)
+    for part in key.split('.'):
+        if isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            raise SweepError(f'--set {key}: unknown config key (no {part!r} there)')
+    return node
+
+
+def check_sets(cfg, sets):
+    """Every --set key must exist in the config and keep its value's type (int -> float is fine)."""
+    for key, value in sets.items():
+        old = _lookup(cfg, key)
+        if old is None:
+            continue
+        ok = isinstance(value, type(old)) or (isinstance(old, float) and isinstance(value, int)
+                                               and not isinstance(value, bool))
+        if isinstance(old, (list, tuple)) and isinstance(value, (list, tuple)):
+            ok = True
+        if not ok:
+            raise SweepError(f'--set {key}={value!r}: expected a {type(old).__name__} '
+                             f'like the config value {old!r}')
+
+
+def build_trial_config(space, benchmark, variant, knobs, seed, sets=None, work_dir=None):
+    """The mmengine Config of one trial; `knobs` = the variant's plus the sampled ones."""
+    if variant not in space.variants:
+        raise SweepError(f'space {space.name!r} has no variant {variant!r}; variants: '
+                         f'{", ".join(space.variants)}')
+    spec = space.variants[variant]
+    cfg = Config.fromfile(config_path(benchmark, spec.config))
+    applied = apply_knobs(cfg, {**spec.knobs, **knobs})
+    cfg.randomness = dict(seed=int(seed))
+    dataset = cfg.train_dataloader.dataset
+    if dataset.get('type') == 'TwoDomainDataset':
+        dataset['seed'] = int(seed)
+    hook = active_hook(cfg)
+    if hook is not None:
+        hook['seed'] = int(seed)
+    if sets:
+        check_sets(cfg, sets)
+        cfg.merge_from_dict(sets)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    return cfg, applied
