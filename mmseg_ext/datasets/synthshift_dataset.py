@@ -1,4 +1,5 @@
 import fcntl
+import json
 import os
 from pathlib import Path
 
@@ -24,13 +25,17 @@ def ensure_synthshift(root=None, progress=True, **params):
     Without `params` an existing SynthShift of any size is used as it is (e.g. a small one made
     for tests); with `params` it must have been generated with exactly those.
     """
-    from .synthshift_generator import generate_synthshift
+    from .synthshift_generator import VERSION, generate_synthshift
     root = Path(root or default_synthshift_root()).resolve()
     explicit = bool(params)
     params = {**SYNTHSHIFT_DEFAULTS, **params}
     if (root / 'meta.json').is_file():
         if explicit:
             generate_synthshift(root, progress=False, **params)  # checks the parameters match
+        version = json.loads((root / 'meta.json').read_text())['params'].get('version')
+        if version != VERSION:
+            raise DatasetError(f'SynthShift at {root} was made by generator version {version}, '
+                               f'this is version {VERSION}: delete the folder to regenerate it')
         return str(root)
     root.parent.mkdir(parents=True, exist_ok=True)
     with open(root.parent / f'.{root.name}.lock', 'w') as lock:

@@ -28,18 +28,18 @@ TRAIN_CITIES, VAL_CITY = ('synthville', 'procburg', 'randomstadt'), 'valdorf'
 SRC_PAL = np.array([
     (78, 74, 88), (176, 166, 158), (168, 118, 92), (204, 192, 150), (142, 108, 66), (66, 66, 72),
     (36, 38, 30), (214, 192, 40), (58, 152, 48), (150, 184, 78), (118, 178, 246), (212, 132, 92),
-    (192, 68, 172), (40, 72, 192), (232, 210, 70), (238, 132, 40), (172, 172, 192), (124, 30, 30),
+    (192, 68, 172), (40, 72, 192), (232, 210, 70), (238, 132, 40), (160, 110, 160), (124, 30, 30),
     (30, 162, 162)], np.float32)
 # Target: muted, Cityscapes-like, several colours per class: greyer and lower-contrast
 # road/sidewalk/buildings, paler sky, darker vegetation, light poles (dark in the source),
 # cars/signs/buildings/persons varying per instance.
 TGT_PAL = [
     [(98, 94, 96)], [(140, 134, 128), (120, 116, 112)],
-    [(128, 120, 112), (150, 136, 118), (120, 96, 84), (160, 156, 148), (104, 104, 108)],
+    [(140, 118, 100), (150, 136, 118), (120, 96, 84), (158, 150, 140), (110, 106, 106)],
     [(150, 146, 130), (130, 124, 116)], [(110, 110, 96), (96, 88, 76)], [(140, 140, 132)],
     [(30, 32, 28)], [(40, 82, 172), (200, 200, 206), (178, 42, 40), (210, 180, 40)],
-    [(64, 110, 48), (80, 104, 56)], [(132, 126, 80), (110, 130, 74)],
-    [(190, 206, 226), (150, 182, 222), (214, 220, 226)],
+    [(56, 104, 40), (70, 100, 46)], [(132, 126, 80), (118, 128, 74)],
+    [(170, 196, 226), (150, 182, 222), (200, 212, 228)],
     [(40, 40, 48), (70, 62, 58), (112, 34, 36), (44, 60, 96), (150, 150, 140)],
     [(46, 42, 40), (80, 70, 20), (30, 50, 70)],
     [(22, 22, 26), (202, 202, 206), (122, 122, 128), (150, 22, 26), (32, 46, 92), (40, 72, 170)],
@@ -80,7 +80,7 @@ class _Canvas:
 
     def colour(self, cls):
         if not self.tex:
-            return SRC_PAL[cls] * self.rng.uniform(.85, 1.15) + self.rng.normal(0, 6, 3)
+            return SRC_PAL[cls] * self.rng.uniform(.8, 1.2) + self.rng.normal(0, 6, 3)
         pal = TGT_PAL[cls]
         return np.array(pal[self.rng.integers(len(pal))], np.float32) + self.rng.normal(0, 10, 3)
 
@@ -473,7 +473,7 @@ def render_sample(seed, split_id, index, height=64, width=128):
     cv = _Canvas(rng, height, width, SOURCE if split_id == 0 else TARGET)
     _scene(cv)
     # source: flat colours under a per-image light level / tint (time of day, weather)
-    col = _render_target(cv) if cv.tex else cv.col * (rng.uniform(.7, 1.15) * rng.uniform(.92, 1.08, 3))
+    col = _render_target(cv) if cv.tex else cv.col * (rng.uniform(.55, 1.25) * rng.uniform(.85, 1.15, 3))
     return np.clip(np.rint(col), 0, 255).astype(np.uint8), cv.lab
 
 

@@ -1,0 +1,138 @@
+"""sweeps/run.py end to end on a real local Ray instance, plus its bad-input errors."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import pyarrow.parquet as pq
+import pytest
+from runner_utils import REPO
+
+TINY_SPACE = '''"""A tiny space for tests."""
+from sweeps.space import Space, Variant
+SPACE = Space(name='tiny', description=__doc__, seeds=1, variants={{
+    'rand': Variant('rand_region', dict(max_iters={iters})),
+    'f_ripu': Variant('ripu_ra', dict(max_iters={iters})),
+{extra}}})
+'''
+
+
+@pytest.fixture(scope='module')
+def data_env(tmp_path_factory, synthshift_root):
+    return dict(os.environ, ADASWEEP_DATA=os.path.dirname(synthshift_root),
+                PYTHONWARNINGS='ignore', RAY_DEDUP_LOGS='0')
+
+
+def _space(tmp_path, iters=20, extra=''):
+    path = tmp_path / 'tiny_space.py'
+    path.write_text(TINY_SPACE.format(iters=iters, extra=extra))
+    return str(path)
+
+
+def _run(args, env, timeout=420, **kw):
+    return subprocess.run([sys.executable, 'sweeps/run.py', *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def _rows(storage, name):
+    return pq.read_table(os.path.join(storage, name, 'results.parquet')).to_pandas()
+
+
+def test_dry_run_lists_trials_and_writes_nothing(tmp_path):
+    out = _run(['--space', 'ripu_ablation', '--dry-run', '--storage', str(tmp_path / 'r')],
+               os.environ)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count('seed=') == 24 and 'fully_supervised' in out.stdout
+    assert not (tmp_path / 'r').exists()
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--space', 'nope'], "unknown space 'nope'; known spaces: ripu_ablation"),
+    (['--space', 'ripu_ablation', '--search', 'bayes'], "unknown search 'bayes'"),
+    (['--space', 'ripu_ablation', '--scheduler', 'hyper'], "unknown scheduler 'hyper'"),
+    (['--space', 'ripu_ablation', '--set', 'model.nope=1'], 'unknown config key'),
+    (['--space', 'ripu_ablation', '--set', 'train_cfg.max_iters=abc'], 'expected a int'),
+    (['--space', 'ripu_ablation', '--benchmark', 'kitti'], "unknown benchmark 'kitti'"),
+])
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path, args, message):
+    out = _run([*args, '--storage', str(tmp_path / 'r')], os.environ, timeout=120)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('error: ') and message in lines[0]
+    assert not (tmp_path / 'r').exists()
+
+
+def test_tables_on_a_missing_sweep(tmp_path):
+    out = subprocess.run([sys.executable, 'sweeps/tables.py', 'nope', '--storage',
+                          str(tmp_path)], cwd=REPO, capture_output=True, text=True)
+    assert out.returncode == 2 and out.stderr.startswith('error: ')
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sweep_writes_rows_per_round_and_resumes(tmp_path, data_env):
+    space, storage = _space(tmp_path), str(tmp_path / 'results')
+    args = ['--space', space, '--storage', storage, '--name', 'tiny']
+    out = _run(args, data_env)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    rows = _rows(storage, 'tiny')
+    assert sorted(rows.variant.unique()) == ['f_ripu', 'rand']
+    for _, trial in rows.groupby('trial_id'):
+        assert sorted(trial['round']) == [0, 1, 2, 3, 4, 5]  # before each round, and the end
+        final = trial[trial.is_final]
+        assert len(final) == 1 and final.iloc[0].iteration == 20
+        assert (trial.status == 'ok').all() and trial.miou.notna().all()
+        assert final.iloc[0].labelled_fraction > 0.02
+    assert '| rand' in out.stdout and '| f_ripu' in out.stdout  # the table is printed
+    # the same command again: nothing is rerun, nothing duplicated
+    again = _run(args, data_env)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert 'resuming sweep tiny' in again.stdout
+    rows2 = _rows(storage, 'tiny')
+    assert len(rows2) == len(rows)
+    assert set(rows2.trial_id) == set(rows.trial_id)
+    assert (rows2.sort_values(['trial_id', 'round']).reported_at.values ==
+            rows.sort_values(['trial_id', 'round']).reported_at.values).all()
+
+
+def test_a_failing_trial_is_recorded_retried_and_the_sweep_goes_on(tmp_path, data_env):
+    extra = "    'exploding': Variant('ripu_ra', dict(max_iters=20, lr=1e12)),\n"
+    space, storage = _space(tmp_path, extra=extra), str(tmp_path / 'results')
+    out = _run(['--space', space, '--storage', storage, '--name', 'nan', '--max-failures', '1'],
+               data_env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = _rows(storage, 'nan')
+    bad = rows[rows.variant == 'exploding']
+    assert (bad.status == 'error').any()
+    assert bad[bad.status == 'error'].error.str.contains('non-finite training loss').all()
+    assert (bad.status == 'error').sum() == 1  # one row per evaluation slot, retries replace
+    ok = rows[rows.variant != 'exploding']
+    assert ok.is_final.sum() == 2 and (ok.status == 'ok').all()
+
+
+def test_sigkill_of_the_whole_sweep_then_rerun(tmp_path, data_env):
+    space, storage = _space(tmp_path, iters=40), str(tmp_path / 'results')
+    args = ['--space', space, '--storage', storage, '--name', 'killed', '--max-concurrent', '1']
+    ray_tmp = tempfile.mkdtemp(prefix='rk', dir='/tmp')  # short: Ray's socket paths must fit
+    env = dict(data_env, RAY_TMPDIR=ray_tmp)
+    proc = subprocess.Popen([sys.executable, 'sweeps/run.py', *args], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    trials = os.path.join(storage, 'killed', 'trials')
+    deadline = time.time() + 300
+    while time.time() < deadline and not (os.path.isdir(trials) and os.listdir(trials)):
+        time.sleep(1)
+    assert os.path.isdir(trials) and os.listdir(trials), 'no trial reported before the timeout'
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and everything in its session
+    proc.wait()
+    subprocess.run(['pkill', '-9', '-f', ray_tmp], check=False)  # Ray daemons, wherever they are
+    out = _run(args, env)
+    shutil.rmtree(ray_tmp, ignore_errors=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = _rows(storage, 'killed')
+    assert rows.trial_id.nunique() == 2
+    for _, trial in rows.groupby('trial_id'):
+        assert sorted(trial['round']) == [0, 1, 2, 3, 4, 5]
+        assert trial.is_final.sum() == 1
