@@ -65,6 +65,12 @@ def test_rounds_buy_the_budget_and_workers_see_the_labels(tmp_path, synthshift_r
     assert max(v for it, v in seen.items() if it >= 5) > 0  # workers read the new labels
     assert runner.message_hub.get_scalar('active/labelled_fraction').current() == \
         pytest.approx(pixels / (len(store.index()) * h * w))
+    # the bought regions drawn over the target images, one colour per round
+    from mmseg_ext.tools.show_selection import main as show_selection
+    assert show_selection([str(tmp_path), '--out', str(tmp_path / 'sel.png'), '--images', '3']) == 0
+    picture = np.array(Image.open(tmp_path / 'sel.png'))
+    assert picture.ndim == 3 and picture.shape[0] > 3 * 64
+    assert show_selection([str(tmp_path / 'nope'), '--out', str(tmp_path / 'x.png')]) == 2
 
 
 def test_resume_has_exactly_the_labels_of_its_checkpoint(tmp_path, synthshift_root):
