@@ -159,8 +159,12 @@ def test_no_mutation_and_blocked_output():
     blocked = torch.zeros(10, 12, dtype=torch.bool)
     blocked[0] = True
     s0, b0 = score.clone(), blocked.clone()
+    threads = torch.get_num_threads()
     sel = select.greedy_select(score, 3, 1, 2, blocked)
     assert torch.equal(score, s0) and torch.equal(blocked, b0)
+    with pytest.raises(ValueError):
+        select.greedy_select(score, 1000, 1, 2, blocked)
+    assert torch.get_num_threads() == threads  # the single-thread CPU section restores it
     assert sel.blocked[0].all() and not sel.labelled[0].any()
     assert isinstance(sel, tuple) and sel._fields == ('centers', 'labelled', 'blocked')
 

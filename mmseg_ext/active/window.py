@@ -80,13 +80,13 @@ def _ext1d(x, r, dim, op):
 def box_max(x, r):
     """Max over the (2r+1)^2 window (in-image pixels only), last two dims."""
     _check_r(r)
-    return _ext1d(_ext1d(x, r, -1, torch.maximum), r, -2, torch.maximum)
+    return _ext1d(_ext1d(x, r, -1, torch.maximum), r, -2, torch.maximum) if r else x.clone()
 
 
 def box_min(x, r):
     """Min over the (2r+1)^2 window (in-image pixels only), last two dims."""
     _check_r(r)
-    return _ext1d(_ext1d(x, r, -1, torch.minimum), r, -2, torch.minimum)
+    return _ext1d(_ext1d(x, r, -1, torch.minimum), r, -2, torch.minimum) if r else x.clone()
 
 
 def window_count(h, w, r, device=None):

@@ -6,6 +6,7 @@ adjacency is physical (riders on bikes, lights and signs on poles). The source i
 flat per-class colours; the target with another palette, textures, shadows, illumination, blur
 and noise, and with different layout/object statistics.
 """
+import contextlib
 import json
 import os
 import pathlib
@@ -18,7 +19,7 @@ from PIL import Image
 
 from .classes import CITYSCAPES_CLASSES, IGNORE_INDEX
 
-VERSION = 1
+VERSION = 2
 (ROAD, SIDEWALK, BUILDING, WALL, FENCE, POLE, LIGHT, SIGN, VEG, TERRAIN, SKY, PERSON, RIDER, CAR,
  TRUCK, BUS, TRAIN, MOTO, BIKE) = range(19)
 SPLITS = (('source', 0), ('target_train', 1), ('target_val', 2))
@@ -63,7 +64,7 @@ TARGET = dict(textured=True, horizon=(.38, .48), cam_h=(1.3, 1.6), road_half=(3.
               setback=(0., 5.), p_terrain=.6, bld_h=(8., 24.), seg_p=(.5, .32, .1, .08),
               p_cross=.35, drive_gap=26., p_park=.5, park_fill=.45, car_scale=(.8, .95),
               drive_p=(.88, .025, .025, .03, .04), n_person=6, p_bikes=.25, n_tree=3., n_pole=5,
-              pole_p=(.3, .3, .4), p_fence=.35, p_train=.06, p_void=.4, p_ego=.8)
+              pole_p=(.3, .3, .4), p_fence=.35, p_train=.04, p_void=.4, p_ego=.8)
 
 
 class _Canvas:
@@ -78,22 +79,18 @@ class _Canvas:
         self.uv = np.zeros((2, H, W), np.float32)
         self.maxw = max(2, round(W / 64))
 
+    def _pick(self, pal, sd):
+        return np.array(pal[self.rng.integers(len(pal))], np.float32) + self.rng.normal(0, sd, 3)
+
     def colour(self, cls):
+        """Instance colour: source palette with small jitter, or one of the target colours."""
         if not self.tex:
             return SRC_PAL[cls] * self.rng.uniform(.8, 1.2) + self.rng.normal(0, 6, 3)
-        pal = TGT_PAL[cls]
-        return np.array(pal[self.rng.integers(len(pal))], np.float32) + self.rng.normal(0, 10, 3)
+        return self._pick(TGT_PAL[cls], 10)
 
     def part(self, base, name):
-        if not self.tex:
-            return base
-        pal = PARTS[name]
-        return np.array(pal[self.rng.integers(len(pal))], np.float32) + self.rng.normal(0, 8, 3)
-
-    def _put(self, r0, c0, m, cls, colour):
-        h, w = m.shape
-        self.lab[r0:r0 + h, c0:c0 + w][m] = cls
-        self.col[r0:r0 + h, c0:c0 + w][m] = colour
+        """Colour of an object part (glass, wheels, skin...): target only, the source stays flat."""
+        return self._pick(PARTS[name], 8) if self.tex else base
 
     def proj(self, X, h, Z):
         return self.vx + self.f * X / Z, self.yh + self.f * (self.cam - h) / Z
@@ -116,64 +113,59 @@ class _Canvas:
             self.uv[0, r0:r1, c0:c1] = ((np.arange(c0, c1) + .5 - self.vx) * Z / self.f)[None]
             self.uv[1, r0:r1, c0:c1] = (self.cam - (np.arange(r0, r1) + .5 - self.yh) * Z / self.f)[:, None]
 
+    def _fill(self, x0, x1, y0, y1, fn, cls, colour):
+        """Paint pixels of the box [x0,x1]x[y0,y1] whose centres satisfy fn(yy, xx) -> mask."""
+        r0, r1, c0, c1 = max(int(y0), 0), min(int(np.ceil(y1)), self.H), max(int(x0), 0), min(int(np.ceil(x1)), self.W)
+        if r1 <= r0 or c1 <= c0:
+            return None
+        m = fn(np.arange(r0, r1)[:, None] + .5, np.arange(c0, c1)[None] + .5)
+        self.lab[r0:r1, c0:c1][m] = cls
+        self.col[r0:r1, c0:c1][m] = colour
+        return r0, c0, m
+
     def ellipse(self, X, h, rx, ry, Z, cls, colour):
         (cx, cy), rx, ry = self.proj(X, h, Z), max(.6, self.f * rx / Z), max(.6, self.f * ry / Z)
-        r0, r1 = max(int(cy - ry), 0), min(int(np.ceil(cy + ry)), self.H)
-        c0, c1 = max(int(cx - rx), 0), min(int(np.ceil(cx + rx)), self.W)
-        if r1 <= r0 or c1 <= c0:
-            return
-        yy, xx = np.arange(r0, r1)[:, None] + .5, np.arange(c0, c1)[None] + .5
-        self._put(r0, c0, ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1, cls, colour)
+        self._fill(cx - rx, cx + rx, cy - ry, cy + ry,
+                   lambda yy, xx: ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1, cls, colour)
 
     def box(self, X, Z, w, l, h0, h1, cls, colour):
         """Axis-aligned 3-D box (near face at depth Z): fill the convex hull of its corners."""
-        pts = sorted({self.proj(x, h, z) for x in (X - w / 2, X + w / 2) for h in (h0, h1)
-                      for z in (Z, Z + l)})
-        cross = lambda o, a, b: (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+        pts = sorted({self.proj(x, h, z) for x in (X - w / 2, X + w / 2) for h in (h0, h1) for z in (Z, Z + l)})
         hull = []
-        for seq in (pts, pts[::-1]):
+        for seq in (pts, pts[::-1]):  # monotone chain
             half = []
             for p in seq:
-                while len(half) >= 2 and cross(half[-2], half[-1], p) <= 0:
+                while len(half) > 1 and ((half[-1][0] - half[-2][0]) * (p[1] - half[-2][1])
+                                         - (half[-1][1] - half[-2][1]) * (p[0] - half[-2][0])) <= 0:
                     half.pop()
                 half.append(p)
             hull += half[:-1]
+        edges = list(zip(hull, hull[1:] + hull[:1]))
         xs, ys = [p[0] for p in hull], [p[1] for p in hull]
-        r0, r1 = max(int(min(ys)), 0), min(int(np.ceil(max(ys))), self.H)
-        c0, c1 = max(int(min(xs)), 0), min(int(np.ceil(max(xs))), self.W)
-        if r1 <= r0 or c1 <= c0:
-            return
-        yy, xx = np.arange(r0, r1)[:, None] + .5, np.arange(c0, c1)[None] + .5
-        m = np.ones((r1 - r0, c1 - c0), bool)
-        for a, b in zip(hull, hull[1:] + hull[:1]):
-            m &= (b[0] - a[0]) * (yy - a[1]) - (b[1] - a[1]) * (xx - a[0]) >= 0
-        self._put(r0, c0, m, cls, colour)
+        self._fill(min(xs), max(xs), min(ys), max(ys), lambda yy, xx: np.logical_and.reduce(
+            [(b[0] - a[0]) * (yy - a[1]) - (b[1] - a[1]) * (xx - a[0]) >= 0 for a, b in edges]), cls, colour)
 
     def plane(self, Xp, Z0, Z1, h0, h1, cls, colour, bump=0., uv=False):
         """Vertical plane parallel to the street at lateral Xp, depths Z0..Z1, heights h0..h1."""
         Z0 = max(Z0, .5)
         xa, xb = self.vx + self.f * Xp / Z0, self.vx + self.f * Xp / Z1
         c0, c1 = max(int(min(xa, xb)), 0), min(int(np.ceil(max(xa, xb))), self.W)
-        if c1 <= c0:
-            return
         with np.errstate(divide='ignore', invalid='ignore'):
             Zc = self.f * Xp / (np.arange(c0, c1) + .5 - self.vx)
         ok = (Zc >= Z0) & (Zc <= Z1)
         if not ok.any():
             return
         Zc = np.where(ok, Zc, Z1)
-        if bump:
+        if bump:  # irregular tree line, flattened with distance (no aliasing near the horizon)
             ph = self.rng.uniform(0, 6.3, 2)
-            h1 = h1 + bump * (np.sin(Zc * .25 + ph[0]) + .5 * np.sin(Zc * .7 + ph[1]))
+            h1 = h1 + bump * np.exp(-Zc / 40) * (np.sin(Zc * .25 + ph[0]) + .5 * np.sin(Zc * .7 + ph[1]))
         top, bot = self.yh + self.f * (self.cam - h1) / Zc, self.yh + self.f * (self.cam - h0) / Zc
-        r0, r1 = max(int(top[ok].min()), 0), min(int(np.ceil(bot[ok].max())), self.H)
-        if r1 <= r0:
-            return
-        yy = np.arange(r0, r1)[:, None] + .5
-        m = (yy >= top) & (yy < bot) & ok
-        self._put(r0, c0, m, cls, colour)
-        if uv:
-            sub = self.uv[:, r0:r1, c0:c1]
+        out = self._fill(c0, c1, top[ok].min(), bot[ok].max(), lambda yy, xx: (yy >= top) & (yy < bot) & ok,
+                         cls, colour)
+        if uv and out:
+            r0, c0, m = out
+            yy = np.arange(r0, r0 + m.shape[0])[:, None] + .5
+            sub = self.uv[:, r0:r0 + m.shape[0], c0:c0 + m.shape[1]]
             sub[0][m] = np.broadcast_to(Zc, m.shape)[m]
             sub[1][m] = (self.cam - (yy - self.yh) * Zc / self.f)[m]
 
@@ -225,7 +217,7 @@ def _vehicle(cv, X, Z, cls, along=True):
     glass, wheel = cv.part(body, 'glass'), cv.part(body, 'wheel')
     sc = rng.uniform(*cv.d['car_scale']) if cls == CAR else 1.
     w, l, h = {CAR: (1.8, 4.4, 1.45), TRUCK: (2.5, 7.5, 3.5), BUS: (2.55, 12., 3.2),
-               TRAIN: (2.65, rng.uniform(20, 30), 3.6)}[cls]
+               TRAIN: (2.65, rng.uniform(15, 25), 3.6)}[cls]
     w, l, h = w * sc, l * sc, h * sc * rng.uniform(.95, 1.08)
 
     def part(a, ww, ll, h0, h1, c):  # sub-box starting `a` metres behind the vehicle's near end
@@ -478,10 +470,10 @@ def render_sample(seed, split_id, index, height=64, width=128):
 
 
 def _paths(root, split_id, i, n):
+    """(image, label) paths of image i of n: GTA5 layout for the source, Cityscapes for the target."""
     if split_id == 0:
         return root / f'source/images/{i + 1:05d}.png', root / f'source/labels/{i + 1:05d}_labelTrainIds.png'
-    sub = 'train' if split_id == 1 else 'val'
-    city = TRAIN_CITIES[i * len(TRAIN_CITIES) // n] if split_id == 1 else VAL_CITY
+    sub, city = ('train', TRAIN_CITIES[i * len(TRAIN_CITIES) // n]) if split_id == 1 else ('val', VAL_CITY)
     stem = f'{sub}/{city}/{city}_000000_{i:06d}'
     return (root / f'target/leftImg8bit/{stem}_leftImg8bit.png',
             root / f'target/gtFine/{stem}_gtFine_labelTrainIds.png')
@@ -493,71 +485,90 @@ def _work(task):
     ip, lp = _paths(root, split_id, i, n)
     Image.fromarray(img).save(ip)
     Image.fromarray(lab).save(lp)
-    return split_id, np.bincount(lab.ravel(), minlength=256)[:19]
-
-
-def generate_synthshift(root, seed=0, num_source=3000, num_target_train=1000, num_target_val=300,
-                        height=64, width=128, progress=True, workers=None):
-    """Generate SynthShift under `root` (atomically, idempotently); return the root path."""
-    root = pathlib.Path(root)
-    params = dict(version=VERSION, seed=seed, num_source=num_source, num_target_train=num_target_train,
-                  num_target_val=num_target_val, height=height, width=width)
-    if (root / 'meta.json').exists():
-        old = json.loads((root / 'meta.json').read_text())['params']
-        if old == params:
-            return root
-        raise ValueError(f'{root} holds SynthShift generated with {old}, not the requested {params}')
-    if root.exists() and any(root.iterdir()):
-        raise ValueError(f'{root} exists, is not empty and has no meta.json: not a SynthShift root')
-    tmp = root.parent / f'{root.name}.tmp-{os.getpid()}'
-    shutil.rmtree(tmp, ignore_errors=True)
-    counts = {name: np.zeros(19, np.int64) for name, _ in SPLITS}
-    shares = {name: np.zeros(19, np.int64) for name, _ in SPLITS}
-    sizes = dict(zip((sid for _, sid in SPLITS), (num_source, num_target_train, num_target_val)))
-    tasks = [(tmp, seed, sid, i, sizes[sid], height, width) for _, sid in SPLITS for i in range(sizes[sid])]
-    try:
-        for d in {p.parent for t in tasks for p in _paths(*t[:1], *t[2:5])}:
-            d.mkdir(parents=True, exist_ok=True)
-        workers = min(2, os.cpu_count() or 1) if workers is None else workers
-        bar = _progress(len(tasks)) if progress else None
-        pool = Pool(workers) if workers > 1 else None
-        try:
-            for sid, cnt in (pool.imap_unordered(_work, tasks, chunksize=8) if pool else map(_work, tasks)):
-                name = SPLITS[sid][0]
-                counts[name] += cnt
-                shares[name] += cnt > 0
-                bar and bar.update()
-        finally:
-            if pool:
-                pool.close(); pool.join()
-        if bar is not None and hasattr(bar, 'close'):
-            bar.close()
-        meta = dict(params=params, classes=list(CITYSCAPES_CLASSES), frequencies={}, image_share={})
-        for name, sid in SPLITS:
-            tot, nimg = max(counts[name].sum(), 1), max(sizes[sid], 1)
-            meta['frequencies'][name] = {c: round(float(k) / tot, 6) for c, k in zip(CITYSCAPES_CLASSES, counts[name])}
-            meta['image_share'][name] = {c: round(float(k) / nimg, 4) for c, k in zip(CITYSCAPES_CLASSES, shares[name])}
-        (tmp / 'meta.json').write_text(json.dumps(meta, indent=1))
-        try:
-            os.replace(tmp, root)
-        except OSError:  # a concurrent generation won the race
-            if (root / 'meta.json').exists() and json.loads((root / 'meta.json').read_text())['params'] == params:
-                shutil.rmtree(tmp, ignore_errors=True)
-                return root
-            raise
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return root
+    return split_id, np.bincount(lab.ravel(), minlength=256)
 
 
 def _progress(n):
+    """A progress bar on stderr (mmengine, else tqdm, else None)."""
     try:
         from mmengine.utils import ProgressBar
         return ProgressBar(n, file=sys.stderr)
     except ImportError:
         try:
             from tqdm import tqdm
-            return tqdm(total=n, file=sys.stderr)
         except ImportError:
             return None
+        return tqdm(total=n, file=sys.stderr)
+
+
+def _alive(pid):
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def _read_params(root):
+    return json.loads((root / 'meta.json').read_text())['params']
+
+
+def generate_synthshift(root, seed=0, num_source=3000, num_target_train=1000, num_target_val=300,
+                        height=64, width=128, progress=True, workers=None):
+    """Generate SynthShift under `root` unless already there; return `root` as a Path.
+
+    Image i of split s is drawn from np.random.default_rng([seed, s, i]) (s: 0 source, 1 target
+    train, 2 target val), so the files do not depend on `workers` (default min(2, cpu count);
+    0 or 1: in-process). Written into the sibling `root.tmp-<pid>` and renamed at the end
+    (atomic). Raises ValueError if `root` holds a SynthShift generated with other parameters
+    (or is a non-empty folder without meta.json).
+    """
+    root = pathlib.Path(root)
+    params = dict(version=VERSION, seed=seed, num_source=num_source, num_target_train=num_target_train,
+                  num_target_val=num_target_val, height=height, width=width)
+    if (root / 'meta.json').exists():
+        if _read_params(root) == params:
+            return root
+        raise ValueError(f'{root} holds SynthShift generated with {_read_params(root)}, not {params}')
+    if root.is_file() or (root.exists() and any(root.iterdir())):
+        raise ValueError(f'{root} exists and is not a SynthShift root (no meta.json)')
+    for old in root.parent.glob(f'{root.name}.tmp-*'):  # leftovers of killed generations
+        if not _alive(old.name.rsplit('-', 1)[1]):
+            shutil.rmtree(old, ignore_errors=True)
+    tmp = root.parent / f'{root.name}.tmp-{os.getpid()}'
+    shutil.rmtree(tmp, ignore_errors=True)
+    sizes = (num_source, num_target_train, num_target_val)
+    tasks = [(tmp, seed, sid, i, sizes[sid], height, width) for _, sid in SPLITS for i in range(sizes[sid])]
+    counts, shares = np.zeros((3, 256), np.int64), np.zeros((3, 256), np.int64)
+    try:
+        for d in {p.parent for t in tasks for p in _paths(t[0], *t[2:5])}:
+            d.mkdir(parents=True, exist_ok=True)
+        workers = min(2, os.cpu_count() or 1) if workers is None else workers
+        bar = _progress(len(tasks)) if progress else None
+        with Pool(max(workers, 1)) if workers > 1 else contextlib.nullcontext() as pool:
+            for sid, cnt in (pool.imap_unordered(_work, tasks, chunksize=8) if pool else map(_work, tasks)):
+                counts[sid] += cnt
+                shares[sid] += cnt > 0
+                bar is not None and bar.update()
+        if bar is not None:
+            bar.close() if hasattr(bar, 'close') else sys.stderr.write('\n')
+        meta = dict(params=params, classes=list(CITYSCAPES_CLASSES), frequencies={}, image_share={}, void_fraction={})
+        for name, sid in SPLITS:
+            lab = max(counts[sid, :19].sum(), 1)
+            meta['frequencies'][name] = {c: round(k / lab, 6) for c, k in zip(CITYSCAPES_CLASSES, counts[sid].tolist())}
+            meta['image_share'][name] = {c: round(k / max(sizes[sid], 1), 4)
+                                         for c, k in zip(CITYSCAPES_CLASSES, shares[sid].tolist())}
+            meta['void_fraction'][name] = round(counts[sid, IGNORE_INDEX].item() / max(counts[sid].sum(), 1), 6)
+        (tmp / 'meta.json').write_text(json.dumps(meta, indent=1))
+        try:
+            os.replace(tmp, root)
+        except OSError:  # a concurrent generation finished first
+            if not ((root / 'meta.json').exists() and _read_params(root) == params):
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return root

@@ -1,5 +1,6 @@
+from .backbones import TinyConvNet
 from .decode_heads import DeepLabV2Head
 from .losses import LocalConsistencyLoss, NegativeLearningLoss
 from .segmentors import ADASegmentor
 
-__all__ = ['ADASegmentor', 'DeepLabV2Head', 'LocalConsistencyLoss', 'NegativeLearningLoss']
+__all__ = ['TinyConvNet', 'ADASegmentor', 'DeepLabV2Head', 'LocalConsistencyLoss', 'NegativeLearningLoss']

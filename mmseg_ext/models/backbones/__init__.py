@@ -1,0 +1,3 @@
+from .tiny_conv_net import TinyConvNet
+
+__all__ = ['TinyConvNet']
