@@ -118,10 +118,21 @@ def test_entropy_norm_classes():
     assert_close(s19, s16 * f * f)
 
 
-def test_grad_input_is_fine():
-    x = smooth_logits(5, 12, 12, seed=0).requires_grad_()
-    score = ripu.region_scores(x, 1)[0]
-    assert not score.requires_grad
+@pytest.mark.parametrize('threads', [1, 2, 3])
+def test_chunks_threads_and_grad_input(monkeypatch, threads):
+    # many row chunks spread over Python threads; logits that require grad are fine
+    monkeypatch.setattr(ripu, '_CHUNK_ELEMS', 5 * 40 * 3)
+    x = smooth_logits(5, 31, 40, seed=0).requires_grad_()
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        out = ripu.region_scores(x, 1)
+        assert torch.get_num_threads() == threads
+    finally:
+        torch.set_num_threads(before)
+    for ours, ref in zip(out, ref_region_scores(x.detach(), 1)):
+        assert not ours.requires_grad
+        assert_close(ours, ref)
 
 
 @pytest.mark.parametrize('bad,match', [

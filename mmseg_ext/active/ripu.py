@@ -19,12 +19,15 @@ code (BIT-DA/RIPU ``FloatingRegionScore`` / ``SpatialPurity``), computed faster.
 The argmax is taken on p with ties to the lowest class index, as torch.argmax. Both
 functions run under no_grad and return tensors of the logits' float dtype (float32 for
 half precision input); they match the reference to float rounding (summation order).
+On CPU the softmax/entropy row chunks run on torch.get_num_threads() Python threads,
+each op with one intra-op thread (see window.one_intraop_thread).
 """
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
-from .window import box_max, box_min, box_sum, window_count
+from .window import box_max, box_min, box_sum, one_intraop_thread, window_count
 
 _EPS = 1e-6
 _CHUNK_ELEMS = 1 << 19  # softmax/entropy in row chunks that stay in cache (CPU)
@@ -41,21 +44,31 @@ def _check(logits, k):
         raise ValueError(f'k must be an int >= 0 (window 2k+1), got {k!r}')
 
 
-def _entropy_and_label(logits):
+def _entropy_and_label(logits, workers=1):
     """Pixel entropy -sum p log(p + eps) (H, W) and argmax_c p (H, W, uint8 or int64)."""
-    x = logits if logits.dtype in (torch.float32, torch.float64) else logits.float()
+    x = logits.detach()  # worker threads do not inherit no_grad
+    x = x if x.dtype in (torch.float32, torch.float64) else x.float()
     C, H, W = x.shape
     e = torch.empty((H, W), dtype=x.dtype, device=x.device)
     small = C < 256
     lab = torch.empty((H, W), dtype=torch.uint8 if small else torch.int64, device=x.device)
     # torch.argmax over a non-innermost dim is very slow on CPU: take the max of
-    # (x == max) * (C - c) instead, which keeps argmax's first-index tie-break.
+    # (p == max) * (C - c) instead, which keeps argmax's first-index tie-break.
     rev = torch.arange(C, 0, -1, dtype=lab.dtype, device=x.device)[:, None, None]
-    rows = H if x.is_cuda else max(1, _CHUNK_ELEMS // (C * W))
-    for r0 in range(0, H, rows):
-        p = torch.softmax(x[:, r0:r0 + rows], 0)
-        torch.amax((p == p.amax(0)).to(lab.dtype).mul_(rev), 0, out=lab[r0:r0 + rows])
-        torch.sum((p + _EPS).log_().mul_(p), 0, out=e[r0:r0 + rows])
+    rows = H if x.device.type != 'cpu' else max(1, _CHUNK_ELEMS // (C * W))
+
+    def work(starts):
+        for r0 in starts:
+            p = torch.softmax(x[:, r0:r0 + rows], 0)
+            torch.amax((p == p.amax(0)).to(lab.dtype).mul_(rev), 0, out=lab[r0:r0 + rows])
+            torch.sum((p + _EPS).log_().mul_(p), 0, out=e[r0:r0 + rows])
+
+    starts = list(range(0, H, rows))
+    if workers > 1 and len(starts) > 1:  # independent row chunks on Python threads
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(work, [starts[i::workers] for i in range(workers)]))
+    else:
+        work(starts)
     return e.neg_(), lab.neg_().add_(C)
 
 
@@ -95,19 +108,21 @@ def region_scores(logits, k, entropy_norm_classes=19):
     if not isinstance(entropy_norm_classes, int) or entropy_norm_classes < 2:
         raise ValueError(f'entropy_norm_classes must be an int >= 2, got {entropy_norm_classes!r}')
     norm = math.log(entropy_norm_classes)
-    e, lab = _entropy_and_label(logits)
     C, H, W = logits.shape
-    count = window_count(H, W, k, device=e.device).to(e.dtype)
-    uncertainty = box_sum(e / norm, k).div_(count)
-    impurity = _neg_sum_qlogq(lab, C, k, count) / norm
-    return impurity * uncertainty, impurity, uncertainty
+    with one_intraop_thread(logits.device) as workers:
+        e, lab = _entropy_and_label(logits, workers)
+        count = window_count(H, W, k, device=e.device).to(e.dtype)
+        uncertainty = box_sum(e / norm, k).div_(count)
+        impurity = _neg_sum_qlogq(lab, C, k, count) / norm
+        return impurity * uncertainty, impurity, uncertainty
 
 
 @torch.no_grad()
 def pixel_scores(logits, k):
     """PA score (RIPU pixel entropy x region impurity, unnormalised); see module docstring."""
     _check(logits, k)
-    e, lab = _entropy_and_label(logits)
     C, H, W = logits.shape
-    count = window_count(H, W, k, device=e.device).to(e.dtype)
-    return e * _neg_sum_qlogq(lab, C, k, count)
+    with one_intraop_thread(logits.device) as workers:
+        e, lab = _entropy_and_label(logits, workers)
+        count = window_count(H, W, k, device=e.device).to(e.dtype)
+        return e * _neg_sum_qlogq(lab, C, k, count)

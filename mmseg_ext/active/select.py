@@ -38,7 +38,7 @@ from typing import NamedTuple
 
 import torch
 
-from .window import box_max, box_min
+from .window import box_max, box_min, one_intraop_thread
 
 _SPARSE_LIMIT = 1 << 23  # max candidates x min(window size, candidates) for neighbour lists
 
@@ -155,17 +155,10 @@ def greedy_select(score, num, label_radius, suppress_radius, blocked=None):
                if torch.is_tensor(blocked) else type(blocked))
         raise ValueError(f'blocked must be a bool tensor of shape {(H, W)} on '
                          f'{score.device}, got {got}')
-    if score.device.type != 'cpu':
+    # one thread: nearly as fast on an idle machine (15 vs 10 ms for RA k=1), 20x faster
+    # on a busy one (see window.one_intraop_thread)
+    with one_intraop_thread(score.device):
         return _select(score, num, label_radius, suppress_radius, blocked)
-    # CPU: dozens of small ops; with intra-op threads each is a parallel region that, on a
-    # busy machine, waits for a descheduled worker (measured 20x slower on 2 shared cores),
-    # while one thread is nearly as fast on an idle machine (15 vs 10 ms for RA k=1).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return _select(score, num, label_radius, suppress_radius, blocked)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _select(score, num, label_radius, suppress_radius, blocked):

@@ -5,13 +5,37 @@
 ``box_max(x, r)``   max over the window; out-of-image positions are ignored.
 ``box_min(x, r)``   min over the window; out-of-image positions are ignored.
 ``window_count(h, w, r)``  number of in-image pixels of each window (float32).
+``one_intraop_thread()``   context manager used by the acquisition code on CPU.
 
 Sums use shifted adds for small r and a doubling scheme for large r, max/min a doubling
 scheme: O(log r) elementwise ops per axis, no integral images (float32 stays accurate).
 """
+import contextlib
+
 import torch
 
 _SHIFT_ADD_MAX_R = 3
+
+
+@contextlib.contextmanager
+def one_intraop_thread(device='cpu'):
+    """Inside the block torch CPU ops use one intra-op thread; yields the previous count.
+
+    The acquisition code issues hundreds of mid-sized ops. With intra-op threads each
+    is an OpenMP parallel region, and on a busy machine every region waits for a
+    descheduled worker (measured 5-50x slower on 2 shared cores); it runs them with one
+    thread instead and, where it helps, spreads independent chunks over Python threads.
+    No-op (yields 1) for non-CPU devices.
+    """
+    if torch.device(device).type != 'cpu':
+        yield 1
+        return
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield n
+    finally:
+        torch.set_num_threads(n)
 
 
 def _check_r(r):
