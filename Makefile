@@ -24,10 +24,12 @@ test-slow: install
 	$(PY) -m pytest -q -m slow
 
 sweep: install
-	$(PY) tools/train.py configs/synthshift/source_only.py
+	$(PY) sweeps/run.py --space $(SPACE)
 
 bench: install
 	$(PY) benchmarks/bench_ripu_select.py
+	$(PY) benchmarks/bench_tables.py
+	$(PY) benchmarks/bench_sweep.py
 
 # mmcv 2.1.0 with compiled ops, built from source (~20 min on 2 cores; pip caches the wheel).
 # Only needed for mmseg components that use mmcv.ops (focal loss, CCNet, PSANet, DCN, ...).
