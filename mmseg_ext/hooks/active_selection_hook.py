@@ -99,11 +99,12 @@ class ActiveSelectionHook(Hook):
             self._maybe_select(runner, runner.iter)
 
     def _check_budget(self):
+        """Dry-run every round on the first target image, so an impossible budget fails now."""
         h, w = self.sizes[0]
         count = self.strategy.units_per_round(h, w, self.budget)
         logits = torch.zeros(1, h, w)
         logits[0, ::2] = 1.0  # two classes, so impurity/entropy scores are not degenerate
-        image = np.zeros((h, w, 3), np.uint8)
+        image = self._image(self.infos[0], h, w) if self.strategy.needs_image else None
         blocked = torch.zeros(h, w, dtype=torch.bool)
         try:
             for _ in self.select_iters:
@@ -113,6 +114,10 @@ class ActiveSelectionHook(Hook):
         except ValueError as err:
             raise ValueError(f'ActiveSelectionHook: the budget ({self.budget}) is larger than the '
                              f'pool of a {h}x{w} image with {self.strategy.name}: {err}') from None
+
+    @staticmethod
+    def _image(info, h, w):
+        return np.array(Image.open(info['img_path']).convert('RGB').resize((w, h)))
 
     # ---------------------------------------------------------------- selection
 
@@ -159,9 +164,7 @@ class ActiveSelectionHook(Hook):
         if logits.shape[-2:] != (h, w):
             raise ValueError(f'ActiveSelectionHook: logits {tuple(logits.shape[-2:])} do not match '
                              f'the label size {(h, w)} of {info["gt_seg_map_path"]}')
-        image = None
-        if getattr(self.strategy, 'needs_image', False):
-            image = np.array(Image.open(info['img_path']).convert('RGB').resize((w, h)))
+        image = self._image(info, h, w) if self.strategy.needs_image else None
         generator = torch.Generator().manual_seed(
             zlib.crc32(f'{self.seed}/{round_index}/{rel}'.encode()))
         count = self.strategy.units_per_round(h, w, self.budget)
