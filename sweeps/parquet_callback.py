@@ -68,7 +68,8 @@ class ParquetResultsCallback(Callback):
             units_bought=int(result.get('units_bought', 0)), metrics=metrics,
             is_final=bool(result.get('is_final', False)), status='ok', params=params,
             config=self.config_json.get(variant), wall_seconds=float(result.get(
-                'wall_seconds', 0.0)), git_rev=self.git_rev)
+                'wall_seconds', 0.0)), train_seconds=result.get('train_seconds'),
+            git_rev=self.git_rev)
         self._write(trial, self._rows(trial.trial_id) + [row])
 
     def on_trial_complete(self, iteration, trials, trial, **info):

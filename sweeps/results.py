@@ -72,14 +72,15 @@ RESULT_SCHEMA = pa.schema(
     + [_f(c, pa.float64()) for c in IOU_COLUMNS]
     + [_f('is_final', pa.bool_(), False), _f('status', pa.string(), False),
        _f('error', pa.string()), _f('params_json', pa.string()), _f('config_json', pa.string()),
-       _f('wall_seconds', pa.float64()), _f('git_rev', pa.string()),
+       _f('wall_seconds', pa.float64()), _f('train_seconds', pa.float64()),
+       _f('git_rev', pa.string()),
        _f('reported_at', pa.timestamp('us', tz='UTC'), False)],
     metadata={'adasweep.results.schema_version': SCHEMA_VERSION})
 FIXED_NAMES = tuple(RESULT_SCHEMA.names)
 _STR = ('sweep', 'space', 'benchmark', 'variant', 'trial_id', 'status', 'error', 'params_json',
         'config_json', 'git_rev')
 _INT = ('seed', 'round', 'iteration', 'pixels_bought', 'units_bought')
-_FLOAT = ('labelled_fraction', 'miou', 'miou13', 'wall_seconds') + IOU_COLUMNS
+_FLOAT = ('labelled_fraction', 'miou', 'miou13', 'wall_seconds', 'train_seconds') + IOU_COLUMNS
 
 
 def _num(value):

@@ -245,7 +245,8 @@ def build_table(name, table='ablation', fmt='markdown', metric='miou', param=Non
     names = result_schema(path).names
     numeric = ['miou', 'miou13', *IOU_COLUMNS]
     if metric not in names or (metric not in numeric and not metric.startswith('param_')
-                               and metric not in ('labelled_fraction', 'wall_seconds')):
+                               and metric not in ('labelled_fraction', 'wall_seconds',
+                                                  'train_seconds')):
         raise ValueError(f'metric {metric!r}: expected one of miou, miou13, iou_<class>')
     col = None
     if table == 'sensitivity':

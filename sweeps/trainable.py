@@ -2,13 +2,14 @@
 
 Evaluations: at every selection iteration (before that round buys labels, so the model trained
 with r rounds of labels is scored as round r) and at the end (round R, is_final). Each report
-carries a Tune checkpoint holding the mmengine checkpoint (model, optimiser, scheduler) and a copy
+carries a Tune checkpoint holding the mmengine checkpoint (model, optimiser, scheduler) and a tar
 of the active-label store, so a retried, restored or PBT-exploited trial resumes from its last
 round with exactly its labels.
 """
 import math
 import os
 import shutil
+import tarfile
 import tempfile
 import time
 
@@ -20,6 +21,7 @@ from .trial_config import active_hook, build_trial_config, trial_spec
 
 CHECKPOINT_FILE = 'latest.pth'
 STORE_DIR = 'active_labels'
+STORE_TAR = 'active_labels.tar'
 
 
 def _scalar(hub, key, default=0.0):
@@ -38,6 +40,10 @@ class TuneReportHook(Hook):
         self.eval_iters = set(int(i) for i in eval_iters)
         self.report = report
         self.started = time.time()
+        self.loop_started, self.report_seconds = None, 0.0
+
+    def before_train(self, runner):
+        self.loop_started = time.time()
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
         loss = (outputs or {}).get('loss')
@@ -61,16 +67,21 @@ class TuneReportHook(Hook):
                       labelled_fraction=_scalar(hub, 'active/labelled_fraction'),
                       pixels_bought=int(_scalar(hub, 'active/pixels')),
                       units_bought=int(_scalar(hub, 'active/units')),
-                      wall_seconds=time.time() - self.started)
+                      wall_seconds=time.time() - self.started,
+                      train_seconds=time.time() - (self.loop_started or self.started)
+                      - self.report_seconds)
         result['miou'] = result.get('mIoU', float('nan'))
         if not self.report:
             return
+        reporting = time.time()
         with tempfile.TemporaryDirectory() as tmp:
             runner.save_checkpoint(tmp, CHECKPOINT_FILE, save_optimizer=True,
                                    save_param_scheduler=True)
-            if os.path.isdir(store):
-                shutil.copytree(store, os.path.join(tmp, STORE_DIR))
+            if os.path.isdir(store):  # one tar, not thousands of small files for Tune to copy
+                with tarfile.open(os.path.join(tmp, STORE_TAR), 'w') as tar:
+                    tar.add(store, arcname=STORE_DIR)
             tune.report(result, checkpoint=tune.Checkpoint.from_directory(tmp))
+        self.report_seconds += time.time() - reporting
 
 
 def eval_iters(cfg):
@@ -114,7 +125,10 @@ def run_trial(config, context):
             shutil.copy(os.path.join(src, CHECKPOINT_FILE), os.path.join(work_dir, 'resume.pth'))
             store = os.path.join(work_dir, STORE_DIR)
             shutil.rmtree(store, ignore_errors=True)
-            if os.path.isdir(os.path.join(src, STORE_DIR)):
+            if os.path.isfile(os.path.join(src, STORE_TAR)):
+                with tarfile.open(os.path.join(src, STORE_TAR)) as tar:
+                    tar.extractall(work_dir, filter='data')
+            elif os.path.isdir(os.path.join(src, STORE_DIR)):  # checkpoints of older versions
                 shutil.copytree(os.path.join(src, STORE_DIR), store)
         cfg.load_from = os.path.join(work_dir, 'resume.pth')
         cfg.resume = True

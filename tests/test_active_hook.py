@@ -121,3 +121,29 @@ def test_variant_configs_run(tmp_path, synthshift_root, config):
     store = ActiveLabelStore(tmp_path / 'active_labels')
     assert len(store.rounds()) == 2 and sum(r['pixels'] for r in store.ledger()) > 0
     _check_store_matches_ground_truth(store)
+
+
+@pytest.mark.parametrize('resize', [None, (120, 60)])
+def test_pool_logits_equal_mmseg_predict(tmp_path, synthshift_root, resize):
+    """The hook's batched scoring logits are mmseg's predict `seg_logits` (padding cropped,
+    resized to the label size), also when the pool pipeline resizes and the batch is padded."""
+    import torch
+    from mmengine.dataset import pseudo_collate
+
+    from mmseg_ext.hooks.active_selection_hook import _Pool, label_size_logits, target_dataset
+    runner = RUNNERS.build(_cfg(tmp_path, synthshift_root))
+    target = target_dataset(runner)
+    infos = [target.get_data_info(i) for i in range(5)]
+    pipeline = [dict(type='LoadImageFromFile'), dict(type='PackSegInputs')]
+    if resize:
+        pipeline.insert(1, dict(type='Resize', scale=resize, keep_ratio=False))
+    pool = _Pool(infos, pipeline)
+    batch = pseudo_collate([pool[i] for i in range(len(pool))])
+    model = runner.model.eval()
+    with torch.no_grad():
+        ours = label_size_logits(model, batch)
+        theirs = [r.seg_logits.data for r in model.test_step(batch)]
+    assert len(ours) == len(theirs) == 5
+    for a, b in zip(ours, theirs):
+        assert a.shape == b.shape == (19, 64, 128)
+        torch.testing.assert_close(a, b)

@@ -59,8 +59,9 @@ def _load_png(path):
 class ActiveLabelStore:
     """Bought labels, blocked maps and the ledger of one run (see the module docstring)."""
 
-    def __init__(self, root):
+    def __init__(self, root, keep_bytes=256 << 20):
         self.root = Path(root)
+        self.keep_bytes, self._kept_bytes = keep_bytes, 0  # arrays kept between delta and commit
 
     # ---------------------------------------------------------------- images
 
@@ -116,15 +117,21 @@ class ActiveLabelStore:
 
         Pixels already bought or blocked are left out; the ledger row counts what is new.
         """
-        old_blocked, old_bought = self.state(rel)
+        state = _load_png(self.root / 'state' / rel)
+        old_blocked, old_bought = (state & BLOCKED) > 0, (state & BOUGHT) > 0
         new_bought = np.asarray(bought, bool) & ~old_bought
         new_blocked = (np.asarray(blocked, bool) | new_bought) & ~old_blocked
-        got = _load_png(self.gt_path(rel))[new_bought]
+        gt = _load_png(self.gt_path(rel))
+        got = gt[new_bought]
         classes = np.bincount(got[got != IGNORE])
         row = dict(image=rel, units=int(units), pixels=int(new_bought.sum()),
                    void_pixels=int((got == IGNORE).sum()),
                    classes={str(c): int(n) for c, n in enumerate(classes) if n})
-        return dict(row=row, bought=np.flatnonzero(new_bought), blocked=np.flatnonzero(new_blocked))
+        out = dict(row=row, bought=np.flatnonzero(new_bought), blocked=np.flatnonzero(new_blocked))
+        if self._kept_bytes + state.nbytes + gt.nbytes <= self.keep_bytes:
+            self._kept_bytes += state.nbytes + gt.nbytes
+            out['arrays'] = (state, gt)  # saves commit_round reading them again
+        return out
 
     def commit_round(self, round_index, iteration, deltas, strategy=''):
         """Buy the labels of one round: `deltas` = {rel: self.delta(...)}. Returns ledger rows."""
@@ -138,7 +145,9 @@ class ActiveLabelStore:
         pending = dict(round=round_index, iteration=int(iteration), strategy=strategy,
                        images=list(deltas), rows=rows)
         _save_json(f'{name}.pending.json', pending)
-        self._apply(pending, f'{name}.npz')
+        self._apply(pending, f'{name}.npz', {rel: d['arrays'] for rel, d in deltas.items()
+                                             if 'arrays' in d})
+        self._kept_bytes = 0
         return rows
 
     def gt_path(self, rel):
@@ -151,13 +160,18 @@ class ActiveLabelStore:
             return {rel: (data[f'{i}_bought'], data[f'{i}_blocked'])
                     for i, rel in enumerate(pending['images'])}
 
-    def _apply(self, pending, npz):
+    def _apply(self, pending, npz, arrays=None):
+        """Write the label and state files of a round; `arrays`: {rel: (state, gt)} as read by
+        `delta` (the state before this round), else read from disk. Idempotent."""
+        arrays = arrays or {}
         for rel, (bought, blocked) in self._load_delta(pending, npz).items():
-            labels, state = self.labels(rel), _load_png(self.root / 'state' / rel)
-            gt = _load_png(self.gt_path(rel))
-            labels.flat[bought] = gt.flat[bought]
+            if rel in arrays:
+                state, gt = arrays[rel][0].copy(), arrays[rel][1]
+            else:
+                state, gt = _load_png(self.root / 'state' / rel), _load_png(self.gt_path(rel))
             state.flat[blocked] |= BLOCKED
             state.flat[bought] |= BOUGHT | BLOCKED
+            labels = np.where(state & BOUGHT, gt, np.uint8(IGNORE))  # bought = ground truth
             _save_png(self.label_path(rel), labels)
             _save_png(self.root / 'state' / rel, state)
         name = Path(npz).with_suffix('')

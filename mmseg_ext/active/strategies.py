@@ -96,6 +96,7 @@ class Strategy:
     unit = None
     defaults = {}
     needs_image = False
+    needs_logits = True  # False: select() uses only the size of `logits` (C may be 0)
 
     def __init__(self, **options):
         known = {**self.defaults, 'entropy_norm_classes': 19}
@@ -241,6 +242,7 @@ class Baseline(GreedyStrategy):
 
 class Rand(Baseline):
     name = 'rand'
+    needs_logits = False
 
     def score(self, logits, image, generator):
         # iid per centre (no window mean): each available square/pixel is equally likely

@@ -19,7 +19,9 @@ from PIL import Image
 
 from .classes import CITYSCAPES_CLASSES, IGNORE_INDEX
 
-VERSION = 2
+# 3: the default target-train pool is 500 images (was 1000); a folder made with the old default
+# is refused rather than silently used with another pool size.
+VERSION = 3
 (ROAD, SIDEWALK, BUILDING, WALL, FENCE, POLE, LIGHT, SIGN, VEG, TERRAIN, SKY, PERSON, RIDER, CAR,
  TRUCK, BUS, TRAIN, MOTO, BIKE) = range(19)
 SPLITS = (('source', 0), ('target_train', 1), ('target_val', 2))
@@ -515,7 +517,7 @@ def _read_params(root):
     return json.loads((root / 'meta.json').read_text())['params']
 
 
-def generate_synthshift(root, seed=0, num_source=3000, num_target_train=1000, num_target_val=300,
+def generate_synthshift(root, seed=0, num_source=3000, num_target_train=500, num_target_val=300,
                         height=64, width=128, progress=True, workers=None):
     """Generate SynthShift under `root` unless already there; return `root` as a Path.
 

@@ -8,6 +8,7 @@ from mmengine.dataset import pseudo_collate
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.utils import ProgressBar
+from mmseg.models.utils import resize
 from mmseg.registry import HOOKS
 from PIL import Image
 
@@ -27,6 +28,39 @@ class _Pool(torch.utils.data.Dataset):
     def __getitem__(self, i):
         info = self.infos[i]
         return dict(self.pipeline(dict(img_path=info['img_path'], seg_fields=[])), index=i)
+
+
+def label_size_logits(model, batch):
+    """The model's logits for a pool batch, each (C, h, w) at its image's original (label) size.
+
+    What mmseg's predict gives as `seg_logits` (padding cropped, bilinear resize to ori_shape),
+    without its per-image argmax and with one resize per batch when the images share a size.
+    """
+    data = model.data_preprocessor(batch, False)
+    metas = [sample.metainfo for sample in data['data_samples']]
+    logits = model.inference(data['inputs'], metas)
+    H, W = logits.shape[-2:]
+    groups = []  # [meta, first row, last row] of consecutive images with the same geometry
+    for row, meta in enumerate(metas):
+        if meta.get('flip'):
+            raise ValueError('ActiveSelectionHook: the pool pipeline must not flip images')
+        if groups and _same_geometry(groups[-1][0], meta):
+            groups[-1][2] = row
+        else:
+            groups.append([meta, row, row])
+    result = []
+    for meta, first, last in groups:
+        left, right, top, bottom = meta.get('img_padding_size', meta.get('padding_size', [0] * 4))
+        group = logits[first:last + 1, :, top:H - bottom, left:W - right]
+        group = resize(group, size=meta['ori_shape'], mode='bilinear',
+                       align_corners=model.align_corners, warning=False)
+        result.extend(group.unbind(0))
+    return result
+
+
+def _same_geometry(a, b):
+    keys = ('ori_shape', 'img_padding_size', 'padding_size')
+    return all(tuple(a.get(k) or ()) == tuple(b.get(k) or ()) for k in keys)
 
 
 def target_dataset(runner):
@@ -149,8 +183,12 @@ class ActiveSelectionHook(Hook):
         progress = ProgressBar(len(self.infos))
         deltas = {}
         for batch in loader:
-            for index, result in zip(batch['index'], model.test_step(batch)):
-                deltas.update(self._pick(index, result.seg_logits.data, round_index))
+            if self.strategy.needs_logits:
+                logits = label_size_logits(model, batch)
+            else:  # e.g. random: only the label size matters
+                logits = [torch.empty((0, *self.sizes[i])) for i in batch['index']]
+            for index, image_logits in zip(batch['index'], logits):
+                deltas.update(self._pick(index, image_logits, round_index))
                 progress.update()
         rows = self.store.commit_round(round_index, iteration, deltas, strategy=self.strategy.name)
         model.train(was_training)
