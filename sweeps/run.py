@@ -221,7 +221,9 @@ def run(plan):
             tune_config=tune.TuneConfig(
                 metric=metric, mode=mode, search_alg=searcher, scheduler=_scheduler(plan),
                 num_samples=plan.num_samples if plan.search == 'optuna' else 1,
-                max_concurrent_trials=plan.args.max_concurrent or None),
+                max_concurrent_trials=plan.args.max_concurrent or None,
+                # a finished trial's worker process (torch, mmseg imported) runs the next one
+                reuse_actors=True),
             run_config=tune.RunConfig(
                 name='tune', storage_path=plan.sweep_dir, verbose=1, callbacks=callbacks,
                 failure_config=tune.FailureConfig(max_failures=plan.args.max_failures),

@@ -74,18 +74,23 @@ def test_tables_on_a_missing_sweep(tmp_path):
 
 
 def test_sweep_writes_rows_per_round_and_resumes(tmp_path, data_env):
-    space, storage = _space(tmp_path), str(tmp_path / 'results')
+    oracle = "    'oracle': Variant('target_oracle', dict(max_iters=20)),\n"
+    space, storage = _space(tmp_path, extra=oracle), str(tmp_path / 'results')
     args = ['--space', space, '--storage', storage, '--name', 'tiny']
     out = _run(args, data_env)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     rows = _rows(storage, 'tiny')
-    assert sorted(rows.variant.unique()) == ['f_ripu', 'rand']
-    for _, trial in rows.groupby('trial_id'):
+    assert sorted(rows.variant.unique()) == ['f_ripu', 'oracle', 'rand']
+    for _, trial in rows[rows.variant != 'oracle'].groupby('trial_id'):
         assert sorted(trial['round']) == [0, 1, 2, 3, 4, 5]  # before each round, and the end
         final = trial[trial.is_final]
         assert len(final) == 1 and final.iloc[0].iteration == 20
         assert (trial.status == 'ok').all() and trial.miou.notna().all()
         assert final.iloc[0].labelled_fraction > 0.02
+        assert (0 < trial.train_seconds).all() and (trial.train_seconds < trial.wall_seconds).all()
+    oracle_row = rows[rows.variant == 'oracle'].iloc[0]  # trains on every target label
+    assert oracle_row.is_final and oracle_row.labelled_fraction == 1.0
+    assert oracle_row.pixels_bought == 24 * 64 * 128  # the tiny SynthShift's target-train pixels
     assert '| rand' in out.stdout and '| f_ripu' in out.stdout  # the table is printed
     # the same command again: nothing is rerun, nothing duplicated
     again = _run(args, data_env)
