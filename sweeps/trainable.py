@@ -19,6 +19,8 @@ from mmengine.hooks import Hook
 from mmseg.registry import HOOKS
 from PIL import Image
 
+from mmseg_ext.hooks.active_selection_hook import target_dataset
+
 from .trial_config import active_hook, build_trial_config, trial_spec
 
 CHECKPOINT_FILE = 'latest.pth'
@@ -43,6 +45,7 @@ class TuneReportHook(Hook):
         self.report = report
         self.started = time.time()
         self.loop_started, self.report_seconds = None, 0.0
+        self._target_pixels = None
 
     def before_train(self, runner):
         self.loop_started = time.time()
@@ -88,26 +91,20 @@ class TuneReportHook(Hook):
             tune.report(result, checkpoint=tune.Checkpoint.from_directory(tmp))
         self.report_seconds += time.time() - reporting
 
-
     def target_pixels(self, runner):
-        if not hasattr(self, '_target_pixels'):
-            target = _train_target(runner)
+        if self._target_pixels is None:
+            target = target_dataset(runner)
             self._target_pixels = sum(
                 int(np.prod(Image.open(target.get_data_info(i)['seg_map_path']).size))
                 for i in range(len(target)))
         return self._target_pixels
 
 
-def _train_target(runner):
-    dataset = runner.train_dataloader.dataset
-    return getattr(dataset, 'target', dataset)
-
-
 def _fully_labelled_target(runner):
     """Whether the run trains on every target label: a two-domain dataset (or a SynthShift
     target split) without an active-label store."""
     dataset = runner.train_dataloader.dataset
-    target = _train_target(runner)
+    target = target_dataset(runner)
     is_target = target is not dataset or getattr(target, 'domain', None) == 'target'
     return is_target and getattr(target, 'active_label_dir', None) is None
 

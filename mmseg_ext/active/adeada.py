@@ -298,6 +298,8 @@ def _check_pool(x, segments, num_segments, what):
     _check_int('num_segments', num_segments, 1)
     if not torch.is_tensor(x) or x.ndim != 4:
         raise ValueError(f'{what} must be a (N, D, H, W) tensor')
+    if not x.is_floating_point():
+        raise ValueError(f'{what} must be floating point, got {x.dtype}')
     if not torch.is_tensor(segments) or segments.shape != (x.shape[0], *x.shape[2:]):
         shape = tuple(segments.shape) if torch.is_tensor(segments) else type(segments).__name__
         raise ValueError(f'segments must be a (N, H, W) tensor matching {what} '
@@ -323,8 +325,6 @@ def _segment_sums(x, segments, num_segments):
 def region_means(feats, segments, num_segments):
     """(N, S, D) mean feature per segment id; NaN rows for ids without pixels."""
     _check_pool(feats, segments, num_segments, 'feats')
-    if not feats.is_floating_point():
-        raise ValueError(f'feats must be floating point, got {feats.dtype}')
     sums, counts = _segment_sums(feats, segments, num_segments)
     return sums / counts[..., None].to(sums.dtype)  # 0 / 0 = NaN for empty ids
 
@@ -333,8 +333,6 @@ def region_means(feats, segments, num_segments):
 def region_classes(probs, segments, num_segments):
     """(N, S) long argmax of the mean probability per segment id; -1 for empty ids."""
     _check_pool(probs, segments, num_segments, 'probs')
-    if not probs.is_floating_point():
-        raise ValueError(f'probs must be floating point, got {probs.dtype}')
     sums, counts = _segment_sums(probs, segments, num_segments)
     means = sums / counts.clamp(min=1)[..., None].to(sums.dtype)
     return means.argmax(2).masked_fill_(counts == 0, -1)

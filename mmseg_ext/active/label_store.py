@@ -56,6 +56,11 @@ def _load_png(path):
     return np.array(Image.open(path))
 
 
+def _decode_state(state):
+    """(blocked, bought) bool maps of a state array."""
+    return (state & BLOCKED) > 0, (state & BOUGHT) > 0
+
+
 class ActiveLabelStore:
     """Bought labels, blocked maps and the ledger of one run (see the module docstring)."""
 
@@ -96,8 +101,7 @@ class ActiveLabelStore:
 
     def state(self, rel):
         """(blocked, bought) bool maps of one image."""
-        state = _load_png(self.root / 'state' / rel)
-        return (state & BLOCKED) > 0, (state & BOUGHT) > 0
+        return _decode_state(_load_png(self.root / 'state' / rel))
 
     def labels(self, rel):
         return _load_png(self.label_path(rel))
@@ -118,7 +122,7 @@ class ActiveLabelStore:
         Pixels already bought or blocked are left out; the ledger row counts what is new.
         """
         state = _load_png(self.root / 'state' / rel)
-        old_blocked, old_bought = (state & BLOCKED) > 0, (state & BOUGHT) > 0
+        old_blocked, old_bought = _decode_state(state)
         new_bought = np.asarray(bought, bool) & ~old_bought
         new_blocked = (np.asarray(blocked, bool) | new_bought) & ~old_blocked
         gt = _load_png(self.gt_path(rel))
