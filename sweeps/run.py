@@ -19,6 +19,7 @@ from sweeps.space import BENCHMARKS, SCHEDULERS, SEARCHES, sample_axis  # noqa: 
 from sweeps.spaces import known_spaces, load_space  # noqa: E402
 from sweeps.trial_config import (REPO, SweepError, active_hook, build_trial_config,  # noqa: E402
                                  parse_sets)
+from sweeps.warmup import ensure_warmup, warmup_checkpoint  # noqa: E402
 
 
 def check_trial_config(cfg):
@@ -88,12 +89,16 @@ class Plan:
         self.args = args
         self.trials = self._trials()
         # building every variant's config checks config files, knobs and --set keys/types
-        self.configs = {}
+        self.configs, self.warmups = {}, {}
         for variant in self.space.variants:
             example = next((t for t in self.trials if t['variant'] == variant), None)
             knobs = dict(example['params']) if example else {}
-            cfg, _ = build_trial_config(self.space, self.benchmark, variant, knobs, 0, self.sets)
+            cfg, _ = build_trial_config(self.space, self.benchmark, variant, knobs, 0, self.sets,
+                                        storage=self.storage)
             check_trial_config(cfg)
+            if cfg.get('warmup_config') and cfg.get('load_from') == warmup_checkpoint(
+                    cfg, self.storage):
+                self.warmups.setdefault(cfg.load_from, cfg)
             self.configs[variant] = json.loads(json.dumps(cfg.to_dict(), default=str))
 
     def _trials(self):
@@ -237,7 +242,7 @@ def report(plan, table):
     from sweeps import tables
     print(f'\n{table.num_rows} result rows in {plan.sweep_dir}/results.parquet')
     text, _ = tables.build_table(plan.sweep_dir, table=plan.space.table,
-                                 param=plan.space.table_param)
+                                 param=plan.space.table_param, rounds=plan.space.table_rounds)
     print(text)
     if plan.space.objectives:
         print('\nPareto front (final evaluations):')
@@ -280,8 +285,17 @@ def main(argv=None):
         print(f'error: {err}', file=sys.stderr)
         return 2
     print(plan.describe(), flush=True)
+    for path, cfg in plan.warmups.items():
+        state = 'trained' if os.path.isfile(path) else 'to train once'
+        print(f'warm-up {cfg.warmup_config}: {path} ({state})', flush=True)
     if args.dry_run:
         return 0
+    try:
+        for cfg in plan.warmups.values():
+            ensure_warmup(cfg, plan.storage)
+    except SweepError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 1
     report(plan, run(plan))
     return 0
 

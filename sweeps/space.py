@@ -26,7 +26,20 @@ KNOBS = {
     'lcr_region': "LocalConsistencyLoss region: 'boundary' (reference) or 'all'",
     'lr': 'optimizer learning rate',
     'max_iters': 'training length; selection iterations scale with it',
+    # ADeADA (RegionSelectionHook, strategy 'adeada'): strategy_cfg keys
+    'alpha': 'ADeADA density share of the first round (Eq. 7)',
+    'beta': 'ADeADA decay rate of the density share',
+    'decay': "ADeADA schedule: 'exponential' (alpha 2^-beta(k-1)) or 'linear' (alpha - beta(k-1))",
+    'category_balance': 'ADeADA: per-class density budgets (True) or one ranking (False)',
+    'sigma': "ADeADA class weight: 'log', 'reference' (int(log10 KL)) or 'uniform'",
+    'indexing': "ADeADA schedule indexing: 'paper' or 'reference' (D2ADA's off-by-one)",
+    # RegionSelectionHook keys
+    'budget_overshoot': 'keep the region that crosses the budget (D2ADA) instead of stopping',
+    'region': "region units: dict(type='superpixel'|'grid'|'square', ...)",
+    'source_images': 'how many source images the density model sees (None = all)',
 }
+ADEADA_KNOBS = ('alpha', 'beta', 'decay', 'category_balance', 'sigma', 'indexing')
+REGION_HOOK_KNOBS = ('budget_overshoot', 'region', 'source_images')
 SEARCHES = ('grid', 'random', 'optuna')
 SCHEDULERS = ('fifo', 'asha', 'pbt')
 BENCHMARKS = ('synthshift', 'gta5_to_cityscapes', 'synthia_to_cityscapes')
@@ -74,6 +87,8 @@ class Space:
     objectives: Optional[Sequence] = None  # multi-objective optuna: [(metric, mode), ...]
     table: str = 'ablation'                # the table tables.py builds by default
     table_param: Optional[str] = None
+    configs: str = 'ripu'                  # the method's folder: configs/<configs>/<benchmark>/
+    table_rounds: Optional[Sequence] = None  # rounds of table 'rounds' (None: all)
 
     def __post_init__(self):
         unknown = [k for v in self.variants.values() for k in v.knobs if k not in KNOBS]

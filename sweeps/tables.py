@@ -23,7 +23,7 @@ import pandas as pd  # noqa: E402
 from sweeps.results import (CLASS_NAMES_19, IOU_COLUMNS, param_column,  # noqa: E402
                             read_results, result_schema)
 
-TABLES = ('ablation', 'sensitivity', 'per_class', 'budget')
+TABLES = ('ablation', 'sensitivity', 'per_class', 'budget', 'rounds')
 FORMATS = ('markdown', 'latex', 'csv')
 PM = {'markdown': '±', 'latex': r'$\pm$'}
 HEADERS = {'miou': 'mIoU', 'miou13': 'mIoU13', 'labelled_pct': 'labelled %'}
@@ -103,6 +103,23 @@ def budget_curve(table, metric='miou', variants=None):
     out = out.assign(_r=out['variant'].map(rank)).sort_values(['_r', 'round'], kind='stable')
     cols = ['variant', 'round', 'labelled_pct', f'{metric}_mean', f'{metric}_std', 'n']
     return out[cols].set_index(['variant', 'round'])
+
+
+def rounds_table(table, metric='miou', variants=None, rounds=None):
+    """Rows: variants. Per round (all, or those in `rounds`) a column '<labelled %>%' with the
+    mean and std over seeds of <metric> at that round's evaluation (the layout of ADeADA's
+    Tables 2 and 4-7: mIoU at 1%, 3%, 5%), plus n (the smallest seed count of the row)."""
+    curve = budget_curve(table, metric, variants).reset_index()
+    if rounds:
+        curve = curve[curve['round'].isin(list(rounds))]
+    out = pd.DataFrame(index=pd.Index(_order(curve['variant']), name='variant'))
+    for r in sorted(curve['round'].unique()):
+        c = curve[curve['round'] == r].set_index('variant')
+        label = f'{c["labelled_pct"].mean():.3g}%'
+        out[f'{label}_mean'] = c[f'{metric}_mean']
+        out[f'{label}_std'] = c[f'{metric}_std']
+    out['n'] = curve.groupby('variant')['n'].min()
+    return out
 
 
 # ---- formatting -------------------------------------------------------------------------------
@@ -229,12 +246,13 @@ def _needed(kind, metric, param, schema_names):
                 if c in schema_names]
     base = {'ablation': ['variant', 'is_final', 'status', 'labelled_fraction'],
             'sensitivity': ['variant', 'is_final', 'status', param],
-            'budget': ['variant', 'round', 'status', 'labelled_fraction']}[kind]
+            'budget': ['variant', 'round', 'status', 'labelled_fraction'],
+            'rounds': ['variant', 'round', 'status', 'labelled_fraction']}[kind]
     return base + [metric]
 
 
 def build_table(name, table='ablation', fmt='markdown', metric='miou', param=None,
-                storage='results'):
+                storage='results', rounds=None):
     """Read only the needed columns of sweep `name` and return (formatted text, DataFrame).
     Bad input -> FileNotFoundError / ValueError with a one-line message."""
     if table not in TABLES:
@@ -258,6 +276,8 @@ def build_table(name, table='ablation', fmt='markdown', metric='miou', param=Non
             raise ValueError(f'parameter {param!r} is not in the results (parameters: {known})')
     elif param:
         raise ValueError(f'--param only applies to --table sensitivity (got --table {table})')
+    if rounds and table != 'rounds':
+        raise ValueError(f'--rounds only applies to --table rounds (got --table {table})')
     data = read_results(path, columns=_needed(table, metric, col, names))
     variants = sweep_variants(path)
     if table == 'ablation':
@@ -266,6 +286,8 @@ def build_table(name, table='ablation', fmt='markdown', metric='miou', param=Non
         df = sensitivity_table(data, param, metric)
     elif table == 'per_class':
         df = per_class_table(data, variants=variants)
+    elif table == 'rounds':
+        df = rounds_table(data, metric, variants=variants, rounds=rounds)
     else:
         df = budget_curve(data, metric, variants=variants)
     return format_table(df, fmt), df
@@ -278,6 +300,7 @@ def parse_args(argv=None):
     p.add_argument('--format', default='markdown', choices=FORMATS)
     p.add_argument('--table', default='ablation', choices=TABLES)
     p.add_argument('--param', help='parameter of --table sensitivity (e.g. tau)')
+    p.add_argument('--rounds', type=int, nargs='+', help='rounds of --table rounds (default: all)')
     p.add_argument('--metric', default='miou', help='miou (default), miou13 or iou_<class>')
     p.add_argument('--plot', choices=['budget_curve'], help='also write a plot to --out')
     p.add_argument('--out', help='PNG path for --plot')
@@ -292,7 +315,7 @@ def main(argv=None):
         if args.out and not args.plot:
             raise ValueError('--out needs --plot budget_curve')
         text, _ = build_table(args.name, args.table, args.format, args.metric, args.param,
-                              args.storage)
+                              args.storage, args.rounds)
         if args.plot:
             path = resolve(args.name, args.storage)
             data = read_results(path, columns=_needed('budget', args.metric, None, ()))

@@ -135,7 +135,8 @@ def run_trial(config, context):
     work_dir = os.path.join(context['sweep_dir'], 'work', trial_id)
     os.makedirs(work_dir, exist_ok=True)
     cfg, _ = build_trial_config(space, context['benchmark'], variant, knobs, seed,
-                                context.get('sets'), work_dir)
+                                context.get('sets'), work_dir,
+                                storage=os.path.dirname(context['sweep_dir']))
     cfg.log_level = 'WARNING'
     cfg.default_hooks.logger.interval = 10 ** 9
     for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):

@@ -8,7 +8,10 @@ import os.path as osp
 
 from mmengine.config import Config
 
+from .space import ADEADA_KNOBS, REGION_HOOK_KNOBS
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+HOOK_TYPES = ('ActiveSelectionHook', 'RegionSelectionHook')
 
 
 class SweepError(ValueError):
@@ -25,8 +28,8 @@ def trial_spec(config):
     return spec['variant'], int(spec.get('seed', 0)), knobs
 
 
-def config_path(benchmark, name):
-    path = osp.join(REPO, 'configs', 'ripu', benchmark, f'{name}.py')
+def config_path(benchmark, name, folder='ripu'):
+    path = osp.join(REPO, 'configs', folder, benchmark, f'{name}.py')
     if not osp.isfile(path):
         raise SweepError(f'no config {name!r} for benchmark {benchmark!r} (expected {path})')
     return path
@@ -34,7 +37,7 @@ def config_path(benchmark, name):
 
 def active_hook(cfg):
     for hook in cfg.get('custom_hooks', []) or []:
-        if hook.get('type') == 'ActiveSelectionHook':
+        if hook.get('type') in HOOK_TYPES:
             return hook
     return None
 
@@ -60,6 +63,8 @@ def apply_knobs(cfg, knobs):
             for sched in cfg.param_scheduler:
                 if sched.get('end') == old:
                     sched['end'] = int(value)
+                if 'period' in sched:  # RoundPolyLR: one period per round
+                    sched['period'] = int(sched['period'] * value / old)
             if hook is not None:
                 hook['select_iters'] = [int(i * value / old) for i in hook['select_iters']]
         elif name == 'lr':
@@ -78,7 +83,13 @@ def apply_knobs(cfg, knobs):
             hook['strategy'] = value
         elif name == 'strategy_cfg':
             hook['strategy_cfg'] = dict(value)
-        elif name in ('k', 'unit'):
+        elif name in REGION_HOOK_KNOBS:
+            if hook.get('type') != 'RegionSelectionHook':
+                continue
+            hook[name] = value
+        elif name in ('k', 'unit') + ADEADA_KNOBS:
+            if name in ADEADA_KNOBS and hook.get('strategy') != 'adeada':
+                continue
             hook['strategy_cfg'] = {**(hook.get('strategy_cfg') or {}), name: value}
         elif name == 'budget_ratio':
             hook['budget'] = dict(ratio=float(value))
@@ -130,13 +141,16 @@ def check_sets(cfg, sets):
                              f'like the config value {old!r}')
 
 
-def build_trial_config(space, benchmark, variant, knobs, seed, sets=None, work_dir=None):
-    """The mmengine Config of one trial; `knobs` = the variant's plus the sampled ones."""
+def build_trial_config(space, benchmark, variant, knobs, seed, sets=None, work_dir=None,
+                       storage=None):
+    """The mmengine Config of one trial; `knobs` = the variant's plus the sampled ones. A
+    config naming a `warmup_config` starts from its checkpoint under `storage` (sweeps.warmup)
+    unless it sets load_from itself."""
     if variant not in space.variants:
         raise SweepError(f'space {space.name!r} has no variant {variant!r}; variants: '
                          f'{", ".join(space.variants)}')
     spec = space.variants[variant]
-    cfg = Config.fromfile(config_path(benchmark, spec.config))
+    cfg = Config.fromfile(config_path(benchmark, spec.config, space.configs))
     applied = apply_knobs(cfg, {**spec.knobs, **knobs})
     cfg.randomness = dict(seed=int(seed))
     dataset = cfg.train_dataloader.dataset
@@ -150,4 +164,7 @@ def build_trial_config(space, benchmark, variant, knobs, seed, sets=None, work_d
         cfg.merge_from_dict(sets)
     if work_dir is not None:
         cfg.work_dir = work_dir
+    if storage is not None and cfg.get('warmup_config') and not cfg.get('load_from'):
+        from .warmup import warmup_checkpoint
+        cfg.load_from = warmup_checkpoint(cfg, storage)
     return cfg, applied

@@ -36,9 +36,42 @@ def label_size_logits(model, batch):
     What mmseg's predict gives as `seg_logits` (padding cropped, bilinear resize to ori_shape),
     without its per-image argmax and with one resize per batch when the images share a size.
     """
+    return label_size_outputs(model, batch)[0]
+
+
+def label_size_outputs(model, batch, features=False):
+    """(logits, feats) of a pool batch, each a list of (C or D, h, w) at the label size.
+
+    feats (None unless `features`) are the decode head's pre-classifier features, the input of
+    its `conv_seg`, bilinearly resized to the logits' input size and then cropped and resized
+    like the logits.
+    """
     data = model.data_preprocessor(batch, False)
     metas = [sample.metainfo for sample in data['data_samples']]
-    logits = model.inference(data['inputs'], metas)
+    captured, handle = [], None
+    if features:
+        classifier = getattr(model.decode_head, 'conv_seg', None)
+        if classifier is None:
+            raise ValueError(f'{type(model.decode_head).__name__} has no conv_seg, so no '
+                             'pre-classifier features (DeepLabV2Head: set feature_channels=256)')
+        handle = classifier.register_forward_pre_hook(lambda _, args: captured.append(args[0]))
+    try:
+        logits = model.inference(data['inputs'], metas)
+    finally:
+        if handle is not None:
+            handle.remove()
+    feats = None
+    if features:
+        if len(captured) != 1:
+            raise ValueError("pre-classifier features need test_cfg mode='whole' (one head "
+                             f'forward per batch, got {len(captured)})')
+        feats = _label_size(model, resize(captured[0], size=logits.shape[-2:], mode='bilinear',
+                                          align_corners=model.align_corners, warning=False), metas)
+    return _label_size(model, logits, metas), feats
+
+
+def _label_size(model, logits, metas):
+    """(N, C, H, W) at the padded input size -> list of (C, h, w) at each ori_shape."""
     H, W = logits.shape[-2:]
     groups = []  # [meta, first row, last row] of consecutive images with the same geometry
     for row, meta in enumerate(metas):
@@ -52,8 +85,9 @@ def label_size_logits(model, batch):
     for meta, first, last in groups:
         left, right, top, bottom = meta.get('img_padding_size', meta.get('padding_size', [0] * 4))
         group = logits[first:last + 1, :, top:H - bottom, left:W - right]
-        group = resize(group, size=meta['ori_shape'], mode='bilinear',
-                       align_corners=model.align_corners, warning=False)
+        if tuple(group.shape[-2:]) != tuple(meta['ori_shape'][:2]):
+            group = resize(group, size=meta['ori_shape'], mode='bilinear',
+                           align_corners=model.align_corners, warning=False)
         result.extend(group.unbind(0))
     return result
 

@@ -1,3 +1,4 @@
 from .ada_segmentor import ADASegmentor, DomainOutputs
+from .adversarial_segmentor import AdversarialSegmentor
 
-__all__ = ['ADASegmentor', 'DomainOutputs']
+__all__ = ['ADASegmentor', 'AdversarialSegmentor', 'DomainOutputs']
