@@ -26,9 +26,6 @@ from . import baselines as B
 from .adeada import region_means
 from .region_baselines import gradient_embeddings, region_edge_fraction
 
-_FLOAT_ROWS = ('probs', 'entropy', 'confidence', 'margin', 'feats', 'grad', 'edge')
-
-
 @torch.no_grad()
 def image_regions(logits, segments, blocked=None, feats=None, edges=None, grad=False):
     """Region rows of one image (see the module docstring)."""
@@ -115,7 +112,3 @@ class RegionPool:
                 raise ValueError(f'RegionPool.concat: {f.name!r} missing for some images')
             out[f.name] = torch.cat([r[f.name] for r in rows])
         return cls(**out)
-
-    def float_rows(self):
-        return {name: getattr(self, name) for name in _FLOAT_ROWS
-                if getattr(self, name) is not None}

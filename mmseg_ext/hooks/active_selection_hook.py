@@ -209,6 +209,13 @@ class ActiveSelectionHook(Hook):
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         was_training = model.training
         model.eval()
+        deltas = self.round_deltas(runner, model, round_index)
+        rows = self.store.commit_round(round_index, iteration, deltas, strategy=self.strategy.name)
+        model.train(was_training)
+        self._log(runner, round_index, rows, time.perf_counter() - start)
+
+    def round_deltas(self, runner, model, round_index):
+        """{rel: store delta} of what round `round_index` buys (model in eval mode)."""
         loader = torch.utils.data.DataLoader(
             _Pool(self.infos, self.pool_pipeline), batch_size=self.batch_size,
             num_workers=self.num_workers, collate_fn=pseudo_collate)
@@ -224,9 +231,7 @@ class ActiveSelectionHook(Hook):
             for index, image_logits in zip(batch['index'], logits):
                 deltas.update(self._pick(index, image_logits, round_index))
                 progress.update()
-        rows = self.store.commit_round(round_index, iteration, deltas, strategy=self.strategy.name)
-        model.train(was_training)
-        self._log(runner, round_index, rows, time.perf_counter() - start)
+        return deltas
 
     def _pick(self, index, logits, round_index):
         info = self.infos[index]

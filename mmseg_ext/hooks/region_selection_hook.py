@@ -1,11 +1,9 @@
 import os
-import time
 import zlib
 
 import numpy as np
 import torch
 from mmengine.dataset import pseudo_collate
-from mmengine.model import is_model_wrapper
 from mmengine.utils import ProgressBar
 from mmseg.registry import HOOKS
 from PIL import Image
@@ -198,25 +196,16 @@ class RegionSelectionHook(ActiveSelectionHook):
 
     # ---------------------------------------------------------------- selection
 
-    @torch.no_grad()
-    def select(self, runner, iteration):
-        start = time.perf_counter()
-        round_index = self.select_iters.index(iteration)
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        was_training = model.training
-        model.eval()
+    def round_deltas(self, runner, model, round_index):
         pool = self._regions(runner, model, self.infos, 'target')
         source = None
         if self.strategy.needs_source(round_index + 1):
             source = self._regions(runner, model, self.source_infos, 'source')
         generator = torch.Generator().manual_seed(
             zlib.crc32(f'{self.seed}/{round_index}'.encode()))
-        budget = self.round_budget()
-        rows = self.strategy.select(pool, budget, round_index + 1, source, generator)
-        rows_out = self.store.commit_round(round_index, iteration, self._deltas(pool, rows),
-                                           strategy=self.strategy.name)
-        model.train(was_training)
-        self._log(runner, round_index, rows_out, time.perf_counter() - start)
+        rows = self.strategy.select(pool, self.round_budget(), round_index + 1, source,
+                                    generator)
+        return self._deltas(pool, rows)
 
     def _deltas(self, pool, rows):
         deltas = {}

@@ -15,33 +15,12 @@
 #   1280x640; D2ADA 1024x2048), no augmentation, 4 loader workers.
 # Target labels: loaded by the target dataset, never used by AdversarialSegmentor.
 _base_ = ['../../_base_/default_runtime.py', '../../_base_/models/deeplabv3plus_r101.py',
-          '../../_base_/datasets/synthia_to_cityscapes.py', '../../_base_/schedules/ripu_40k.py']
+          '../../_base_/datasets/synthia_to_cityscapes.py', '../../_base_/schedules/adeada_warmup.py']
 adv_weight = 0.0005
 num_classes = 16  # the dataset config's protocol
+# D2ADA's v3+ decoder (VainF DeepLabV3Plus) has 256 channels (ASPP 256, 3x3 conv 304 -> 256):
+# its output is the 256-d region feature; RIPU's v3+ base uses 512.
 model = dict(type='AdversarialSegmentor', adv_weight=adv_weight,
              discriminator=dict(type='FCDiscriminator', ndf=64),
-             decode_head=dict(num_classes=num_classes))
+             decode_head=dict(channels=256, num_classes=num_classes))
 train_dataloader = dict(batch_size=1)
-max_iters = 100000
-warmup_iters = 5000
-optim_wrapper = dict(
-    _delete_=True, constructor='AdversarialOptimWrapperConstructor',
-    segmentor=dict(type='OptimWrapper', optimizer=_base_.optimizer, clip_grad=None,
-                   paramwise_cfg=_base_.optim_wrapper.paramwise_cfg),
-    discriminator=dict(type='OptimWrapper',
-                       optimizer=dict(type='Adam', lr=2.5e-4, betas=(0.9, 0.99))))
-# mmengine chains schedulers that overlap: from iteration 0 the LR is base * (t+1)/5000 (LinearLR,
-# until 5000) * (1 - t/T)^0.9 (PolyLR), as the reference's warm-up dampening of its poly schedule.
-param_scheduler = dict(
-    _delete_=True,
-    segmentor=[dict(type='LinearLR', start_factor=1.0 / warmup_iters, end_factor=1.0, begin=0,
-                    end=warmup_iters, by_epoch=False),
-               dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,
-                    by_epoch=False)],
-    discriminator=[dict(type='LinearLR', start_factor=1.0 / warmup_iters, end_factor=1.0, begin=0,
-                        end=warmup_iters, by_epoch=False),
-                   dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,
-                        by_epoch=False)])
-train_cfg = dict(max_iters=max_iters, val_interval=1000)
-default_hooks = dict(checkpoint=dict(interval=1000, max_keep_ckpts=1, save_best='mIoU',
-                                     rule='greater'))

@@ -6,3 +6,7 @@ _base_ = ['../../_base_/default_runtime.py', '../../_base_/models/deeplabv2_r101
           '../../_base_/active/ripu.py']
 model = dict(source_losses=_base_.ripu_source_losses, target_losses=_base_.ripu_target_losses, decode_head=dict(num_classes=16))
 train_dataloader = dict(dataset=dict(target=dict(active_label_dir='active_labels')))
+# Score the target image as the model trains on it (RIPU's RA_select: the resized image; the
+# logits are then resized to the label size), not the native-resolution file.
+pool_pipeline = [t for t in _base_.target_pipeline if t['type'] != 'LoadAnnotations']
+custom_hooks = [dict(_base_.active_hook, pool_pipeline=pool_pipeline)]
