@@ -106,7 +106,8 @@ def budget_curve(table, metric='miou', variants=None):
 
 
 def rounds_table(table, metric='miou', variants=None, rounds=None):
-    """Rows: variants. Per round (all, or those in `rounds`) a column '<labelled %>%' with the
+    """Rows: variants. Per round (all, or those in `rounds`) a column '<labelled %>%' (the
+    round's mean labelled fraction over variants and seeds, one decimal) with the
     mean and std over seeds of <metric> at that round's evaluation (the layout of ADeADA's
     Tables 2 and 4-7: mIoU at 1%, 3%, 5%), plus n (the smallest seed count of the row)."""
     curve = budget_curve(table, metric, variants).reset_index()
@@ -115,7 +116,7 @@ def rounds_table(table, metric='miou', variants=None, rounds=None):
     out = pd.DataFrame(index=pd.Index(_order(curve['variant']), name='variant'))
     for r in sorted(curve['round'].unique()):
         c = curve[curve['round'] == r].set_index('variant')
-        label = f'{c["labelled_pct"].mean():.3g}%'
+        label = f'{c["labelled_pct"].mean():.1f}%'
         out[f'{label}_mean'] = c[f'{metric}_mean']
         out[f'{label}_std'] = c[f'{metric}_std']
     out['n'] = curve.groupby('variant')['n'].min()
@@ -259,6 +260,8 @@ def build_table(name, table='ablation', fmt='markdown', metric='miou', param=Non
         raise ValueError(f'table {table!r}: expected one of {", ".join(TABLES)}')
     if fmt not in FORMATS:
         raise ValueError(f'format {fmt!r}: expected one of {", ".join(FORMATS)}')
+    if rounds and table != 'rounds':
+        raise ValueError(f'--rounds only applies to --table rounds (got --table {table})')
     path = resolve(name, storage)
     names = result_schema(path).names
     numeric = ['miou', 'miou13', *IOU_COLUMNS]
@@ -276,8 +279,6 @@ def build_table(name, table='ablation', fmt='markdown', metric='miou', param=Non
             raise ValueError(f'parameter {param!r} is not in the results (parameters: {known})')
     elif param:
         raise ValueError(f'--param only applies to --table sensitivity (got --table {table})')
-    if rounds and table != 'rounds':
-        raise ValueError(f'--rounds only applies to --table rounds (got --table {table})')
     data = read_results(path, columns=_needed(table, metric, col, names))
     variants = sweep_variants(path)
     if table == 'ablation':

@@ -132,3 +132,19 @@ def test_cli(table, tmp_path):
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[1].startswith('rand,42,2,3,')
     assert (tmp_path / 'c.png').read_bytes()[:4] == b'\x89PNG'
+
+
+def test_rounds_table(table):
+    df = tables.rounds_table(table)  # round 2: rand 2.1%, ripu 2.2% labelled -> 2.15 -> 2.1%
+    assert list(df.index) == ['rand', 'ripu']
+    assert list(df.columns) == ['1.0%_mean', '1.0%_std', '2.1%_mean', '2.1%_std', 'n']
+    assert df.loc['ripu', '1.0%_mean'] == pytest.approx((10 + 20 + 99) / 3)
+    assert df.loc['ripu', '2.1%_mean'] == pytest.approx(50.5)
+    assert df.loc['ripu', '2.1%_std'] == pytest.approx(SD2)
+    assert math.isnan(df.loc['rand', '1.0%_mean']) and df.loc['rand', 'n'] == 3
+    only = tables.rounds_table(table, rounds=[2])
+    assert [c for c in only.columns if c.endswith('_mean')] == ['2.1%_mean']
+    text = tables.format_table(only)
+    assert '| variant | 2.1% | n |' in text and f'50.50 ± {SD2:.2f}' in text
+    with pytest.raises(ValueError, match='--rounds only applies'):
+        tables.build_table('x', table='ablation', rounds=[1])
