@@ -30,6 +30,7 @@ bench: install
 	$(PY) benchmarks/bench_ripu_select.py
 	$(PY) benchmarks/bench_tables.py
 	$(PY) benchmarks/bench_sweep.py
+	$(PY) benchmarks/bench_adeada_density.py --images 1000 --loky --iters
 
 # mmcv 2.1.0 with compiled ops, built from source (~20 min on 2 cores; pip caches the wheel).
 # Only needed for mmseg components that use mmcv.ops (focal loss, CCNet, PSANet, DCN, ...).

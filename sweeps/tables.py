@@ -321,7 +321,8 @@ def main(argv=None):
             path = resolve(args.name, args.storage)
             data = read_results(path, columns=_needed('budget', args.metric, None, ()))
             label = HEADERS.get(args.metric, args.metric)
-            plot_budget_curve(data, args.out, args.metric, title=f'{args.name}: {label} vs budget')
+            plot_budget_curve(data, args.out, args.metric, title=f'{args.name}: {label} vs budget',
+                              variants=sweep_variants(path))
     except (FileNotFoundError, ValueError, KeyError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f'error: {msg}'.replace('\n', ' '), file=sys.stderr)
