@@ -1,4 +1,5 @@
 from .local_consistency_loss import LocalConsistencyLoss
+from .multi_level_contrastive_loss import MultiLevelContrastiveLoss
 from .negative_learning_loss import NegativeLearningLoss
 
-__all__ = ['LocalConsistencyLoss', 'NegativeLearningLoss']
+__all__ = ['LocalConsistencyLoss', 'MultiLevelContrastiveLoss', 'NegativeLearningLoss']
