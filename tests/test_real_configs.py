@@ -32,7 +32,8 @@ def _shrink(cfg, source_root, cityscapes_root, work_dir):
     train.source.data_root, train.target.data_root = source_root, cityscapes_root
     cfg.val_dataloader.dataset.data_root = cityscapes_root
     for pipeline in (train.source.pipeline, train.target.pipeline,
-                     cfg.val_dataloader.dataset.pipeline):
+                     cfg.val_dataloader.dataset.pipeline,
+                     cfg.custom_hooks[0].get('pool_pipeline') or []):
         for t in pipeline:
             if t['type'] == 'Resize':
                 t['scale'] = (SIZE[1], SIZE[0])
