@@ -1,0 +1,201 @@
+"""ADA-MCU segmentor: the training losses of "active domain adaptation with multi-level
+contrastive units" on top of ADASegmentor's two-domain step ('l. N' = line N of
+papers/004_1ecdab4497048225.txt). The pixel purchase itself (AdaptiveSampler, Algorithm 1) is
+an active hook's job; here the labelled target pixels are whatever the batch's target labels
+hold (255 = not labelled).
+
+Per training step, on top of the parent's supervised CE (source: all pixels, Eq. 6's
+L_seg^{Gs}; target: the labelled pixels, Eq. 4's L_seg^{Gh,Gm}) and its source/target losses:
+
+1. Uncertainty (Eq. 1-3, l. 291-326) of both domains at the input (= label) resolution:
+   ``uncertainty(logits_full, aux_full, gamma)`` with the first auxiliary head's logits
+   bilinearly upsampled like the main ones, grouped by ``uncertainty_groups(u, pi_high,
+   pi_low)`` (2 high, 1 medium, 0 low; l. 330-335). No gradient.
+2. DCCM (Eq. 7-8): ``CategoryCorrelation.update(argmax(source logits_full), source label)``
+   once per step, BEFORE the losses (Algorithm 1 step 14, l. 705-706: "Update W ... Calculate
+   segmentation loss and multi-level contrastive losses"); its weights (a buffer, saved in
+   the state_dict as ``dccm.weights``) are passed to the contrastive loss. use_dccm=False
+   builds no DCCM and passes None (plain InfoNCE).
+3. ``loss_pseudo`` (Eq. 5, l. 455-467): CE of the main logits (full resolution) against their
+   own detached argmax on the target pixels of the LOW group that are not labelled (labelled
+   ones already have the ground-truth CE of the parent), averaged over those pixels (0 with a
+   graph when there are none), times pseudo_label_weight. The paper writes the pseudo label as
+   softmax(p) (l. 463); the hard argmax is used, as the brief and the AS annotation text
+   ("use the current predictions as pseudo labels", l. 367-369) say. pseudo_label_weight=0
+   drops the term (no log var).
+4. ``loss_mcu`` (Eq. 9-11, l. 524-585): MultiLevelContrastiveLoss on the projected embeddings
+   at the decode head's logits resolution. Embeddings = projection(decode-head features
+   that enter ``decode_head.conv_seg``), captured by a forward pre-hook on conv_seg (so after
+   the head's dropout, which is 0 in the configs here; any BaseDecodeHead with a 1x1 conv_seg
+   works and the features have the logits' size). Projection = Conv1x1(in, hidden) - ReLU -
+   Conv1x1(hidden, channels) (pixel-contrast heads, Wang et al. ICCV'21 = [25]/[18]; the loss
+   L2-normalises). Labels, groups and masks are downsampled to the logits' size with nearest;
+   predictions are the argmax of the head-resolution logits. Masks given to the loss:
+     tgt_high_uncertainty = target group 2 (G_h^t, anchors need also label != pred, l. 391-395);
+     src_centre_mask / tgt_centre_mask = group 0 (G_l) of each domain: "we use those pixels
+       from the low uncertainty group ... to generate the category center ... for each domain"
+       (l. 349-360) - the source groups come from the source's own uncertainty (l. 330-333
+       "divide both source and target image pixels into three groups"). The loss itself drops
+       centre pixels whose known label disagrees with the prediction, so on the source these
+       are the correctly predicted low-uncertainty pixels.
+     tgt_label = the target labels plus, on the unlabelled low-group pixels, the pseudo
+       labels (argmax) - AS "annotates" G_l with predictions (l. 367-369, Algorithm 1 step 12)
+       and the pool draws from all three groups (l. 1511-1514). Pseudo-labelled pixels never
+       become anchors (their label equals the prediction).
+   contrastive_loss=None (or loss_weight 0) drops the term and builds no projection head.
+   The loss's last_stats['num_anchors'] is logged as ``mcu.num_anchors``.
+
+A single-domain batch (source-only or the parent's source-free 'target' stage) gets only the
+terms its domain supports: the DCCM update with a source, the pseudo-label CE with a target;
+the contrastive loss needs both.
+"""
+import dataclasses
+
+import torch
+import torch.nn.functional as F
+from mmseg.models.utils import resize
+from mmseg.registry import MODELS
+from torch import nn
+
+from mmseg_ext.active.adamcu import (CategoryCorrelation, _check_real, _check_thresholds,
+                                     uncertainty, uncertainty_groups)
+
+from .ada_segmentor import ADASegmentor, DomainOutputs
+
+LOW, MEDIUM, HIGH = 0, 1, 2
+
+
+@dataclasses.dataclass
+class MCUDomainOutputs(DomainOutputs):
+    """DomainOutputs plus the decode head's pre-classifier features (N, K, h, w)."""
+    decode_feats: torch.Tensor = None
+
+
+def _nearest(x, size):
+    """Nearest resize of an (N, H, W) integer / bool map to size (h, w), same dtype."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    y = F.interpolate(x[:, None].float(), size=size, mode='nearest')[:, 0]
+    return y.bool() if x.dtype == torch.bool else y.to(x.dtype)
+
+
+@MODELS.register_module()
+class ADAMCUSegmentor(ADASegmentor):
+    """ADASegmentor with ADA-MCU's pseudo-label CE, DCCM and multi-level contrastive loss;
+    see the module docstring. Needs an auxiliary head (for the uncertainty's KL term)."""
+
+    def __init__(self, pi_high=None, pi_low=None, gamma=0.5, dccm_momentum=0.9,
+                 pseudo_label_weight=1.0, contrastive_loss=dict(type='MultiLevelContrastiveLoss'),
+                 projection=dict(channels=128), use_dccm=True, **kwargs):
+        if pi_high is None or pi_low is None:
+            raise ValueError(f'ADAMCUSegmentor: pi_high and pi_low are required, got '
+                             f'pi_high={pi_high!r}, pi_low={pi_low!r}')
+        try:
+            _check_thresholds(pi_high, pi_low)
+            _check_real('gamma', gamma)
+            _check_real('pseudo_label_weight', pseudo_label_weight)
+        except ValueError as e:
+            raise ValueError(f'ADAMCUSegmentor: {e}') from None
+        if kwargs.get('auxiliary_head') is None:
+            raise ValueError('ADAMCUSegmentor: auxiliary_head is required (the uncertainty\'s '
+                             'KL term compares the main and the auxiliary head)')
+        super().__init__(**kwargs)
+        self.pi_high, self.pi_low = float(pi_high), float(pi_low)
+        self.gamma = float(gamma)
+        self.pseudo_label_weight = float(pseudo_label_weight)
+        num_classes = self.decode_head.num_classes
+        self.dccm = CategoryCorrelation(num_classes, dccm_momentum) if use_dccm else None
+        self.contrastive_loss = None
+        self.projection = None
+        if contrastive_loss is not None:
+            self.contrastive_loss = MODELS.build(contrastive_loss)
+            projection = dict(projection or {})
+            if 'channels' not in projection:
+                raise ValueError(f'ADAMCUSegmentor: projection needs channels, got {projection!r}')
+            in_ch = self.decode_head.conv_seg.in_channels
+            hidden = projection.get('hidden_channels', in_ch)
+            self.projection = nn.Sequential(
+                nn.Conv2d(in_ch, hidden, 1), nn.ReLU(inplace=True),
+                nn.Conv2d(hidden, projection['channels'], 1))
+        self._capture = False
+        self._captured = None
+        self.decode_head.conv_seg.register_forward_pre_hook(self._capture_decode_feats)
+
+    # ------------------------------------------------------------------ features
+    def _capture_decode_feats(self, module, args):
+        if self._capture:
+            self._captured = args[0]
+
+    @property
+    def _mcu_enabled(self):
+        return self.contrastive_loss is not None and \
+            getattr(self.contrastive_loss, 'loss_weight', 1.0) != 0
+
+    def domain_forward(self, inputs, data_samples):
+        self._capture, self._captured = self._mcu_enabled, None
+        try:
+            out = super().domain_forward(inputs, data_samples)
+        finally:
+            feats, self._capture, self._captured = self._captured, False, None
+        return MCUDomainOutputs(**{f.name: getattr(out, f.name)
+                                   for f in dataclasses.fields(DomainOutputs)},
+                                decode_feats=feats)
+
+    # ------------------------------------------------------------------ losses
+    @torch.no_grad()
+    def _groups(self, out):
+        """(N, H, W) uncertainty groups at the label resolution."""
+        aux = out.aux_logits
+        aux_full = resize(aux, size=out.logits_full.shape[2:], mode='bilinear',
+                          align_corners=self.align_corners)
+        u = uncertainty(out.logits_full.detach(), aux_full.detach(), self.gamma)
+        return uncertainty_groups(u, self.pi_high, self.pi_low)
+
+    def method_losses(self, source, target):
+        losses = super().method_losses(source, target)
+        ignore = self.decode_head.ignore_index
+        if source is not None and self.dccm is not None:
+            with torch.no_grad():
+                self.dccm.update(source.logits_full.detach().argmax(1), source.label)
+        src_groups = tgt_groups = pseudo = None
+        if target is not None and (self.pseudo_label_weight != 0 or
+                                   (self._mcu_enabled and source is not None)):
+            tgt_groups = self._groups(target)
+            with torch.no_grad():
+                pred = target.logits_full.detach().argmax(1)
+                pseudo_mask = (tgt_groups == LOW) & (target.label == ignore)
+                pseudo = torch.where(pseudo_mask, pred, target.label)  # labels + pseudo labels
+        if target is not None and self.pseudo_label_weight != 0:
+            pl = torch.where(pseudo_mask, pred, torch.full_like(pred, ignore))
+            ce = F.cross_entropy(target.logits_full, pl, ignore_index=ignore, reduction='sum')
+            losses['loss_pseudo'] = self.pseudo_label_weight * ce / pseudo_mask.sum().clamp(min=1)
+        if source is not None and target is not None and self._mcu_enabled:
+            src_groups = self._groups(source)
+            losses.update(self._mcu_loss(source, target, src_groups, tgt_groups, pseudo))
+        return losses
+
+    def _mcu_loss(self, source, target, src_groups, tgt_groups, tgt_label_full):
+        def embed(out):
+            if out.decode_feats is None:
+                raise RuntimeError('ADAMCUSegmentor: decode-head features were not captured')
+            return self.projection(out.decode_feats)
+
+        src_embed, tgt_embed = embed(source), embed(target)
+        s_size, t_size = tuple(source.logits.shape[2:]), tuple(target.logits.shape[2:])
+        with torch.no_grad():
+            src_label = _nearest(source.label, s_size)
+            tgt_label = _nearest(tgt_label_full, t_size)
+            src_pred = source.logits.detach().argmax(1)
+            tgt_pred = target.logits.detach().argmax(1)
+            src_g, tgt_g = _nearest(src_groups, s_size), _nearest(tgt_groups, t_size)
+        loss = self.contrastive_loss(
+            src_embed, src_label, src_pred, tgt_embed, tgt_label, tgt_pred,
+            tgt_high_uncertainty=tgt_g == HIGH, src_centre_mask=src_g == LOW,
+            tgt_centre_mask=tgt_g == LOW,
+            dccm_weights=self.dccm.weights if self.dccm is not None else None)
+        stats = getattr(self.contrastive_loss, 'last_stats', {}) or {}
+        out = {self.contrastive_loss.loss_name: loss}
+        if 'num_anchors' in stats:
+            out['mcu.num_anchors'] = torch.tensor(float(stats['num_anchors']),
+                                                  device=loss.device)
+        return out
