@@ -105,6 +105,8 @@ import numbers
 import torch
 from torch import nn
 
+from .adeada import _check_int, _check_real
+
 IGNORE_INDEX = 255
 PHASES = ('high', 'medium', 'done')
 
@@ -118,16 +120,6 @@ _STATE_KEYS = ('num_decays', 'bought_high', 'bought_medium')
 def _is_real(value):
     return (isinstance(value, numbers.Real) and not isinstance(value, bool)
             and math.isfinite(value))
-
-
-def _check_real(name, value, minimum=0.0):
-    if not _is_real(value) or value < minimum:
-        raise ValueError(f'{name} must be a finite number >= {minimum:g}, got {value!r}')
-
-
-def _check_int(name, value, minimum):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f'{name} must be an int >= {minimum}, got {value!r}')
 
 
 def _check_fraction(name, value, low_open=True):

@@ -126,13 +126,19 @@ class ActiveSelectionHook(Hook):
     def __init__(self, select_iters, strategy='ripu_ra', strategy_cfg=None,
                  budget=dict(ratio=0.022), pool_pipeline=None, batch_size=8, num_workers=0,
                  seed=0, select_before_update=False):
+        self._init_rounds(select_iters, budget, pool_pipeline, batch_size, num_workers, seed,
+                          select_before_update)
+        self.strategy = build_strategy(strategy, **(strategy_cfg or {}))
+
+    def _init_rounds(self, select_iters, budget, pool_pipeline, batch_size, num_workers, seed,
+                     select_before_update):
+        """The settings every selection hook shares, validated."""
         iters = list(select_iters)
         if not iters or any(not isinstance(i, int) or i < 0 for i in iters) or \
                 sorted(set(iters)) != iters:
-            raise ValueError(f'ActiveSelectionHook: select_iters={select_iters!r}, expected '
+            raise ValueError(f'{type(self).__name__}: select_iters={select_iters!r}, expected '
                              'increasing distinct non-negative integers')
         self.select_iters = iters
-        self.strategy = build_strategy(strategy, **(strategy_cfg or {}))
         self.budget = Budget(rounds=len(iters), **budget)
         self.pool_pipeline = pool_pipeline or [dict(type='LoadImageFromFile'),
                                                dict(type='PackSegInputs')]

@@ -12,7 +12,6 @@ from ..active.baselines import canny_edges
 from ..active.region_pool import RegionPool, image_regions
 from ..active.region_strategies import build_region_strategy
 from ..active.segments import grid_segments
-from ..active.strategies import Budget
 from ..active.superpixels import SuperpixelCache
 from .active_selection_hook import ActiveSelectionHook, _Pool, label_size_outputs, target_dataset
 
@@ -79,15 +78,10 @@ class RegionSelectionHook(ActiveSelectionHook):
                  superpixel_root=None, source_images=None, pool_pipeline=None,
                  source_pipeline=None, batch_size=8, num_workers=0, seed=0,
                  select_before_update=True):
-        iters = list(select_iters)
-        if not iters or any(not isinstance(i, int) or i < 0 for i in iters) or \
-                sorted(set(iters)) != iters:
-            raise ValueError(f'RegionSelectionHook: select_iters={select_iters!r}, expected '
-                             'increasing distinct non-negative integers')
-        self.select_iters = iters
+        self._init_rounds(select_iters, budget, pool_pipeline, batch_size, num_workers, seed,
+                          select_before_update)
         self.strategy = build_region_strategy(strategy, overshoot=budget_overshoot,
                                               **(strategy_cfg or {}))
-        self.budget = Budget(rounds=len(iters), **budget)
         self.region = dict(region)
         _check_region(self.region)
         self.superpixel_root = superpixel_root
@@ -96,12 +90,7 @@ class RegionSelectionHook(ActiveSelectionHook):
             raise ValueError(f'RegionSelectionHook: source_images must be None or an int >= 1, '
                              f'got {source_images!r}')
         self.source_images = source_images
-        self.pool_pipeline = pool_pipeline or [dict(type='LoadImageFromFile'),
-                                               dict(type='PackSegInputs')]
         self.source_pipeline = source_pipeline or self.pool_pipeline
-        self.batch_size, self.num_workers, self.seed = batch_size, num_workers, seed
-        self.select_before_update = select_before_update
-        self.store = None
         self._caches = {}
 
     # ---------------------------------------------------------------- set-up and checks

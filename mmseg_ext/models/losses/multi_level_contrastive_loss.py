@@ -34,6 +34,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmseg.registry import MODELS
 
+from ...active.adeada import _check_int
+
 LEVELS = ('intra_image', 'cross_image', 'cross_domain')
 UNITS = ('pixel', 'centre')
 
@@ -57,11 +59,6 @@ def random_group_rank(group, generator=None):
     rank = torch.empty_like(pos)
     rank[order] = pos - first
     return rank
-
-
-def _check_int(name, value, minimum=1):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f'{name} must be an int >= {minimum}, got {value!r}')
 
 
 def _check_choice(name, value, allowed):
@@ -167,9 +164,9 @@ class MultiLevelContrastiveLoss(nn.Module):
             raise ValueError(f'temperature must be a finite number > 0, got {temperature!r}')
         self.levels = _check_choice('levels', levels, LEVELS)
         self.units = _check_choice('units', units, UNITS)
-        _check_int('max_anchors_per_class', max_anchors_per_class)
-        _check_int('max_positives_per_class', max_positives_per_class)
-        _check_int('max_negatives_per_class', max_negatives_per_class)
+        _check_int('max_anchors_per_class', max_anchors_per_class, 1)
+        _check_int('max_positives_per_class', max_positives_per_class, 1)
+        _check_int('max_negatives_per_class', max_negatives_per_class, 1)
         if not (isinstance(loss_weight, numbers.Real) and loss_weight >= 0):
             raise ValueError(f'loss_weight must be >= 0, got {loss_weight!r}')
         if not (isinstance(loss_name, str) and loss_name.startswith('loss_')):
