@@ -82,7 +82,7 @@ def main(argv=None):
     p.add_argument('--warmup', type=int, default=5)
     p.add_argument('--threads', type=int, default=1)
     p.add_argument('--caps', type=int, nargs=3, metavar=('ANCHORS', 'POSITIVES', 'NEGATIVES'),
-                   help="the loss's per-class caps (default: its defaults, 64 256 256)")
+                   help="the loss's per-class caps (default: its defaults, 32 128 128)")
     args = p.parse_args(argv)
     import mmseg_ext  # noqa: F401
     from mmseg.registry import MODELS

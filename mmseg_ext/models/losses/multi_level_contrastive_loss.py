@@ -5,8 +5,8 @@ papers/004_1ecdab4497048225.txt). The DCCM W itself (Eq. 7-8) is produced by
 ``mmseg_ext.active.adamcu.CategoryCorrelation``; this loss only consumes it.
 
 ``MultiLevelContrastiveLoss(temperature=0.1, levels=('intra_image', 'cross_image',
-'cross_domain'), units=('pixel', 'centre'), max_anchors_per_class=64,
-max_positives_per_class=256, max_negatives_per_class=256, use_dccm=True, normalize=True,
+'cross_domain'), units=('pixel', 'centre'), max_anchors_per_class=32,
+max_positives_per_class=128, max_negatives_per_class=128, use_dccm=True, normalize=True,
 ignore_index=255, loss_weight=1.0, loss_name='loss_mcu')``
 
 ``loss(src_embed, src_label, src_pred, tgt_embed, tgt_label, tgt_pred, tgt_high_uncertainty,
@@ -107,7 +107,9 @@ class MultiLevelContrastiveLoss(nn.Module):
             H(p, p+) = exp(s(p, p+)) / (exp(s(p, p+)) + sum_{p- in N_p} exp(s(p, p-))),
             s(p, q) = (1 + W[u, class(q)]) * (p . q) / lambda    (W's diagonal is not used),
         computed as softplus(logsumexp_{N_p} s - s(p, p+)) from one (anchors x pool) matmul
-        with masks per level (a masked logsumexp over the negatives). The positive is unit
+        for all levels: exp(s) of the negatives is summed per pool image with a one-hot
+        matmul, and a level is a set of pool images per anchor image, so the per-level
+        logsumexp is an (anchors x images) reduction (no dense pass per level). The positive is unit
         weight: Eq. 7 counts pixels "misclassified from c_u to c_v" (l. 487-491), which is 0
         for v = u, while CategoryCorrelation keeps the recall on W's diagonal - it is ignored
         here (only W * (1 - eye) is used). Anchors with no positive or no negative in the unit
@@ -147,7 +149,10 @@ class MultiLevelContrastiveLoss(nn.Module):
             max_positives_per_class / max_negatives_per_class pool pixels per (image, class),
             one random draw shared by both roles (a pixel kept as a positive for its class is
             also a negative for the others when within both caps). Memory is bounded by
-            (N * C * max_anchors) x (N * C * max(max_pos, max_neg)) logits.
+            (N * C * max_anchors) x (N * C * max(max_pos, max_neg)) logits. Defaults 32 /
+            128 / 128: at DeepLab-v2 scale (2 + 2 images, 19 classes) at most 2432 x 9728
+            logits (~95 MB float32 per dense tensor). Cost grows with their product; the
+            SynthShift configs use 16 / 64 / 64 (benchmarks/bench_adamcu_step.py).
         sampling: one random key per candidate (torch.rand on the generator, default the
             global RNG), sorted per group - no loop over anchors or pixels.
         the number of classes C is dccm_weights.shape[0] when given, otherwise 1 + the largest
@@ -155,8 +160,8 @@ class MultiLevelContrastiveLoss(nn.Module):
     """
 
     def __init__(self, temperature=0.1, levels=LEVELS, units=UNITS,
-                 max_anchors_per_class=64, max_positives_per_class=256,
-                 max_negatives_per_class=256, use_dccm=True, normalize=True,
+                 max_anchors_per_class=32, max_positives_per_class=128,
+                 max_negatives_per_class=128, use_dccm=True, normalize=True,
                  ignore_index=255, loss_weight=1.0, loss_name='loss_mcu'):
         super().__init__()
         if not (isinstance(temperature, numbers.Real) and not isinstance(temperature, bool)
@@ -275,7 +280,8 @@ class MultiLevelContrastiveLoss(nn.Module):
     def _logits(self, fa, ca, fp, cp, W):
         logits = fa @ fp.t() / self.temperature
         if W is not None:
-            logits = logits * (1 + W[ca][:, cp])
+            cols = F.one_hot(cp, W.shape[1]).to(W.dtype)  # (P, C): a matmul, not a gather
+            logits = logits * (1 + W[ca] @ cols.t())
         return logits
 
     @staticmethod
@@ -306,6 +312,63 @@ class MultiLevelContrastiveLoss(nn.Module):
         if level == 'cross_image':
             return same_dom & (a_img.unsqueeze(1) != s_img.unsqueeze(0))
         return ~same_dom
+
+    def _pixel_loss(self, anchors, pool, img_dom, W):
+        """Eq. 9-10 for every enabled level from ONE (anchors x pool) logits matrix: the pool
+        columns are summed per pool image with a one-hot matmul, so each level (a set of pool
+        images per anchor image) costs an (A x images) reduction, not another dense pass."""
+        a_n, a_p, a_cls, fa = anchors
+        s_n, s_p, s_cls, s_rank, fs = pool
+        num_img = img_dom.numel()
+        logits = self._logits(fa, a_cls, fs, s_cls, W)  # (A, P)
+        same_cls = a_cls.unsqueeze(1) == s_cls.unsqueeze(0)
+        neg = ~same_cls & (s_rank < self.max_negatives_per_class).unsqueeze(0)
+        pos = same_cls & (s_rank < self.max_positives_per_class).unsqueeze(0)
+        # an anchor is never its own positive: find its pool column (sorted pixel keys)
+        hw = int(max(a_p.max(), s_p.max())) + 1
+        s_key, a_key = s_n * hw + s_p, a_n * hw + a_p
+        order = s_key.argsort()
+        col = torch.searchsorted(s_key[order], a_key).clamp_max(len(order) - 1)
+        found = s_key[order[col]] == a_key
+        pos[found.nonzero().squeeze(1), order[col[found]]] = False
+        # level of (anchor image, pool image): 0 intra, 1 cross-image, 2 cross-domain
+        imgs = torch.arange(num_img, device=img_dom.device)
+        same_dom = img_dom.unsqueeze(1) == img_dom.unsqueeze(0)
+        level_of = torch.where(same_dom, 1, 2)
+        level_of[imgs, imgs] = 0
+        enabled = torch.tensor([lv in self.levels for lv in LEVELS], device=img_dom.device)
+        a_level = level_of[a_n]  # (A, images)
+        onehot = F.one_hot(s_n, num_img).to(logits.dtype)  # (P, images)
+        # negatives: sum of exp per (anchor, pool image), then per level -> logsumexp
+        shift = logits.detach().max(1, keepdim=True).values
+        neg_exp = (torch.exp(logits - shift) * neg) @ onehot  # (A, images)
+        neg_count = neg.to(logits.dtype) @ onehot
+        pos_count = pos.to(logits.dtype) @ onehot
+        lse = torch.zeros_like(neg_exp)
+        valid = torch.zeros(len(a_n), 3, dtype=torch.bool, device=logits.device)
+        for level in range(3):  # three levels: a loop over (A, images) tables, not pixels
+            in_level = a_level == level
+            n_neg = (neg_count * in_level).sum(1)
+            valid[:, level] = enabled[level] & (n_neg > 0) & ((pos_count * in_level).sum(1) > 0)
+            sums = (neg_exp * in_level).sum(1, keepdim=True)
+            # rows without negatives get a finite dummy (they are not valid): no NaN gradient
+            level_lse = torch.log(torch.where(n_neg.unsqueeze(1) > 0, sums, 1)) + shift
+            lse = torch.where(in_level, level_lse, lse)
+        # -log H(anchor, positive) = softplus(lse of the anchor's level - s(anchor, positive))
+        # per-column gathers as one-hot matmuls (contiguous, much faster than fancy indexing)
+        pos = pos & ((valid.gather(1, a_level).to(logits.dtype) @ onehot.t()) > 0)
+        if not bool(pos.any()):
+            return None
+        term = torch.where(pos, F.softplus(lse @ onehot.t() - logits), 0)
+        term_sum = term @ onehot  # (A, images)
+        total = 0
+        for level in range(3):
+            in_level = a_level == level
+            per_anchor = (term_sum * in_level).sum(1) / (pos_count * in_level).sum(1).clamp_min(1)
+            for d in (0, 1):
+                m = valid[:, level] & (img_dom[a_n] == d)
+                total = total + torch.where(m, per_anchor, 0).sum() / m.sum().clamp_min(1)
+        return total
 
     # ------------------------------------------------------------------ forward
     def forward(self, src_embed, src_label, src_pred, tgt_embed, tgt_label, tgt_pred,
@@ -358,24 +421,12 @@ class MultiLevelContrastiveLoss(nn.Module):
         if 'pixel' in self.units:
             stats['num_pool'] = len(S['pool'][0]) + len(T['pool'][0])
             if len(a_n) and stats['num_pool']:
-                fa = torch.cat([S['anchor'][3], T['anchor'][3]])
-                s_n = torch.cat([S['pool'][0], T['pool'][0] + Ns])
-                s_p = torch.cat([S['pool'][1], T['pool'][1]])
-                s_cls = torch.cat([S['pool'][2], T['pool'][2]])
-                s_rank = torch.cat([S['pool'][3], T['pool'][3]])
-                fs = torch.cat([S['pool'][4], T['pool'][4]])
-                logits = self._logits(fa, a_cls, fs, s_cls, W)
-                same_cls = a_cls.unsqueeze(1) == s_cls.unsqueeze(0)
-                same_img = a_n.unsqueeze(1) == s_n.unsqueeze(0)
-                is_self = same_img & (a_p.unsqueeze(1) == s_p.unsqueeze(0))
-                pos_ok = same_cls & ~is_self & (s_rank < self.max_positives_per_class)
-                neg_ok = ~same_cls & (s_rank < self.max_negatives_per_class)
-                a_dom, s_dom = img_dom[a_n], img_dom[s_n]
-                for level in self.levels:
-                    pair = self._pairs(level, a_n, s_n, a_dom, s_dom)
-                    loss = self._info_nce(logits, pos_ok & pair, neg_ok & pair, a_dom)
-                    if loss is not None:
-                        total = total + loss
+                pool = [torch.cat([S['pool'][i], T['pool'][i] + (Ns if i == 0 else 0)])
+                        for i in range(5)]
+                anchors = (a_n, a_p, a_cls, torch.cat([S['anchor'][3], T['anchor'][3]]))
+                loss = self._pixel_loss(anchors, pool, img_dom, W)
+                if loss is not None:
+                    total = total + loss
 
         if 'centre' in self.units:
             sums = torch.cat([S['centre'][0], T['centre'][0]])  # (N, C, D)
