@@ -23,12 +23,16 @@ from sweeps.warmup import ensure_warmup, warmup_checkpoint  # noqa: E402
 
 
 def check_trial_config(cfg):
-    """What fails at build time in a trial fails here instead: strategy, budget, schedule."""
+    """What fails at build time in a trial fails here instead: strategy, budget, schedule, and
+    the arguments of a model that can check them unbuilt (ADAMCUSegmentor.check_args)."""
+    import mmseg_ext  # noqa: F401
+    from mmseg.registry import HOOKS, MODELS
+    model_cls = MODELS.get(cfg.model.get('type'))
+    if hasattr(model_cls, 'check_args'):
+        model_cls.check_args(**cfg.model)
     hook = active_hook(cfg)
     if hook is None:
         return
-    import mmseg_ext  # noqa: F401
-    from mmseg.registry import HOOKS
     HOOKS.build(dict(hook)).check_schedule(cfg.train_cfg.max_iters)
 
 

@@ -37,9 +37,22 @@ KNOBS = {
     'budget_overshoot': 'keep the region that crosses the budget (D2ADA) instead of stopping',
     'region': "region units: dict(type='superpixel'|'grid'|'square', ...)",
     'source_images': 'how many source images the density model sees (None = all)',
+    # ADA-MCU (ADAMCUSegmentor and AdaptiveSamplingHook)
+    'adaptive_sampling': "ADA-MCU: Algorithm 1's adaptive sampling (False: 'AL (w/o AS)', the "
+                         'whole budget from the high group at a fixed pi_high)',
+    'contrastive': 'ADA-MCU: the multi-level contrastive loss on (True) or off (False)',
+    'mcu_levels': "ADA-MCU contrastive levels: a subset of ('intra_image', 'cross_image', "
+                  "'cross_domain')",
+    'mcu_units': "ADA-MCU contrastive losses: a subset of ('pixel', 'centre') (p2p, c2c)",
+    'mcu_weight': 'ADA-MCU: the contrastive loss weight (loss_weight of L_con)',
+    'use_dccm': 'ADA-MCU: weight the negatives by the DCCM (True) or plain InfoNCE (False)',
+    'gamma': 'ADA-MCU uncertainty: weight of KL(main || aux) (Eq. 1)',
+    'pi_low': 'ADA-MCU: the low-uncertainty threshold (pseudo labels, centres)',
 }
 ADEADA_KNOBS = ('alpha', 'beta', 'decay', 'category_balance', 'sigma', 'indexing')
 REGION_HOOK_KNOBS = ('budget_overshoot', 'region', 'source_images')
+ADAMCU_MODEL_KNOBS = ('contrastive', 'mcu_levels', 'mcu_units', 'mcu_weight', 'use_dccm', 'gamma',
+                      'pi_low')
 SEARCHES = ('grid', 'random', 'optuna')
 SCHEDULERS = ('fifo', 'asha', 'pbt')
 BENCHMARKS = ('synthshift', 'gta5_to_cityscapes', 'synthia_to_cityscapes')
@@ -67,9 +80,11 @@ class Axis:
 
 @dataclass(frozen=True)
 class Variant:
-    """A row of a paper table: the method config (by name, per benchmark) and fixed knobs."""
+    """A row of a paper table: the method config (by name, per benchmark) and fixed knobs;
+    `configs` names the config folder when it is not the space's (another method's row)."""
     config: str = 'ripu_ra'
     knobs: dict = field(default_factory=dict)
+    configs: Optional[str] = None
 
 
 @dataclass(frozen=True)

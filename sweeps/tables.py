@@ -107,7 +107,9 @@ def budget_curve(table, metric='miou', variants=None):
 
 def rounds_table(table, metric='miou', variants=None, rounds=None):
     """Rows: variants. Per round (all, or those in `rounds`) a column '<labelled %>%' (the
-    round's mean labelled fraction over variants and seeds, one decimal) with the
+    median over variants of the round's mean labelled fraction over seeds, one decimal: one
+    variant with another cost per round, e.g. ADA-MCU buying during training, does not move
+    the label) with the
     mean and std over seeds of <metric> at that round's evaluation (the layout of ADeADA's
     Tables 2 and 4-7: mIoU at 1%, 3%, 5%), plus n (the smallest seed count of the row)."""
     curve = budget_curve(table, metric, variants).reset_index()
@@ -116,7 +118,7 @@ def rounds_table(table, metric='miou', variants=None, rounds=None):
     out = pd.DataFrame(index=pd.Index(_order(curve['variant']), name='variant'))
     for r in sorted(curve['round'].unique()):
         c = curve[curve['round'] == r].set_index('variant')
-        label = f'{c["labelled_pct"].mean():.1f}%'
+        label = f'{c["labelled_pct"].median():.1f}%'
         out[f'{label}_mean'] = c[f'{metric}_mean']
         out[f'{label}_std'] = c[f'{metric}_std']
     out['n'] = curve.groupby('variant')['n'].min()

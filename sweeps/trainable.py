@@ -113,7 +113,8 @@ def eval_iters(cfg):
     hook = active_hook(cfg)
     if hook is None:
         return []
-    return [i for i in hook['select_iters'] if i > 0]
+    iters = cfg.get('eval_iters') or hook.get('select_iters') or []
+    return [i for i in iters if i > 0]
 
 
 def run_trial(config, context):

@@ -8,10 +8,10 @@ import os.path as osp
 
 from mmengine.config import Config
 
-from .space import ADEADA_KNOBS, REGION_HOOK_KNOBS
+from .space import ADAMCU_MODEL_KNOBS, ADEADA_KNOBS, REGION_HOOK_KNOBS
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-HOOK_TYPES = ('ActiveSelectionHook', 'RegionSelectionHook')
+HOOK_TYPES = ('ActiveSelectionHook', 'RegionSelectionHook', 'AdaptiveSamplingHook')
 
 
 class SweepError(ValueError):
@@ -65,8 +65,10 @@ def apply_knobs(cfg, knobs):
                     sched['end'] = int(value)
                 if 'period' in sched:  # RoundPolyLR: one period per round
                     sched['period'] = int(sched['period'] * value / old)
-            if hook is not None:
+            if hook is not None and 'select_iters' in hook:
                 hook['select_iters'] = [int(i * value / old) for i in hook['select_iters']]
+            if cfg.get('eval_iters'):
+                cfg.eval_iters = [int(i * value / old) for i in cfg.eval_iters]
         elif name == 'lr':
             cfg.optim_wrapper.optimizer.lr = float(value)
         elif name in ('alpha1', 'lcr_region'):
@@ -77,8 +79,15 @@ def apply_knobs(cfg, knobs):
             if nl is None:
                 continue
             nl['loss_weight' if name == 'alpha2' else 'threshold'] = value
+        elif name in ADAMCU_MODEL_KNOBS:
+            if not _apply_adamcu_knob(cfg.model, name, value):
+                continue
         elif hook is None:
             continue
+        elif name == 'adaptive_sampling':
+            if hook.get('type') != 'AdaptiveSamplingHook':
+                continue
+            hook[name] = bool(value)
         elif name == 'strategy':
             hook['strategy'] = value
         elif name == 'strategy_cfg':
@@ -98,6 +107,25 @@ def apply_knobs(cfg, knobs):
                               'pixels': float(value)}
         applied[name] = value
     return applied
+
+
+def _apply_adamcu_knob(model, name, value):
+    """Set an ADA-MCU model knob; False when it does not apply (another model, or a
+    contrastive-loss knob with the loss switched off)."""
+    if model.get('type') != 'ADAMCUSegmentor':
+        return False
+    if name == 'contrastive':
+        if not value:
+            model['contrastive_loss'] = None
+        return True
+    if name in ('mcu_levels', 'mcu_units', 'mcu_weight'):
+        if model.get('contrastive_loss') is None:
+            return False
+        key = {'mcu_levels': 'levels', 'mcu_units': 'units', 'mcu_weight': 'loss_weight'}[name]
+        model['contrastive_loss'][key] = float(value) if key == 'loss_weight' else tuple(value)
+        return True
+    model[name] = value
+    return True
 
 
 def parse_sets(pairs):
@@ -150,7 +178,7 @@ def build_trial_config(space, benchmark, variant, knobs, seed, sets=None, work_d
         raise SweepError(f'space {space.name!r} has no variant {variant!r}; variants: '
                          f'{", ".join(space.variants)}')
     spec = space.variants[variant]
-    cfg = Config.fromfile(config_path(benchmark, spec.config, space.configs))
+    cfg = Config.fromfile(config_path(benchmark, spec.config, spec.configs or space.configs))
     applied = apply_knobs(cfg, {**spec.knobs, **knobs})
     cfg.randomness = dict(seed=int(seed))
     dataset = cfg.train_dataloader.dataset

@@ -44,14 +44,16 @@ a numbered step of Algorithm 1.
     l. 705-706; l. 504); its value for beta is not given.
 
 ``sampler = AdaptiveSampler(budget, pi_high, pi_low, decay=0.9, high_fraction=0.5,
-medium_fraction=0.5)``  Algorithm 1 (l. 666-712, text l. 715-735) as a state machine:
+medium_fraction=0.5, high_share=0.5)``  Algorithm 1 (l. 666-712, text l. 715-735) as a state machine:
     budget = M_e is the TOTAL number of target pixels to annotate over the whole run
     ("budget of expected annotated pixels in target domain M_e", l. 672-673; "assume we set
     M_e equals 5% of total pixels in the target domain", l. 721-722), not per image or per
     batch; M_a (``bought``) counts every pixel select() returned so far. The run is split
-    into high_budget = ceil(M_e / 2) pixels from the high group and medium_budget =
-    floor(M_e / 2) from the medium group (so they sum to M_e and budget 1 still decays
-    pi_high once). ``sampler.phase``:
+    into high_budget = M_e - floor((1 - high_share) * M_e) pixels from the high group
+    (high_share=0.5: ceil(M_e / 2)) and medium_budget = the rest from the medium group (so
+    they sum to M_e and budget 1 still decays pi_high once). high_share=1 with decay=1 is
+    the paper's "AL (w/o AS)" ablation (l. 910-913): the whole budget from the high group at
+    a fixed pi_high, no medium purchase. ``sampler.phase``:
       'high'    while bought_high < high_budget (steps 6-8, l. 685-691). Every select() call
                 in this phase first decays pi_high <- pi_high * decay, exactly as step 7
                 does on every iteration with M_a < M_e / 2 (the rule depends on M_a only,
@@ -92,7 +94,7 @@ medium_fraction=0.5)``  Algorithm 1 (l. 666-712, text l. 715-735) as a state mac
     (configuration + num_decays, bought_high, bought_medium); ``load_state_dict(sd)``
     restores the schedule of a resumed run and raises if a key is missing or the saved
     configuration differs from this sampler's. budget int >= 1, 0 <= pi_low <= pi_high,
-    decay in (0, 1], fractions in (0, 1].
+    decay in (0, 1], fractions and high_share in (0, 1].
 
 Open in the paper and not done here: the initial pi_high ("a large value", l. 717) and
 pi_low are not given; Section III-B-2 (l. 361-375) describes a different per-batch rule
@@ -111,7 +113,7 @@ IGNORE_INDEX = 255
 PHASES = ('high', 'medium', 'done')
 
 _CONFIG_KEYS = ('budget', 'pi_high_init', 'pi_low', 'decay', 'high_fraction',
-                'medium_fraction')
+                'medium_fraction', 'high_share')
 _STATE_KEYS = ('num_decays', 'bought_high', 'bought_medium')
 
 
@@ -257,8 +259,9 @@ class AdaptiveSampler:
     floor(M_e/2) uniformly from the medium group, then nothing. See module docstring."""
 
     def __init__(self, budget, pi_high, pi_low, decay=0.9, high_fraction=0.5,
-                 medium_fraction=0.5):
+                 medium_fraction=0.5, high_share=0.5):
         _check_int('budget', budget, 1)
+        _check_fraction('high_share', high_share)
         _check_thresholds(pi_high, pi_low)
         _check_fraction('decay', decay)
         _check_fraction('high_fraction', high_fraction)
@@ -269,6 +272,7 @@ class AdaptiveSampler:
         self.decay = float(decay)
         self.high_fraction = float(high_fraction)
         self.medium_fraction = float(medium_fraction)
+        self.high_share = float(high_share)
         self.num_decays = 0
         self.bought_high = 0
         self.bought_medium = 0
@@ -276,11 +280,11 @@ class AdaptiveSampler:
     # --- schedule
     @property
     def high_budget(self):
-        return self.budget - self.budget // 2
+        return self.budget - math.floor((1 - self.high_share) * self.budget)
 
     @property
     def medium_budget(self):
-        return self.budget // 2
+        return self.budget - self.high_budget
 
     @property
     def bought(self):

@@ -1,4 +1,5 @@
 from .active_selection_hook import ActiveSelectionHook
+from .adaptive_sampling_hook import AdaptiveSamplingHook
 from .region_selection_hook import RegionSelectionHook
 
-__all__ = ['ActiveSelectionHook', 'RegionSelectionHook']
+__all__ = ['ActiveSelectionHook', 'AdaptiveSamplingHook', 'RegionSelectionHook']

@@ -130,6 +130,10 @@ class ActiveSelectionHook(Hook):
                           select_before_update)
         self.strategy = build_strategy(strategy, **(strategy_cfg or {}))
 
+    @property
+    def unit(self):
+        return self.strategy.unit
+
     def _init_rounds(self, select_iters, budget, pool_pipeline, batch_size, num_workers, seed,
                      select_before_update):
         """The settings every selection hook shares, validated."""
@@ -278,7 +282,7 @@ class ActiveSelectionHook(Hook):
         runner.logger.info(
             f'active round {round_index} at iter {rows[0]["iteration"] if rows else "?"}: bought '
             f'{sum(r["pixels"] for r in rows)} px in {sum(r["units"] for r in rows)} '
-            f'{self.strategy.unit}s; labelled {fraction:.4%} of target pixels ({pixels} px, '
+            f'{self.unit}s; labelled {fraction:.4%} of target pixels ({pixels} px, '
             f'{units} units) in {seconds:.1f}s; classes: {histogram}')
 
     def before_save_checkpoint(self, runner, checkpoint):

@@ -87,18 +87,10 @@ class ADAMCUSegmentor(ADASegmentor):
     def __init__(self, pi_high=None, pi_low=None, gamma=0.5, dccm_momentum=0.9,
                  pseudo_label_weight=1.0, contrastive_loss=dict(type='MultiLevelContrastiveLoss'),
                  projection=dict(channels=128), use_dccm=True, **kwargs):
-        if pi_high is None or pi_low is None:
-            raise ValueError(f'ADAMCUSegmentor: pi_high and pi_low are required, got '
-                             f'pi_high={pi_high!r}, pi_low={pi_low!r}')
-        try:
-            _check_thresholds(pi_high, pi_low)
-            _check_real('gamma', gamma)
-            _check_real('pseudo_label_weight', pseudo_label_weight)
-        except ValueError as e:
-            raise ValueError(f'ADAMCUSegmentor: {e}') from None
-        if kwargs.get('auxiliary_head') is None:
-            raise ValueError('ADAMCUSegmentor: auxiliary_head is required (the uncertainty\'s '
-                             'KL term compares the main and the auxiliary head)')
+        self.check_args(pi_high=pi_high, pi_low=pi_low, gamma=gamma,
+                        dccm_momentum=dccm_momentum, pseudo_label_weight=pseudo_label_weight,
+                        contrastive_loss=contrastive_loss, projection=projection,
+                        use_dccm=use_dccm, **kwargs)
         super().__init__(**kwargs)
         self.pi_high, self.pi_low = float(pi_high), float(pi_low)
         self.gamma = float(gamma)
@@ -109,9 +101,7 @@ class ADAMCUSegmentor(ADASegmentor):
         self.projection = None
         if contrastive_loss is not None:
             self.contrastive_loss = MODELS.build(contrastive_loss)
-            projection = dict(projection or {})
-            if 'channels' not in projection:
-                raise ValueError(f'ADAMCUSegmentor: projection needs channels, got {projection!r}')
+            projection = dict(projection)
             in_ch = self.decode_head.conv_seg.in_channels
             hidden = projection.get('hidden_channels', in_ch)
             self.projection = nn.Sequential(
@@ -120,6 +110,31 @@ class ADAMCUSegmentor(ADASegmentor):
         self._capture = False
         self._captured = None
         self.decode_head.conv_seg.register_forward_pre_hook(self._capture_decode_feats)
+
+    @staticmethod
+    def check_args(pi_high=None, pi_low=None, gamma=0.5, dccm_momentum=0.9,
+                   pseudo_label_weight=1.0, contrastive_loss=None, projection=None,
+                   use_dccm=True, auxiliary_head=None, **_):
+        """Validate the ADA-MCU arguments without building the model (sweeps check every
+        trial's config with it before anything starts); one-line ValueErrors."""
+        try:
+            if pi_high is None or pi_low is None:
+                raise ValueError(f'pi_high and pi_low are required, got pi_high={pi_high!r}, '
+                                 f'pi_low={pi_low!r}')
+            _check_thresholds(pi_high, pi_low)
+            _check_real('gamma', gamma)
+            _check_real('pseudo_label_weight', pseudo_label_weight)
+            if use_dccm:
+                CategoryCorrelation(1, dccm_momentum)  # its momentum check
+            if auxiliary_head is None:
+                raise ValueError("auxiliary_head is required (the uncertainty's KL term "
+                                 'compares the main and the auxiliary head)')
+            if contrastive_loss is not None:
+                MODELS.build(contrastive_loss)  # its own checks; cheap
+                if 'channels' not in dict(projection or {}):
+                    raise ValueError(f'projection needs channels, got {projection!r}')
+        except ValueError as e:
+            raise ValueError(f'ADAMCUSegmentor: {e}') from None
 
     # ------------------------------------------------------------------ features
     def _capture_decode_feats(self, module, args):

@@ -1,0 +1,172 @@
+"""AdaptiveSamplingHook (ADA-MCU's Algorithm 1 during training) end to end with a real Runner on
+a tiny SynthShift: purchases through the store and ledger, the batch that buys trains on its
+labels, resume, the 'AL (w/o AS)' switch, the batch geometry and bad input."""
+import numpy as np
+import pytest
+import torch
+from mmengine.hooks import Hook
+from mmengine.structures import PixelData
+from mmseg.registry import HOOKS, RUNNERS
+from mmseg.structures import SegDataSample
+from runner_utils import tiny_config
+from test_active_hook import _check_store_matches_ground_truth
+
+from mmseg_ext.active.label_store import ActiveLabelStore
+from mmseg_ext.hooks import AdaptiveSamplingHook
+from mmseg_ext.models.segmentors.adamcu_segmentor import ADAMCUSegmentor
+
+ADAMCU = 'configs/adamcu/synthshift/adamcu.py'
+
+
+@HOOKS.register_module()
+class RecordTrainedTargetLabels(Hook):
+    """Test probe, after AdaptiveSamplingHook: labelled target pixels the update will see."""
+    priority = 'LOW'
+    seen = []
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        labels = [s.gt_sem_seg.data for s in data_batch['target_data_samples']]
+        RecordTrainedTargetLabels.seen.append(
+            (runner.iter, sum(int((lab != 255).sum()) for lab in labels)))
+
+
+def _cfg(tmp_path, root, iters=8, **hook):
+    cfg = tiny_config(ADAMCU, tmp_path, root, iters=iters)
+    hook = {'budget': dict(ratio=0.02), 'commit_interval': 3, **hook}
+    cfg.custom_hooks = [dict(cfg.custom_hooks[0], **hook), dict(type='RecordTrainedTargetLabels')]
+    return cfg
+
+
+def _hook(runner):
+    return next(h for h in runner._hooks if isinstance(h, AdaptiveSamplingHook))
+
+
+def test_buys_during_training_through_the_store_and_ledger(tmp_path, synthshift_root):
+    RecordTrainedTargetLabels.seen = []
+    cfg = _cfg(tmp_path, synthshift_root, iters=8)
+    runner = RUNNERS.build(cfg)
+    runner.train()
+    hook = _hook(runner)
+    store = ActiveLabelStore(tmp_path / 'active_labels')
+    # commits every 3 iterations, at the checkpoints (4, 8), before validation and at the end
+    assert [r['iteration'] for r in store.rounds()] == [3, 4, 6, 8]
+    assert all(r['strategy'] == 'adamcu_as' for r in store.rounds())
+    ledger = store.ledger()
+    bought = sum(row['pixels'] for row in ledger)
+    assert bought == hook.sampler.bought > 0
+    assert bought <= hook.budget_pixels == round(0.02 * hook.total_pixels)
+    assert hook.sampler.high_budget == hook.budget_pixels - hook.budget_pixels // 2
+    assert sum(int(store.state(e['rel'])[1].sum()) for e in store.index()) == bought
+    _check_store_matches_ground_truth(store)
+    # the batch that buys pixels trains on them (nothing was labelled before iteration 0)
+    assert dict(RecordTrainedTargetLabels.seen)[0] > 0
+    assert runner.message_hub.get_scalar('active/pixels').current() == bought
+    # the segmentor's anchors use the sampler's current threshold
+    assert runner.model.pi_high == pytest.approx(hook.sampler.pi_high)
+    assert hook.sampler.pi_high < 1.0  # decayed once per buying iteration
+
+
+def test_first_batch_trains_on_exactly_what_it_bought(tmp_path, synthshift_root):
+    RecordTrainedTargetLabels.seen = []
+    cfg = _cfg(tmp_path, synthshift_root, iters=1, budget=dict(ratio=0.5))
+    runner = RUNNERS.build(cfg)
+    runner.train()
+    hook = _hook(runner)
+    seen = dict(RecordTrainedTargetLabels.seen)
+    ledger = ActiveLabelStore(tmp_path / 'active_labels').ledger()
+    assert sum(r['pixels'] for r in ledger) == hook.sampler.bought > 0
+    # SynthShift has no resize, so labels map 1:1; bought void pixels stay 255
+    assert seen[0] == sum(r['pixels'] - r['void_pixels'] for r in ledger) > 0
+    assert hook.sampler.phase == 'high'
+
+
+def test_without_adaptive_sampling_the_threshold_stays(tmp_path, synthshift_root):
+    cfg = _cfg(tmp_path, synthshift_root, iters=3, adaptive_sampling=False)
+    runner = RUNNERS.build(cfg)
+    runner.train()
+    sampler = _hook(runner).sampler
+    assert sampler.high_budget == sampler.budget and sampler.medium_budget == 0
+    assert sampler.pi_high == 1.0 and sampler.bought > 0
+
+
+def test_resume_restores_the_sampler_and_the_labels_of_its_checkpoint(tmp_path, synthshift_root):
+    cfg = _cfg(tmp_path, synthshift_root, iters=8)
+    cfg.default_hooks.checkpoint.interval = 4
+    first = RUNNERS.build(cfg)
+    first.train()
+    store = ActiveLabelStore(tmp_path / 'active_labels')
+    saved = torch.load(tmp_path / 'iter_4.pth', map_location='cpu',
+                       weights_only=False)['adamcu_sampler']
+    at_4 = sum(r['pixels'] for r in store.ledger() if r['iteration'] <= 4)
+    assert saved['bought_high'] + saved['bought_medium'] == at_4
+    # a crash after iteration 4's checkpoint: resume from it
+    (tmp_path / 'iter_8.pth').unlink()
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'iter_4.pth'))
+    cfg.resume = True
+    runner = RUNNERS.build(cfg)
+    assert [r['iteration'] for r in store.rounds()] == [3, 4]  # later rounds undone
+    runner.train()
+    hook = _hook(runner)
+    assert sum(r['pixels'] for r in store.ledger()) == hook.sampler.bought
+    assert hook.sampler.num_decays >= saved['num_decays']
+    _check_store_matches_ground_truth(store)
+
+
+def _sample(label, **meta):
+    sample = SegDataSample(metainfo=meta)
+    sample.gt_sem_seg = PixelData(data=label[None])
+    return sample
+
+
+def test_batch_geometry_resize_flip_and_crop():
+    hook = AdaptiveSamplingHook()
+    label = torch.full((4, 6), 255, dtype=torch.uint8)
+    label[0, 0] = 3
+    same = hook._to_batch(label, dict(flip=False), (4, 6))
+    assert torch.equal(same, label)
+    flipped = hook._to_batch(label, dict(flip=True, flip_direction='horizontal'), (4, 6))
+    assert flipped[0, 5] == 3 and (flipped != 255).sum() == 1
+    resized = hook._to_batch(label, dict(flip=False, scale_factor=(2.0, 2.0)), (8, 12))
+    assert resized.shape == (8, 12) and torch.equal(resized[:2, :2], torch.full((2, 2), 3,
+                                                                                dtype=torch.uint8))
+    assert hook._to_batch(label, dict(flip=False, scale_factor=(2.0, 2.0)), (5, 5)) is None
+
+
+@pytest.mark.parametrize('hook, message', [
+    (dict(gamma=-0.5), 'gamma'),
+    (dict(pi_high=0.2, pi_low=0.5), 'pi_low <= pi_high'),
+    (dict(pi_high=0.5), 'both be given'),
+    (dict(budget=dict(ratio=1.5)), 'ratio'),
+    (dict(decay=1.5), 'decay'),
+    (dict(commit_interval=0), 'commit_interval'),
+])
+def test_bad_hook_settings_fail_when_built(hook, message):
+    with pytest.raises(ValueError, match=message) as err:
+        HOOKS.build(dict(type='AdaptiveSamplingHook', **hook))
+    assert '\n' not in str(err.value) and 'AdaptiveSamplingHook' in str(err.value)
+
+
+def test_budget_above_the_pool_fails_before_training(tmp_path, synthshift_root):
+    cfg = _cfg(tmp_path, synthshift_root, budget=dict(pixels=64 * 128 + 1))
+    with pytest.raises(ValueError, match='above the pixels of a target image'):
+        RUNNERS.build(cfg).train()
+    assert not (tmp_path / 'iter_4.pth').exists()
+    cfg = _cfg(tmp_path, synthshift_root, start_iter=8)
+    with pytest.raises(ValueError, match='start_iter=8'):
+        RUNNERS.build(cfg).train()
+
+
+@pytest.mark.parametrize('args, message', [
+    (dict(gamma=-1.0), 'gamma'),
+    (dict(pi_high=0.1, pi_low=0.4), 'pi_low <= pi_high'),
+    (dict(dccm_momentum=1.0), 'momentum'),
+    (dict(auxiliary_head=None), 'auxiliary_head is required'),
+])
+def test_segmentor_arguments_are_checked_unbuilt(args, message):
+    base = dict(pi_high=1.0, pi_low=0.1, auxiliary_head=dict(type='FCNHead'),
+                contrastive_loss=dict(type='MultiLevelContrastiveLoss'),
+                projection=dict(channels=8))
+    ADAMCUSegmentor.check_args(**base)
+    with pytest.raises(ValueError, match=message) as err:
+        ADAMCUSegmentor.check_args(**{**base, **args})
+    assert '\n' not in str(err.value)
