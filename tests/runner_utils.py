@@ -39,3 +39,17 @@ def tiny_config(config, work_dir, synthshift_root, iters=8, **overrides):
         cfg[loader].persistent_workers = False
     cfg.merge_from_dict(overrides)
     return cfg
+
+
+def sweep_dry_run(space, benchmark):
+    """`sweeps/run.py --space SPACE --benchmark BENCHMARK --dry-run` in a subprocess (asserts it
+    exits 0 and lists trials); returns its stdout."""
+    import subprocess
+    import sys
+    venv = osp.join(REPO, '.venv', 'bin', 'python')
+    python = venv if osp.isfile(venv) else sys.executable
+    done = subprocess.run([python, 'sweeps/run.py', '--space', space, '--benchmark', benchmark,
+                           '--dry-run'], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert 'trials' in done.stdout
+    return done.stdout

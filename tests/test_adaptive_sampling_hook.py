@@ -1,7 +1,6 @@
 """AdaptiveSamplingHook (ADA-MCU's Algorithm 1 during training) end to end with a real Runner on
 a tiny SynthShift: purchases through the store and ledger, the batch that buys trains on its
 labels, resume, the 'AL (w/o AS)' switch, the batch geometry and bad input."""
-import numpy as np
 import pytest
 import torch
 from mmengine.hooks import Hook

@@ -22,50 +22,23 @@
 #   synthia_to_cityscapes/): 16-way main and auxiliary heads; the metric reports mIoU13 too.
 # - data: RIPU's inputs, batch 2 source + 2 target a step (the paper's 2 + 2, l. 637-638).
 # - source: the paper trains on CycleGAN-translated source images (l. 632-636, Algorithm 1
-#   step 1, l. 676-678, following [4]); set `translated_source_dir` to such a folder (here and
-#   in source_pretrain.py, which trains the starting point on it: Algorithm 1 step 2, l. 680).
+#   step 1, l. 676-678, following [4]); set `translated_source_dir` to such a folder in
+#   source_pretrain.py, which this config inherits (its model, heads and source data too).
 #   None = the raw source (a documented deviation: no translator ships with this repository).
 # - start: `warmup_config` (source_pretrain.py); sweeps train it once and set load_from; by
 #   hand: tools/train.py it, then --cfg-options load_from=<its checkpoint>.
 # - budget: 5% of the target pixels (the MADA comparison, l. 894-896); the tables sweep
 #   1.7 / 3.4 / 6.8 / 16.8 % (l. 741, 789-790) through the `budget_ratio` knob. Purchases reach
 #   the label store every 500 iterations (not given in the paper: bounds the writes).
-_base_ = ['../../_base_/default_runtime.py', '../../_base_/models/deeplabv2_r101.py',
-          '../../_base_/datasets/synthia_to_cityscapes.py', '../../_base_/schedules/ripu_40k.py',
-          '../../_base_/active/adamcu.py']
+_base_ = ['./source_pretrain.py', '../../_base_/active/adamcu.py']
 warmup_config = 'configs/adamcu/synthia_to_cityscapes/source_pretrain.py'
 load_from = None
-# A folder of CycleGAN-translated source images with the same file names as the source images
-# (absolute, or relative to the source data_root); None = the raw source. Edit it here (and in
-# source_pretrain.py); --cfg-options cannot reach it (the data_prefix below is computed from it),
-# set train_dataloader.dataset.source.data_prefix.img_path there instead.
-translated_source_dir = None
-source_data_prefix = dict(
-    img_path='RGB' if translated_source_dir is None else translated_source_dir,
-    seg_map_path='GT/LABELS')  # SynthiaDataset's default folders
-num_classes = 16  # the dataset config's 16-class protocol (RIPU's), main and auxiliary head
-aux_head = dict(type='DeepLabV2Head', in_channels=1024, in_index=0, dilations=(6, 12, 18, 24),
-                num_classes=num_classes, align_corners=True,
-                loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.1,
-                                 avg_non_ignore=True))
-model = dict(
-    _base_.adamcu_model, projection=dict(channels=128),
-    contrastive_loss=_base_.adamcu_contrastive_loss,
-    backbone=dict(out_indices=(2, 3)),
-    decode_head=dict(in_index=1, feature_channels=256, num_classes=num_classes),
-    auxiliary_head=aux_head)
-optimizer = dict(type='SGD', lr=2.5e-4, momentum=0.9, weight_decay=1e-4)
-head_lr = dict(lr_mult=10.0)
-optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer, clip_grad=None,
-                     paramwise_cfg=dict(custom_keys={'decode_head': head_lr,
-                                                     'auxiliary_head': head_lr,
-                                                     'projection': head_lr}))
-max_iters = 40000
-param_scheduler = [dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,
-                        by_epoch=False)]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
-train_dataloader = dict(dataset=dict(source=dict(data_prefix=source_data_prefix),
-                                     target=dict(active_label_dir='active_labels')))
+model = dict(_base_.adamcu_model, projection=dict(channels=128),
+             contrastive_loss=_base_.adamcu_contrastive_loss)
+train_dataloader = dict(dataset=dict(
+    _delete_=True, type='TwoDomainDataset',
+    source=dict(_base_.source_train, data_prefix=_base_.source_data_prefix),
+    target=dict(_base_.target_train, active_label_dir='active_labels')))
 # Score the target image as the model trains on it (the resized image), no labels loaded.
 pool_pipeline = [t for t in _base_.target_pipeline if t['type'] != 'LoadAnnotations']
 custom_hooks = [dict(_base_.adamcu_hook, pool_pipeline=pool_pipeline, commit_interval=500)]

@@ -6,17 +6,17 @@
 # projection head and DCCM start fresh) as a plain ADASegmentor, trained on the source only
 # (like configs/synthshift/source_only.py), so the uncertainty's KL term compares two trained
 # heads from the first adaptation step.
-# - optimiser: adamcu.py's: SGD lr 2.5e-4, momentum 0.9, weight decay 1e-4, poly 0.9 (l. 626-631),
-#   heads x10 (RIPU's structure). Iterations: not given in the paper: 40k, as adamcu.py.
+# - optimiser and schedule: configs/_base_/schedules/adamcu_40k.py (l. 626-631; 40k iterations,
+#   not given in the paper).
 # - classes: 16 (the dataset config's protocol, as adamcu.py), main and auxiliary head.
 # - data: RIPU's source input (1280x720), batch 2 source images. Validated on Cityscapes val at
 #   the end.
-# - source: `translated_source_dir` as in adamcu.py (CycleGAN-translated source, l. 632-636);
-#   set the same folder in both. None = the raw source.
+# - source: `translated_source_dir` (CycleGAN-translated source images, l. 632-636);
+#   None = the raw source; the ADA-MCU configs inherit this file, so set it here only.
 # Sweeps train it once (sweeps/warmup.py); by hand: tools/train.py it, then
 # --cfg-options load_from=<its checkpoint> on adamcu.py.
 _base_ = ['../../_base_/default_runtime.py', '../../_base_/models/deeplabv2_r101.py',
-          '../../_base_/datasets/synthia_to_cityscapes.py', '../../_base_/schedules/ripu_40k.py']
+          '../../_base_/datasets/synthia_to_cityscapes.py', '../../_base_/schedules/adamcu_40k.py']
 # A folder of CycleGAN-translated source images with the same file names as the source images
 # (absolute, or relative to the source data_root); None = the raw source.
 translated_source_dir = None
@@ -31,14 +31,5 @@ aux_head = dict(type='DeepLabV2Head', in_channels=1024, in_index=0, dilations=(6
 model = dict(backbone=dict(out_indices=(2, 3)),
              decode_head=dict(in_index=1, feature_channels=256, num_classes=num_classes),
              auxiliary_head=aux_head)
-optimizer = dict(type='SGD', lr=2.5e-4, momentum=0.9, weight_decay=1e-4)
-head_lr = dict(lr_mult=10.0)
-optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer, clip_grad=None,
-                     paramwise_cfg=dict(custom_keys={'decode_head': head_lr,
-                                                     'auxiliary_head': head_lr}))
-max_iters = 40000
-param_scheduler = [dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,
-                        by_epoch=False)]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 train_dataloader = dict(dataset=dict(_delete_=True, **dict(_base_.source_train,
                                                            data_prefix=source_data_prefix)))

@@ -26,7 +26,8 @@ L_seg^{Gs}; target: the labelled pixels, Eq. 4's L_seg^{Gh,Gm}) and its source/t
 4. ``loss_mcu`` (Eq. 9-11, l. 524-585): MultiLevelContrastiveLoss on the projected embeddings
    at the decode head's logits resolution. Embeddings = projection(decode-head features
    that enter ``decode_head.conv_seg``), captured by a forward pre-hook on conv_seg (so after
-   the head's dropout, which is 0 in the configs here; any BaseDecodeHead with a 1x1 conv_seg
+   the head's dropout: 0 in the SynthShift and DeepLab-v2 configs, mmseg's 0.1 in the v3+ ones,
+   kept identical to the ADeADA / MADA comparison model; any BaseDecodeHead with a 1x1 conv_seg
    works and the features have the logits' size). Projection = Conv1x1(in, hidden) - ReLU -
    Conv1x1(hidden, channels) (pixel-contrast heads, Wang et al. ICCV'21 = [25]/[18]; the loss
    L2-normalises). Labels, groups and masks are downsampled to the logits' size with nearest;
