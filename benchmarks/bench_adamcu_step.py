@@ -1,14 +1,18 @@
 """Benchmark: one ADA-MCU training step relative to plain two-domain training with the same model
 on SynthShift (not a test; prints the figures of one run).
 
-Both models are the tiny SynthShift model with the same auxiliary FCN head (ADA-MCU's
-uncertainty needs it): `ADASegmentor` (source + labelled-target CE, auxiliary CE) against
-`ADAMCUSegmentor` (the same plus uncertainty groups, the pseudo-label loss, the projection head,
-the multi-level contrastive loss and the DCCM update). Batches of 4 + 4 real SynthShift images,
-~10% of the target pixels labelled; median seconds per step over --steps after --warmup steps,
-both measured in this run with the same torch thread count.
+Both models are the model of configs/adamcu/synthshift/adamcu.py (the tiny SynthShift model with
+its auxiliary FCN head, which ADA-MCU's uncertainty needs): as `ADASegmentor` (source +
+labelled-target CE, auxiliary CE) against `ADAMCUSegmentor` (the same plus uncertainty groups,
+the pseudo-label loss, the projection head, the multi-level contrastive loss and the DCCM
+update). Batches of 4 + 4 real SynthShift images, ~10% of the target pixels labelled; median
+seconds per step over --steps after --warmup steps, both measured in this run with the same
+torch thread count. Also timed: the adaptive-sampling purchase of one batch
+(AdaptiveSamplingHook's work before the update of a buying iteration: the 4 target images
+through both heads at label size, the uncertainty, one AdaptiveSampler.select), which only runs
+until the budget is spent.
 
-    python benchmarks/bench_adamcu_step.py [--steps 30] [--threads 1] [--caps 16 64 64]
+    python benchmarks/bench_adamcu_step.py [--steps 30] [--threads 1] [--caps 32 128 128]
 """
 import argparse
 import copy
@@ -22,45 +26,69 @@ import torch
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-AUX = dict(type='FCNHead', in_channels=24, in_index=0, channels=16, num_convs=1, kernel_size=1,
-           concat_input=False, dropout_ratio=0.0, num_classes=19,
-           norm_cfg=dict(type='BN', requires_grad=True), align_corners=False,
-           loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4,
-                            avg_non_ignore=True))
+CONFIG = 'configs/adamcu/synthshift/adamcu.py'
+PLAIN_KEYS = ('data_preprocessor', 'backbone', 'decode_head', 'auxiliary_head', 'train_cfg',
+              'test_cfg')
 
 
 def model_cfg(adamcu, caps=None):
+    """The SynthShift ADA-MCU model, or the same network as a plain ADASegmentor."""
     from mmengine.config import Config
-    cfg = Config.fromfile(osp.join(REPO, 'configs/_base_/models/tiny_synthshift.py'))
-    model = copy.deepcopy(cfg.model.to_dict())
-    model['auxiliary_head'] = copy.deepcopy(AUX)
-    if adamcu:
-        model.update(type='ADAMCUSegmentor', pi_high=0.9, pi_low=0.5,
-                     projection=dict(channels=32),
-                     contrastive_loss=dict(type='MultiLevelContrastiveLoss'))
-        if caps is not None:
-            model['contrastive_loss'].update(zip(
-                ('max_anchors_per_class', 'max_positives_per_class', 'max_negatives_per_class'),
-                caps))
+    model = copy.deepcopy(Config.fromfile(osp.join(REPO, CONFIG)).model.to_dict())
+    if not adamcu:
+        return dict(type='ADASegmentor', **{k: model[k] for k in PLAIN_KEYS})
+    if caps is not None:
+        model['contrastive_loss'].update(zip(
+            ('max_anchors_per_class', 'max_positives_per_class', 'max_negatives_per_class'),
+            caps))
     return model
 
 
 def batch(n=4):
     from mmengine.dataset import pseudo_collate
 
-    from mmseg_ext.datasets import TwoDomainDataset
-    pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
-                dict(type='PackSegInputs')]
-    ds = TwoDomainDataset(
-        source=dict(type='SynthShiftDataset', domain='source', pipeline=pipeline),
-        target=dict(type='SynthShiftDataset', domain='target', split='train',
-                    pipeline=pipeline))
+    ds = two_domain()
     data = pseudo_collate([ds[i] for i in range(n)])
     g = torch.Generator().manual_seed(0)
     for s in data['target_data_samples']:
         lab = s.gt_sem_seg.data
         lab[torch.rand(lab.shape, generator=g) > 0.1] = 255
     return data
+
+
+def two_domain():
+    from mmseg_ext.datasets import TwoDomainDataset
+    pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
+                dict(type='PackSegInputs')]
+    return TwoDomainDataset(
+        source=dict(type='SynthShiftDataset', domain='source', pipeline=pipeline),
+        target=dict(type='SynthShiftDataset', domain='target', split='train',
+                    pipeline=pipeline))
+
+
+def time_purchase(model, steps, warmup, n=4):
+    """Median seconds of one adaptive-sampling purchase over n target images."""
+    from mmengine.dataset import pseudo_collate
+
+    from mmseg_ext.active.adamcu import AdaptiveSampler, uncertainty
+    from mmseg_ext.hooks.active_selection_hook import _Pool
+    from mmseg_ext.hooks.adaptive_sampling_hook import label_size_heads
+    target = two_domain().target
+    infos = [target.get_data_info(i) for i in range(n)]
+    pool = _Pool(infos, [dict(type='LoadImageFromFile'), dict(type='PackSegInputs')])
+    sampler = AdaptiveSampler(10 ** 9, 1.0, 0.1)  # never runs out during the timing
+    model.eval()
+    times = []
+    with torch.no_grad():
+        for i in range(warmup + steps):
+            start = time.perf_counter()
+            main, aux = label_size_heads(model, pseudo_collate([pool[j] for j in range(n)]))
+            u = torch.stack([uncertainty(m[None], a[None], model.gamma)[0]
+                             for m, a in zip(main, aux)])
+            sampler.select(u, torch.zeros_like(u, dtype=torch.bool))
+            if i >= warmup:
+                times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def time_steps(model, data, steps, warmup):
@@ -90,16 +118,19 @@ def main(argv=None):
     register_all_modules(init_default_scope=True)
     torch.set_num_threads(args.threads)
     data = batch()
-    result = {}
+    result, models = {}, {}
     for name, adamcu in (('plain two-domain (ADASegmentor)', False),
                          ('ADA-MCU (ADAMCUSegmentor)', True)):
         torch.manual_seed(0)
-        model = MODELS.build(model_cfg(adamcu, args.caps))
+        model = models[adamcu] = MODELS.build(model_cfg(adamcu, args.caps))
         result[name] = time_steps(model, data, args.steps, args.warmup)
         print(f'{name}: {result[name] * 1000:.1f} ms per step (median of {args.steps})')
     plain, mcu = result.values()
     print(f'ADA-MCU / plain: {mcu / plain:.2f}x (torch threads {args.threads}, batch 4 + 4, '
           '64x128)')
+    buy = time_purchase(models[True], args.steps, args.warmup)
+    print(f'adaptive-sampling purchase of a batch (buying iterations only): {buy * 1000:.1f} ms '
+          f'= {buy / plain:.2f}x a plain step')
 
 
 if __name__ == '__main__':
