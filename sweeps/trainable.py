@@ -20,6 +20,7 @@ from mmseg.registry import HOOKS
 from PIL import Image
 
 from mmseg_ext.hooks.active_selection_hook import target_dataset
+from mmseg_ext.hooks.adaptive_sampling_hook import AdaptiveSamplingHook
 
 from .trial_config import active_hook, build_trial_config, trial_spec
 
@@ -64,10 +65,15 @@ class TuneReportHook(Hook):
         store = os.path.join(runner.work_dir, STORE_DIR)
         from mmseg_ext.active.label_store import ActiveLabelStore
         rounds = len(ActiveLabelStore(store).rounds()) if os.path.isdir(store) else 0
+        iteration = runner.iter + (0 if runner.iter >= runner.max_iters else 1)
+        if any(isinstance(h, AdaptiveSamplingHook) for h in runner.hooks):
+            # buys during training (ADA-MCU), so its store rounds are commits, not selection
+            # rounds: report the evaluation's index, which lines up with round-based methods
+            # evaluated at the same iterations
+            rounds = 1 + sum(i < iteration for i in self.eval_iters)
         result = {k: float(v) for k, v in (metrics or {}).items()
                   if isinstance(v, (int, float))}
-        result.update(round=rounds, iteration=runner.iter + (0 if runner.iter >= runner.max_iters
-                                                             else 1),
+        result.update(round=rounds, iteration=iteration,
                       is_final=runner.iter >= runner.max_iters,
                       labelled_fraction=_scalar(hub, 'active/labelled_fraction'),
                       pixels_bought=int(_scalar(hub, 'active/pixels')),

@@ -312,7 +312,10 @@ class AdaptiveSamplingHook(ActiveSelectionHook):
     def before_save_checkpoint(self, runner, checkpoint):
         if self.store is None:
             return
-        self._commit(runner, checkpoint.get('meta', {}).get('iter', runner.iter + 1))
+        iteration = checkpoint.get('meta', {}).get('iter', runner.iter + 1)
+        if self._completed is not None:  # after the loop mmengine's meta says max_iters + 1
+            iteration = min(iteration, self._completed)
+        self._commit(runner, iteration)
         super().before_save_checkpoint(runner, checkpoint)
         checkpoint['adamcu_sampler'] = self.sampler.state_dict()
 

@@ -3,8 +3,9 @@
 # configs/adeada/gta5_to_cityscapes/adeada.py, so its warm-up checkpoint loads), started from
 # the same AdaptSegNet warm-up as the region strategies (warmup_deeplabv3plus.py; the auxiliary
 # head and the projection are not in that checkpoint and start untrained), buying the same 5%
-# of the target pixels. It buys during training, not in rounds, so it is evaluated once, at the
-# end (`tables.py --table rounds` puts it in the 5% column).
+# of the target pixels. It buys during training, not in rounds; it is evaluated where the
+# region strategies are (after every 120k updates; sweeps report evaluation k as round k) with
+# whatever it has bought by then (`tables.py --table rounds --rounds 5` compares at equal cost).
 # - fine-tuning: ADeADA's (configs/_base_/schedules/adeada_finetune.py): 5 x 120k = 600k
 #   updates, SGD lr 2.5e-4 (head x10; here also the auxiliary head and the projection:
 #   everything but the backbone), momentum 0.9, weight decay 5e-4 (ADeADA's; the ADA-MCU paper
@@ -24,3 +25,4 @@ param_scheduler = [dict(type='PolyLR', eta_min=1e-6, power=0.9, begin=0, end=fin
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=finetune_iters,
                  val_interval=finetune_iters)
 default_hooks = dict(checkpoint=dict(interval=120000))
+eval_iters = [120000 * r for r in range(1, 5)]

@@ -5,7 +5,9 @@
 # warm-up checkpoint loads), started from the same AdaptSegNet warm-up as the region strategies
 # (warmup_deeplabv3plus.py; the auxiliary head and the projection are not in that checkpoint and
 # start untrained), buying the same 5% of the target pixels. It buys during training, not in
-# rounds, so it is evaluated once, at the end (`tables.py --table rounds`: the 5% column).
+# rounds; it is evaluated where the region strategies are (after every 120k updates; sweeps
+# report evaluation k as round k) with whatever it has bought by then (`tables.py --table
+# rounds --rounds 5` compares at equal cost).
 # There is no SYNTHIA v3+ ADA-MCU config of its own (the paper's v3+ run, Table IV, is GTA5
 # only), so the model is built here, as configs/adamcu/gta5_to_cityscapes/adamcu_v3plus.py:
 # - auxiliary head (the uncertainty's second output, l. 622-624): mmseg's usual auxiliary
@@ -47,3 +49,4 @@ train_dataloader = dict(dataset=dict(target=dict(active_label_dir='active_labels
 # Score the target image as the model trains on it (the resized image), no labels loaded.
 pool_pipeline = [t for t in _base_.target_pipeline if t['type'] != 'LoadAnnotations']
 custom_hooks = [dict(_base_.adamcu_hook, pool_pipeline=pool_pipeline, commit_interval=500)]
+eval_iters = [120000 * r for r in range(1, 5)]
