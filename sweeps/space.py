@@ -40,6 +40,8 @@ KNOBS = {
     # ADA-MCU (ADAMCUSegmentor and AdaptiveSamplingHook)
     'adaptive_sampling': "ADA-MCU: Algorithm 1's adaptive sampling (False: 'AL (w/o AS)', the "
                          'whole budget from the high group at a fixed pi_high)',
+    'decay_every': "ADA-MCU: decay pi_high every buying iteration (1, Algorithm 1), every k, "
+                   "or 'epoch' (the text)",
     'contrastive': 'ADA-MCU: the multi-level contrastive loss on (True) or off (False)',
     'mcu_levels': "ADA-MCU contrastive levels: a subset of ('intra_image', 'cross_image', "
                   "'cross_domain')",

@@ -84,10 +84,10 @@ def apply_knobs(cfg, knobs):
                 continue
         elif hook is None:
             continue
-        elif name == 'adaptive_sampling':
+        elif name in ('adaptive_sampling', 'decay_every'):
             if hook.get('type') != 'AdaptiveSamplingHook':
                 continue
-            hook[name] = bool(value)
+            hook[name] = bool(value) if name == 'adaptive_sampling' else value
         elif name == 'strategy':
             hook['strategy'] = value
         elif name == 'strategy_cfg':

@@ -431,3 +431,21 @@ def test_sampler_bad_select_inputs():
     with pytest.raises(ValueError, match='floating'):
         s.select(torch.zeros(4, 4, dtype=torch.long), torch.zeros(4, 4, dtype=torch.bool))
     assert s.num_decays == 0 and s.bought == 0  # failed calls do not advance the schedule
+
+
+def test_sampler_decays_once_per_decay_every_calls():
+    """decay_every=k: the text's per-epoch decay; the first call of every k decays."""
+    u = torch.full((4, 4), 0.95)
+    s = adamcu.AdaptiveSampler(1000, 1.0, 0.1, decay=0.5, high_fraction=0.0625, decay_every=3)
+    decays = []
+    for _ in range(7):
+        s.select(u, torch.zeros(4, 4, dtype=torch.bool))
+        decays.append(s.num_decays)
+    assert decays == [1, 1, 1, 2, 2, 2, 3]
+    assert s.pi_high == pytest.approx(max(0.125, 0.1))
+    resumed = adamcu.AdaptiveSampler(1000, 1.0, 0.1, decay=0.5, high_fraction=0.0625,
+                                     decay_every=3)
+    resumed.load_state_dict(s.state_dict())
+    assert resumed.high_calls == 7 and resumed.num_decays == 3
+    with pytest.raises(ValueError, match='decay_every'):
+        adamcu.AdaptiveSampler(10, 1.0, 0.1, decay_every=0)

@@ -88,6 +88,17 @@ def test_without_adaptive_sampling_the_threshold_stays(tmp_path, synthshift_root
     assert sampler.pi_high == 1.0 and sampler.bought > 0
 
 
+def test_decay_every_epoch_decays_once_per_pass_over_the_target(tmp_path, synthshift_root):
+    cfg = _cfg(tmp_path, synthshift_root, iters=3, decay_every='epoch', budget=dict(ratio=0.5))
+    runner = RUNNERS.build(cfg)
+    runner.train()
+    sampler = _hook(runner).sampler
+    # 24 tiny target images, 4 a batch: 6 buying iterations per epoch
+    assert sampler.decay_every == 6
+    assert sampler.high_calls == 3 and sampler.num_decays == 1
+    assert sampler.pi_high == pytest.approx(0.9)
+
+
 def test_resume_restores_the_sampler_and_the_labels_of_its_checkpoint(tmp_path, synthshift_root):
     cfg = _cfg(tmp_path, synthshift_root, iters=8)
     cfg.default_hooks.checkpoint.interval = 4
@@ -138,6 +149,7 @@ def test_batch_geometry_resize_flip_and_crop():
     (dict(budget=dict(ratio=1.5)), 'ratio'),
     (dict(decay=1.5), 'decay'),
     (dict(commit_interval=0), 'commit_interval'),
+    (dict(decay_every='week'), 'decay_every'),
 ])
 def test_bad_hook_settings_fail_when_built(hook, message):
     with pytest.raises(ValueError, match=message) as err:

@@ -44,7 +44,8 @@ a numbered step of Algorithm 1.
     l. 705-706; l. 504); its value for beta is not given.
 
 ``sampler = AdaptiveSampler(budget, pi_high, pi_low, decay=0.9, high_fraction=0.5,
-medium_fraction=0.5, high_share=0.5)``  Algorithm 1 (l. 666-712, text l. 715-735) as a state machine:
+medium_fraction=0.5, high_share=0.5, decay_every=1)``  Algorithm 1 (l. 666-712, text l.
+715-735) as a state machine:
     budget = M_e is the TOTAL number of target pixels to annotate over the whole run
     ("budget of expected annotated pixels in target domain M_e", l. 672-673; "assume we set
     M_e equals 5% of total pixels in the target domain", l. 721-722), not per image or per
@@ -53,9 +54,15 @@ medium_fraction=0.5, high_share=0.5)``  Algorithm 1 (l. 666-712, text l. 715-735
     (high_share=0.5: ceil(M_e / 2)) and medium_budget = the rest from the medium group (so
     they sum to M_e and budget 1 still decays pi_high once). high_share=1 with decay=1 is
     the paper's "AL (w/o AS)" ablation (l. 910-913): the whole budget from the high group at
-    a fixed pi_high, no medium purchase. ``sampler.phase``:
+    a fixed pi_high, no medium purchase. decay_every=1 decays pi_high at every call, as
+    Algorithm 1 step 7 does per iteration; decay_every=k decays it at the first of every k calls
+    in the high phase (the text, l. 718-720: "in each training epoch ... we decrease pi_high":
+    k = iterations per epoch). With per-call decay and a large budget pi_high can reach pi_low
+    before the high half is bought; the medium group is then empty and the medium half is never
+    bought (the hook warns). ``sampler.phase``:
       'high'    while bought_high < high_budget (steps 6-8, l. 685-691). Every select() call
-                in this phase first decays pi_high <- pi_high * decay, exactly as step 7
+                (every decay_every-th) in this phase first decays pi_high <- pi_high *
+                decay, exactly as step 7
                 does on every iteration with M_a < M_e / 2 (the rule depends on M_a only,
                 not on how many high pixels exist), then buys from the not-blocked pixels
                 with u >= pi_high: ceil(high_fraction * n) of the n candidates, uniformly
@@ -91,10 +98,10 @@ medium_fraction=0.5, high_share=0.5)``  Algorithm 1 (l. 666-712, text l. 715-735
     ``pi_low``, ``bought`` (M_a), ``bought_high``, ``bought_medium``, ``high_budget``,
     ``medium_budget``, ``num_decays``; ``sampler.groups(u)`` = uncertainty_groups(u,
     sampler.pi_high, sampler.pi_low). ``state_dict()`` returns plain Python numbers
-    (configuration + num_decays, bought_high, bought_medium); ``load_state_dict(sd)``
+    (configuration + num_decays, high_calls, bought_high, bought_medium); ``load_state_dict(sd)``
     restores the schedule of a resumed run and raises if a key is missing or the saved
     configuration differs from this sampler's. budget int >= 1, 0 <= pi_low <= pi_high,
-    decay in (0, 1], fractions and high_share in (0, 1].
+    decay in (0, 1], fractions and high_share in (0, 1], decay_every int >= 1.
 
 Open in the paper and not done here: the initial pi_high ("a large value", l. 717) and
 pi_low are not given; Section III-B-2 (l. 361-375) describes a different per-batch rule
@@ -113,8 +120,8 @@ IGNORE_INDEX = 255
 PHASES = ('high', 'medium', 'done')
 
 _CONFIG_KEYS = ('budget', 'pi_high_init', 'pi_low', 'decay', 'high_fraction',
-                'medium_fraction', 'high_share')
-_STATE_KEYS = ('num_decays', 'bought_high', 'bought_medium')
+                'medium_fraction', 'high_share', 'decay_every')
+_STATE_KEYS = ('num_decays', 'high_calls', 'bought_high', 'bought_medium')
 
 
 # ----------------------------------------------------------------------------- validation
@@ -259,8 +266,9 @@ class AdaptiveSampler:
     floor(M_e/2) uniformly from the medium group, then nothing. See module docstring."""
 
     def __init__(self, budget, pi_high, pi_low, decay=0.9, high_fraction=0.5,
-                 medium_fraction=0.5, high_share=0.5):
+                 medium_fraction=0.5, high_share=0.5, decay_every=1):
         _check_int('budget', budget, 1)
+        _check_int('decay_every', decay_every, 1)
         _check_fraction('high_share', high_share)
         _check_thresholds(pi_high, pi_low)
         _check_fraction('decay', decay)
@@ -273,7 +281,9 @@ class AdaptiveSampler:
         self.high_fraction = float(high_fraction)
         self.medium_fraction = float(medium_fraction)
         self.high_share = float(high_share)
+        self.decay_every = int(decay_every)
         self.num_decays = 0
+        self.high_calls = 0
         self.bought_high = 0
         self.bought_medium = 0
 
@@ -325,7 +335,10 @@ class AdaptiveSampler:
         if phase == 'done':
             return out
         if phase == 'high':
-            self.num_decays += 1  # Algorithm 1 step 7: pi_high <- pi_high * r, every iteration
+            # Algorithm 1 step 7: pi_high <- pi_high * r before buying, every iteration
+            # (decay_every=1), or every decay_every calls (the text's "each training epoch")
+            self.high_calls += 1
+            self.num_decays = -(-self.high_calls // self.decay_every)
             cand = (u >= self.pi_high) & ~blocked
             fraction, left = self.high_fraction, self.high_budget - self.bought_high
         else:

@@ -70,6 +70,9 @@ class AdaptiveSamplingHook(ActiveSelectionHook):
         pi_high, pi_low, gamma: the uncertainty thresholds and KL weight; None = the model's
             (ADAMCUSegmentor's pi_high / pi_low / gamma).
         decay, high_fraction, medium_fraction: AdaptiveSampler's (paper: 0.9, 0.5; 0.5).
+        decay_every: decay pi_high at every buying iteration (1, Algorithm 1 step 7), every k
+            of them, or 'epoch' (once per pass over the target set: the text's "in each
+            training epoch", l. 718-720).
         adaptive_sampling: False = the paper's "AL (w/o AS)" ablation: the whole budget from
             the high group at a fixed pi_high (AdaptiveSampler(decay=1, high_share=1)).
         interval: buy at every interval-th iteration (paper: 1).
@@ -82,7 +85,8 @@ class AdaptiveSamplingHook(ActiveSelectionHook):
 
     def __init__(self, budget=dict(ratio=0.05), pi_high=None, pi_low=None, gamma=None,
                  decay=0.9, high_fraction=0.5, medium_fraction=0.5, adaptive_sampling=True,
-                 interval=1, commit_interval=50, start_iter=0, pool_pipeline=None, seed=0):
+                 decay_every=1, interval=1, commit_interval=50, start_iter=0,
+                 pool_pipeline=None, seed=0):
         name = type(self).__name__
         try:
             if (pi_high is None) != (pi_low is None):
@@ -92,6 +96,8 @@ class AdaptiveSamplingHook(ActiveSelectionHook):
                 _check_thresholds(pi_high, pi_low)
             if gamma is not None:
                 _check_real('gamma', gamma)
+            if decay_every != 'epoch':
+                _check_int("decay_every (or 'epoch')", decay_every, 1)
             _check_int('interval', interval, 1)
             _check_int('commit_interval', commit_interval, 1)
             _check_int('start_iter', start_iter, 0)
@@ -103,12 +109,13 @@ class AdaptiveSamplingHook(ActiveSelectionHook):
         self.pi_high, self.pi_low, self.gamma = pi_high, pi_low, gamma
         self.decay, self.high_fraction = decay, high_fraction
         self.medium_fraction, self.adaptive_sampling = medium_fraction, bool(adaptive_sampling)
+        self.decay_every = decay_every
         self.interval, self.commit_interval = interval, commit_interval
         self.start_iter = start_iter
         self.sampler = None
         self._pending, self._last = {}, {}  # rel -> (flat indices, labels) bought, uncommitted
         self._resume_state = None
-        self._warned_geometry = False
+        self._warned_geometry = self._warned_medium = False
         self._completed = None  # updates completed once the current iteration ends
 
     # ---------------------------------------------------------------- set-up and checks
@@ -143,8 +150,12 @@ class AdaptiveSamplingHook(ActiveSelectionHook):
                 setattr(self, key, float(getattr(model, key)))
         super().before_train(runner)
         decay, share = (self.decay, 0.5) if self.adaptive_sampling else (1.0, 1.0)
+        every = self.decay_every
+        if every == 'epoch':  # buying iterations per pass over the target set
+            per_batch = runner.train_dataloader.batch_size * self.interval
+            every = max(1, -(-len(self.infos) // per_batch))
         self.sampler = AdaptiveSampler(self.budget_pixels, self.pi_high, self.pi_low, decay,
-                                       self.high_fraction, self.medium_fraction, share)
+                                       self.high_fraction, self.medium_fraction, share, every)
         if self._resume_state is not None:
             self.sampler.load_state_dict(self._resume_state)
         self.index_of = {str(info['seg_map_path']): i for i, info in enumerate(self.infos)}
@@ -223,7 +234,16 @@ class AdaptiveSamplingHook(ActiveSelectionHook):
             blocked[row, :h, :w] = torch.from_numpy(self._blocked(rel))
         generator = torch.Generator().manual_seed(
             zlib.crc32(f'{self.seed}/{iteration}'.encode()))
+        phase = self.sampler.phase
         picked = self.sampler.select(u, blocked, generator)
+        if phase == 'medium' and not bool(picked.any()) and \
+                self.sampler.pi_high <= self.sampler.pi_low and not self._warned_medium:
+            print_log(f'{type(self).__name__}: pi_high has decayed to pi_low '
+                      f'({self.sampler.pi_low:g}), so the medium group is empty and '
+                      f'{self.sampler.medium_budget - self.sampler.bought_medium} pixels of the '
+                      "budget cannot be bought (decay_every='epoch', a decay closer to 1 or a "
+                      'lower pi_low avoids it)', logger='current', level=30)
+            self._warned_medium = True
         for row, (i, rel) in enumerate(zip(indices, rels)):
             h, w = self.sizes[i]
             flat = np.flatnonzero(picked[row, :h, :w].numpy())
