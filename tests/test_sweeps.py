@@ -51,7 +51,7 @@ def test_dry_run_lists_trials_and_writes_nothing(tmp_path):
 
 
 @pytest.mark.parametrize('args, message', [
-    (['--space', 'nope'], "unknown space 'nope'; known spaces: adeada_ablation"),
+    (['--space', 'nope'], "unknown space 'nope'; known spaces: adamcu_ablation"),
     (['--space', 'ripu_ablation', '--search', 'bayes'], "unknown search 'bayes'"),
     (['--space', 'ripu_ablation', '--scheduler', 'hyper'], "unknown scheduler 'hyper'"),
     (['--space', 'ripu_ablation', '--set', 'model.nope=1'], 'unknown config key'),
