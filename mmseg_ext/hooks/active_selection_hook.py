@@ -134,6 +134,10 @@ class ActiveSelectionHook(Hook):
     def unit(self):
         return self.strategy.unit
 
+    @staticmethod
+    def _model(runner):
+        return runner.model.module if is_model_wrapper(runner.model) else runner.model
+
     def _init_rounds(self, select_iters, budget, pool_pipeline, batch_size, num_workers, seed,
                      select_before_update):
         """The settings every selection hook shares, validated."""
@@ -216,7 +220,7 @@ class ActiveSelectionHook(Hook):
     def select(self, runner, iteration):
         start = time.perf_counter()
         round_index = self.select_iters.index(iteration)
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model = self._model(runner)
         was_training = model.training
         model.eval()
         deltas = self.round_deltas(runner, model, round_index)

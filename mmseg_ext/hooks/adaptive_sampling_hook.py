@@ -9,7 +9,6 @@ import torch
 import torch.nn.functional as F
 from mmengine.dataset import pseudo_collate
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
 from mmseg.models.utils import resize
 from mmseg.registry import HOOKS
 from PIL import Image
@@ -103,6 +102,8 @@ class AdaptiveSamplingHook(ActiveSelectionHook):
             _check_int('start_iter', start_iter, 0)
             # the sampler's own checks, with a stand-in budget
             AdaptiveSampler(1, 1.0, 0.0, decay, high_fraction, medium_fraction)
+            # the shared settings (budget, pool pipeline, seed); one "round" starting at
+            # start_iter, selected before the update, so none of the parent's round logic runs
             self._init_rounds([start_iter], budget, pool_pipeline, 8, 0, seed, True)
         except ValueError as err:
             raise ValueError(f'{name}: {err}') from None
@@ -163,10 +164,6 @@ class AdaptiveSamplingHook(ActiveSelectionHook):
         self.pool = _Pool(self.infos, self.pool_pipeline)
         self._sync(model)
 
-    @staticmethod
-    def _model(runner):
-        return runner.model.module if is_model_wrapper(runner.model) else runner.model
-
     def _sync(self, model):
         if hasattr(model, 'pi_high'):
             model.pi_high = self.sampler.pi_high
@@ -195,9 +192,6 @@ class AdaptiveSamplingHook(ActiveSelectionHook):
 
     def after_train(self, runner):
         self._commit(runner, runner.iter)
-
-    def _maybe_select(self, runner, iteration):
-        pass  # no fixed rounds: purchases happen in before_train_iter
 
     @staticmethod
     def _target_samples(data_batch):

@@ -370,6 +370,25 @@ class MultiLevelContrastiveLoss(nn.Module):
                 total = total + torch.where(m, per_anchor, 0).sum() / m.sum().clamp_min(1)
         return total
 
+    def _centre_loss(self, sums, counts, has, group_dom, levels, W):
+        """Eq. 11 over centres of groups (images or domains): sums (G, C, D), counts and has
+        (G, C), group_dom (G,) the domain of each group. Returns (loss or 0, class-wise
+        anchors)."""
+        cen = self._centres(sums, counts)
+        an, ac = (has & (counts > 0)).nonzero(as_tuple=True)
+        pn, pc = (counts > 0).nonzero(as_tuple=True)
+        total = 0
+        if len(an):
+            logits = self._logits(cen[an, ac], ac, cen[pn, pc], pc, W)
+            same_cls = ac.unsqueeze(1) == pc.unsqueeze(0)
+            a_dom, s_dom = group_dom[an], group_dom[pn]
+            for level in levels:
+                pair = self._pairs(level, an, pn, a_dom, s_dom)
+                loss = self._info_nce(logits, same_cls & pair, ~same_cls & pair, a_dom)
+                if loss is not None:
+                    total = total + loss
+        return total, len(an)
+
     # ------------------------------------------------------------------ forward
     def forward(self, src_embed, src_label, src_pred, tgt_embed, tgt_label, tgt_pred,
                 tgt_high_uncertainty, src_centre_mask, tgt_centre_mask, dccm_weights=None,
@@ -433,35 +452,17 @@ class MultiLevelContrastiveLoss(nn.Module):
             counts = torch.cat([S['centre'][1], T['centre'][1]])  # (N, C)
             has = torch.cat([S['has_anchor'], T['has_anchor']])  # (N, C)
             image_levels = [lv for lv in self.levels if lv != 'cross_domain']
-            if image_levels:
-                cen = self._centres(sums, counts)
-                an, ac = (has & (counts > 0)).nonzero(as_tuple=True)
-                pn, pc = (counts > 0).nonzero(as_tuple=True)
-                stats['num_centre_anchors'] = len(an)
-                if len(an):
-                    logits = self._logits(cen[an, ac], ac, cen[pn, pc], pc, W)
-                    same_cls = ac.unsqueeze(1) == pc.unsqueeze(0)
-                    a_dom, s_dom = img_dom[an], img_dom[pn]
-                    for level in image_levels:
-                        pair = self._pairs(level, an, pn, a_dom, s_dom)
-                        loss = self._info_nce(logits, same_cls & pair, ~same_cls & pair, a_dom)
-                        if loss is not None:
-                            total = total + loss
-            if 'cross_domain' in self.levels:
-                d_sums = torch.stack([sums[:Ns].sum(0), sums[Ns:].sum(0)])  # (2, C, D)
-                d_counts = torch.stack([counts[:Ns].sum(0), counts[Ns:].sum(0)])
-                d_has = torch.stack([has[:Ns].any(0), has[Ns:].any(0)])
-                cen = self._centres(d_sums, d_counts)
-                ad, ac = (d_has & (d_counts > 0)).nonzero(as_tuple=True)
-                pd, pc = (d_counts > 0).nonzero(as_tuple=True)
-                stats['num_domain_centre_anchors'] = len(ad)
-                if len(ad):
-                    logits = self._logits(cen[ad, ac], ac, cen[pd, pc], pc, W)
-                    same_cls = ac.unsqueeze(1) == pc.unsqueeze(0)
-                    pair = ad.unsqueeze(1) != pd.unsqueeze(0)
-                    loss = self._info_nce(logits, same_cls & pair, ~same_cls & pair, ad)
-                    if loss is not None:
-                        total = total + loss
+            if image_levels:  # centres per image
+                loss, stats['num_centre_anchors'] = self._centre_loss(
+                    sums, counts, has, img_dom, image_levels, W)
+                total = total + loss
+            if 'cross_domain' in self.levels:  # centres per domain
+                loss, stats['num_domain_centre_anchors'] = self._centre_loss(
+                    torch.stack([sums[:Ns].sum(0), sums[Ns:].sum(0)]),  # (2, C, D)
+                    torch.stack([counts[:Ns].sum(0), counts[Ns:].sum(0)]),
+                    torch.stack([has[:Ns].any(0), has[Ns:].any(0)]),
+                    torch.arange(2, device=dev), ['cross_domain'], W)
+                total = total + loss
 
         self.last_stats = stats
         return self.loss_weight * total
