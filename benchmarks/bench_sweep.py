@@ -80,6 +80,7 @@ def serial(space_path, work, threads):
             cfg[name].num_workers = 0
             cfg[name].persistent_workers = False
         cfg.custom_hooks = [*(cfg.get('custom_hooks') or []),
+                            dict(type='TuneEvalHook', eval_iters=eval_iters(cfg)),
                             dict(type='TuneReportHook', eval_iters=eval_iters(cfg), report=False)]
         runner = RUNNERS.build(cfg) if 'runner_type' in cfg else RUNNERS.build(
             dict(cfg.to_dict(), runner_type='Runner'))

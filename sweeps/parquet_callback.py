@@ -2,9 +2,16 @@
 
 Each trial's rows are kept in `<sweep>/trials/<trial_id>.parquet`, rewritten atomically with all
 rows so far after every report (read back from disk, so a restarted driver continues the file).
-Rows are deduplicated on (trial_id, round, is_final), so a trial that repeats an evaluation after
-a retry leaves one row. Trials stopped by a scheduler get status 'stopped', failed attempts a row
-with status 'error' and the error text.
+One row per (round, is_final): a later report of the same evaluation (after a retry) replaces
+it. Error rows never replace a result: a failed attempt adds an error row after the last
+evaluation the trial reported, and the trial's next successful report removes its error rows.
+A reported result that fails validation becomes an error row with the reason; the sweep goes on.
+Trials stopped by a scheduler get status 'stopped'.
+
+Tune pickles its callbacks into the experiment state and brings them back on restore; this one
+pickles as a reference to the driver's current callback (`ParquetResultsCallback.current`), so a
+resumed sweep writes with the current driver's settings (storage folder, git revision), even
+when the sweep folder was moved.
 """
 import json
 import os
@@ -14,6 +21,9 @@ from ray.tune import Callback
 
 from .results import TrialResultWriter, make_row, read_results, rows_to_table
 from .trial_config import trial_spec
+
+TRIAL_CONFIG = 'trial_config.json'  # written by the trainable into the trial's work dir
+WHERE = ('node_id', 'hostname', 'device')
 
 
 def _error_text(trial):
@@ -25,14 +35,25 @@ def _error_text(trial):
     return str(getattr(trial, 'error_msg', '') or 'trial failed')[:2000]
 
 
-class ParquetResultsCallback(Callback):
+def _restore_current():
+    return ParquetResultsCallback.current or _Inert()
 
-    def __init__(self, sweep_dir, sweep, space, benchmark, git_rev, config_json=None,
-                 variant_knobs=None):
+
+class _Inert(Callback):
+    """What a restored callback becomes outside a sweep driver (offline analysis)."""
+
+
+class ParquetResultsCallback(Callback):
+    current = None  # the running driver's callback (see the module docstring)
+
+    def __init__(self, sweep_dir, sweep, space, benchmark, git_rev, variant_knobs=None):
         self.sweep_dir, self.sweep, self.space = sweep_dir, sweep, space
         self.benchmark, self.git_rev = benchmark, git_rev
-        self.config_json = config_json or {}
         self.variant_knobs = variant_knobs or {}
+        ParquetResultsCallback.current = self
+
+    def __reduce__(self):
+        return _restore_current, ()
 
     @property
     def writer(self):
@@ -48,46 +69,66 @@ class ParquetResultsCallback(Callback):
         variant, seed, knobs = trial_spec(trial.config)
         return variant, seed, {**self.variant_knobs.get(variant, {}), **knobs}
 
+    def _config(self, trial):
+        path = os.path.join(self.sweep_dir, 'work', trial.trial_id, TRIAL_CONFIG)
+        if not os.path.isfile(path):
+            return None
+        with open(path) as f:
+            return json.load(f)
+
+    def _base(self, trial):
+        variant, seed, params = self._spec(trial)
+        return dict(sweep=self.sweep, space=self.space, benchmark=self.benchmark,
+                    variant=variant, trial_id=trial.trial_id, seed=seed, params=params,
+                    git_rev=self.git_rev)
+
     def _write(self, trial, rows):
         table = rows_to_table(rows)
         keep = {}
-        for row in table.to_pylist():  # last report of an evaluation wins
-            keep[(row['round'], row['is_final'])] = row
+        for row in table.to_pylist():  # last report of an evaluation wins, an error never
+            key = (row['round'], row['is_final'])  # replaces a result
+            if row['status'] == 'error' and key in keep and keep[key]['status'] != 'error':
+                continue
+            keep[key] = row
         self.writer.write_trial(trial.trial_id, list(keep.values()))
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
-        variant, seed, params = self._spec(trial)
         metrics = {k: v for k, v in result.items() if k == 'mIoU' or k == 'mIoU13'
                    or k.startswith('IoU.')}
-        row = make_row(
-            sweep=self.sweep, space=self.space, benchmark=self.benchmark, variant=variant,
-            trial_id=trial.trial_id, seed=seed, round=int(result.get('round', 0)),
-            iteration=int(result.get('iteration', 0)),
-            labelled_fraction=float(result.get('labelled_fraction', 0.0)),
-            pixels_bought=int(result.get('pixels_bought', 0)),
-            units_bought=int(result.get('units_bought', 0)), metrics=metrics,
-            is_final=bool(result.get('is_final', False)), status='ok', params=params,
-            config=self.config_json.get(variant), wall_seconds=float(result.get(
-                'wall_seconds', 0.0)), train_seconds=result.get('train_seconds'),
-            git_rev=self.git_rev)
-        self._write(trial, self._rows(trial.trial_id) + [row])
+        base = self._base(trial)
+        where = {k: result.get(k) for k in WHERE if result.get(k) is not None}
+        try:
+            row = make_row(
+                **base, round=int(result.get('round', 0)),
+                iteration=int(result.get('iteration', 0)),
+                labelled_fraction=float(result.get('labelled_fraction', 0.0)),
+                pixels_bought=int(result.get('pixels_bought', 0)),
+                units_bought=int(result.get('units_bought', 0)), metrics=metrics,
+                is_final=bool(result.get('is_final', False)), status='ok',
+                config=self._config(trial), wall_seconds=float(result.get('wall_seconds', 0.0)),
+                train_seconds=result.get('train_seconds'), **where)
+        except ValueError as err:  # a bad result is recorded, the sweep goes on
+            row = make_row(**base, round=max(0, int(result.get('round', 0) or 0)),
+                           iteration=max(0, int(result.get('iteration', 0) or 0)),
+                           is_final=bool(result.get('is_final', False)), status='error',
+                           error=f'invalid result: {err}', **where)
+        rows = [r for r in self._rows(trial.trial_id) if r['status'] != 'error'] \
+            if row['status'] == 'ok' else self._rows(trial.trial_id)
+        self._write(trial, rows + [row])
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         rows = self._rows(trial.trial_id)
-        if rows and not any(r['is_final'] for r in rows):
+        if rows and not any(r['is_final'] and r['status'] == 'ok' for r in rows):
             for r in rows:
-                r['status'] = 'stopped'  # a scheduler ended it before its final evaluation
+                if r['status'] == 'ok':
+                    r['status'] = 'stopped'  # a scheduler ended it before its final evaluation
             self._write(trial, rows)
 
     def on_trial_error(self, iteration, trials, trial, **info):
-        variant, seed, params = self._spec(trial)
         rows = self._rows(trial.trial_id)
-        done = [r for r in rows if not r['is_final']]
-        row = make_row(
-            sweep=self.sweep, space=self.space, benchmark=self.benchmark, variant=variant,
-            trial_id=trial.trial_id, seed=seed, round=len(done), iteration=0, status='error',
-            error=_error_text(trial), params=params, git_rev=self.git_rev,
-            wall_seconds=0.0)
+        done = [r['round'] for r in rows if r['status'] != 'error' and not r['is_final']]
+        row = make_row(**self._base(trial), round=max(done) + 1 if done else 0, iteration=0,
+                       status='error', error=_error_text(trial), wall_seconds=0.0)
         self._write(trial, rows + [row])
 
     def on_experiment_end(self, trials, **info):
@@ -98,12 +139,14 @@ def _write_json(path, obj, **kw):
     tmp = f'{path}.{os.getpid()}.{time.time_ns()}.tmp'
     with open(tmp, 'w') as f:
         json.dump(obj, f, indent=1, default=str, **kw)
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
 
 
 def write_sweep_snapshot(sweep_dir, info, configs):
     """`sweep.json` (space, benchmark, variants in table order, ...) and `configs.json` (the full
-    config of every variant), for results' config_json, tables.py and humans."""
+    config of every variant), for tables.py and humans."""
     os.makedirs(sweep_dir, exist_ok=True)
     _write_json(os.path.join(sweep_dir, 'sweep.json'), info)
     _write_json(os.path.join(sweep_dir, 'configs.json'), configs, sort_keys=True)

@@ -3,37 +3,57 @@
     python sweeps/run.py --space ripu_ablation                 # SynthShift, local Ray, 3 seeds
     python sweeps/run.py --list-spaces
     python sweeps/run.py --space ripu_ablation --benchmark gta5_to_cityscapes --address auto \\
-        --gpus-per-trial 1
-Rerunning the same command (same --name and --storage) resumes the sweep.
+        --gpus-per-trial 1 --storage /shared/adasweep --data-root /shared/data
+Rerunning the same command (same --name and --storage) resumes the sweep. A sweep folder belongs
+to one plan: a rerun with another plan is refused (--resume-anyway records the change and goes
+on), and a second driver on the same folder is refused while the first runs.
 """
 import argparse
+import fcntl
+import hashlib
 import json
 import os
 import os.path as osp
+import socket
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+from sweeps.common import REPO, SweepError, default_data_root  # noqa: E402
+from sweeps.paths import absolute_sets, data_roots  # noqa: E402
 from sweeps.space import BENCHMARKS, SCHEDULERS, SEARCHES, sample_axis  # noqa: E402
-from sweeps.spaces import known_spaces, load_space  # noqa: E402
-from sweeps.trial_config import (REPO, SweepError, active_hook, build_trial_config,  # noqa: E402
-                                 parse_sets)
+from sweeps.spaces import known_spaces, load_space, space_file  # noqa: E402
+from sweeps.trial_config import active_hook, build_trial_config, parse_sets  # noqa: E402
 from sweeps.warmup import ensure_warmup, warmup_checkpoint  # noqa: E402
+
+PLAN_FILE = 'plan.json'
+HISTORY_FILE = 'history.jsonl'
+LOCK_FILE = '.driver.lock'
 
 
 def check_trial_config(cfg):
-    """What fails at build time in a trial fails here instead: strategy, budget, schedule, and
-    the arguments of a model that can check them unbuilt (ADAMCUSegmentor.check_args)."""
+    """What fails at build time in a trial fails here instead: strategy, budget (against the
+    target images, where they are on this machine), schedule, and the arguments of a model that
+    can check them unbuilt (ADAMCUSegmentor.check_args)."""
     import mmseg_ext  # noqa: F401
-    from mmseg.registry import HOOKS, MODELS
+    from mmseg.registry import DATASETS, HOOKS, MODELS
     model_cls = MODELS.get(cfg.model.get('type'))
     if hasattr(model_cls, 'check_args'):
         model_cls.check_args(**cfg.model)
-    hook = active_hook(cfg)
-    if hook is None:
+    hook_cfg = active_hook(cfg)
+    if hook_cfg is None:
         return
-    HOOKS.build(dict(hook)).check_schedule(cfg.train_cfg.max_iters)
+    hook = HOOKS.build(dict(hook_cfg))
+    hook.check_schedule(cfg.train_cfg.max_iters)
+    dataset = cfg.train_dataloader.dataset
+    target = dataset.get('target', dataset)
+    root = target.get('data_root')
+    if target.get('type') == 'SynthShiftDataset' or (root and osp.isdir(root)):
+        target = DATASETS.build(dict(target, pipeline=[], active_label_dir=None))
+        infos = [target.get_data_info(i) for i in range(len(target))]
+        hook.check_pool([dict(info, gt_seg_map_path=info['seg_map_path']) for info in infos])
 
 
 def parse_args(argv=None):
@@ -45,16 +65,21 @@ def parse_args(argv=None):
     p.add_argument('--search', help=f'one of {", ".join(SEARCHES)} (default: the space\'s)')
     p.add_argument('--num-samples', type=int, help='trials for random/optuna search')
     p.add_argument('--scheduler', help=f'one of {", ".join(SCHEDULERS)} (default: the space\'s)')
-    p.add_argument('--address', help='Ray cluster address (auto, ray://host:port); default: a '
-                   'local Ray instance on this machine')
+    p.add_argument('--address', help='Ray cluster address (auto, host:port); default: a local '
+                   'Ray instance on this machine, on 127.0.0.1')
     p.add_argument('--gpus-per-trial', type=float, default=0)
     p.add_argument('--cpus-per-trial', type=float, default=1)
     p.add_argument('--max-concurrent', type=int, default=0, help='0: as many as resources allow')
     p.add_argument('--max-failures', type=int, default=1, help='retries of a failed trial')
-    p.add_argument('--storage', default='results', help='results root (every node must reach it)')
+    p.add_argument('--storage', default='results', help='results root (a path every node reaches)')
+    p.add_argument('--data-root', help='root of every dataset (gta5/, synthia/, cityscapes/, '
+                   'synthshift/); default: $ADASWEEP_DATA, else <repo>/data')
     p.add_argument('--name', help='sweep name (default: <space>_<benchmark>)')
     p.add_argument('--set', dest='sets', nargs='+', default=[], metavar='KEY=VALUE',
                    help='override mmengine config keys of every trial')
+    p.add_argument('--resume-anyway', action='store_true',
+                   help='resume a sweep whose plan differs from this command (recorded in the '
+                   "sweep's history.jsonl)")
     p.add_argument('--dry-run', action='store_true', help='print the trials and exit')
     return p.parse_args(argv)
 
@@ -67,13 +92,60 @@ def git_rev():
         return 'unknown'
 
 
+def _check_resources(args):
+    if args.cpus_per_trial < 0:
+        raise SweepError(f'--cpus-per-trial {args.cpus_per_trial:g}: expected a number >= 0')
+    gpus = args.gpus_per_trial
+    if gpus < 0 or (gpus > 1 and gpus != int(gpus)):
+        raise SweepError(f'--gpus-per-trial {gpus:g}: expected a fraction in [0, 1] or a whole '
+                         'number of GPUs')
+    if args.max_concurrent < 0:
+        raise SweepError(f'--max-concurrent {args.max_concurrent}: expected an integer >= 0 '
+                         '(0: as many as resources allow)')
+    if args.max_failures < 0:
+        raise SweepError(f'--max-failures {args.max_failures}: expected an integer >= 0')
+    if args.address and args.address.startswith('ray://'):
+        raise SweepError(f'--address {args.address}: Ray Client (ray://) is not supported; run '
+                         'the driver on the cluster with `ray job submit -- python '
+                         'sweeps/run.py ... --address auto` (README "On a cluster")')
+
+
+def check_storage(storage):
+    """--storage must be a local path (every node reaches it: NFS or similar) we can write."""
+    if '://' in storage:
+        raise SweepError(f'--storage {storage}: URIs are not supported; --storage must be a path '
+                         'every node reaches (NFS or similar)')
+    path = osp.abspath(storage)
+    if osp.exists(path) and not osp.isdir(path):
+        raise SweepError(f'--storage {storage}: exists and is not a folder')
+    existing = path
+    while not osp.exists(existing):
+        existing = osp.dirname(existing)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise SweepError(f'--storage {storage}: {existing} is not writable')
+    return path
+
+
+def check_name(name):
+    if not name or name in ('.', '..') or '/' in name or os.sep in name or \
+            name.startswith('.') or '\0' in name:
+        raise SweepError(f'--name {name!r}: expected a folder name (no path separators, not '
+                         'starting with a dot)')
+    return name
+
+
 class Plan:
     """Everything a sweep needs, validated before anything is started or written."""
 
-    def __init__(self, args):
+    def __init__(self, args, cwd=None):
+        cwd = cwd or os.getcwd()
         if args.benchmark not in BENCHMARKS:
             raise SweepError(f'unknown benchmark {args.benchmark!r}; known: {", ".join(BENCHMARKS)}')
-        self.space = load_space(args.space)
+        _check_resources(args)
+        self.space_file = str(space_file(args.space))
+        with open(self.space_file) as f:
+            self.space_source = f.read()
+        self.space = load_space(self.space_file, source=self.space_source)
         self.search = args.search or self.space.search
         self.scheduler = args.scheduler or self.space.scheduler
         if self.search not in SEARCHES:
@@ -82,28 +154,47 @@ class Plan:
             raise SweepError(f'unknown scheduler {self.scheduler!r}; known: '
                              f'{", ".join(SCHEDULERS)}')
         self.seeds = args.seeds if args.seeds is not None else self.space.seeds
-        self.num_samples = args.num_samples or self.space.num_samples
-        if self.seeds < 1 or self.num_samples < 1:
-            raise SweepError('--seeds and --num-samples must be >= 1')
+        self.num_samples = args.num_samples if args.num_samples is not None else \
+            self.space.num_samples
+        if self.seeds < 1:
+            raise SweepError(f'--seeds {self.seeds}: expected an integer >= 1')
+        if self.num_samples < 1:
+            raise SweepError(f'--num-samples {self.num_samples}: expected an integer >= 1')
         self.benchmark = args.benchmark
-        self.sets = parse_sets(args.sets)
-        self.name = args.name or f'{self.space.name}_{self.benchmark}'
-        self.storage = osp.abspath(args.storage)
+        self.raw_sets = list(args.sets)
+        self.sets = absolute_sets(parse_sets(args.sets), cwd)
+        self.name = check_name(args.name or f'{self.space.name}_{self.benchmark}')
+        self.storage = check_storage(args.storage)
+        self.data_root = osp.abspath(osp.join(cwd, args.data_root)) if args.data_root else \
+            default_data_root()
         self.sweep_dir = osp.join(self.storage, self.name)
         self.args = args
         self.trials = self._trials()
         # building every variant's config checks config files, knobs and --set keys/types
-        self.configs, self.warmups = {}, {}
+        self.configs, self.warmups, self.reports = {}, {}, 1
+        from sweeps.trainable import eval_iters
         for variant in self.space.variants:
             example = next((t for t in self.trials if t['variant'] == variant), None)
             knobs = dict(example['params']) if example else {}
             cfg, _ = build_trial_config(self.space, self.benchmark, variant, knobs, 0, self.sets,
-                                        storage=self.storage)
+                                        storage=self.storage, data_root=self.data_root)
+            if self.benchmark == 'synthshift':
+                self._ensure_synthshift(cfg)
             check_trial_config(cfg)
             if cfg.get('warmup_config') and cfg.get('load_from') == warmup_checkpoint(
-                    cfg, self.storage):
+                    cfg, self.storage, self.data_root):
                 self.warmups.setdefault(cfg.load_from, cfg)
+            self.reports = max(self.reports, len(eval_iters(cfg)) + 1)
             self.configs[variant] = json.loads(json.dumps(cfg.to_dict(), default=str))
+        self.searcher, self.param_space = _searcher(self)
+        self.tune_scheduler = _scheduler(self)
+
+    def _ensure_synthshift(self, cfg):
+        """SynthShift is generated once, by the driver, into the data root."""
+        from mmseg_ext.datasets import ensure_synthshift
+        for root in data_roots(cfg):
+            if osp.basename(root) == 'synthshift':
+                ensure_synthshift(root)
 
     def _trials(self):
         if self.search == 'grid':
@@ -118,13 +209,35 @@ class Plan:
         return []  # optuna samples while it runs
 
     def context(self):
-        return dict(space=self.args.space if osp.isfile(self.args.space or '') else
-                    self.space.name, benchmark=self.benchmark, sets=self.sets,
-                    sweep_dir=self.sweep_dir, cpus_per_trial=self.args.cpus_per_trial)
+        return dict(space_file=self.space_file, space_source=self.space_source,
+                    benchmark=self.benchmark, sets=self.sets, sweep_dir=self.sweep_dir,
+                    data_root=self.data_root, cpus_per_trial=self.args.cpus_per_trial,
+                    warmups={cfg.warmup_config: path for path, cfg in self.warmups.items()})
+
+    def fingerprint(self):
+        """What makes results of this plan: a rerun must match it (paths excluded, so a moved
+        storage or data folder still resumes)."""
+        text = json.dumps(self.configs, sort_keys=True, default=str)
+        for path, mark in ((self.sweep_dir, '<sweep>'), (self.storage, '<storage>'),
+                           (self.data_root, '<data>')):
+            text = text.replace(path, mark)
+        space = self.space
+        return dict(
+            space=space.name, benchmark=self.benchmark,
+            variants={n: dict(config=v.config, configs=v.configs or space.configs,
+                              knobs=json.loads(json.dumps(v.knobs, default=str)))
+                      for n, v in space.variants.items()},
+            axes={n: repr(a) for n, a in space.axes.items()}, seeds=self.seeds,
+            search=self.search, num_samples=self.num_samples if self.search != 'grid' else None,
+            scheduler=self.scheduler, sets=self.raw_sets,
+            cpus_per_trial=self.args.cpus_per_trial,
+            device='gpu' if self.args.gpus_per_trial > 0 else 'cpu',
+            configs=hashlib.sha1(text.encode()).hexdigest()[:16])
 
     def describe(self):
         lines = [f'sweep {self.name}: space {self.space.name} on {self.benchmark}, search '
-                 f'{self.search}, scheduler {self.scheduler}, storage {self.sweep_dir}']
+                 f'{self.search}, scheduler {self.scheduler}, storage {self.sweep_dir}, data '
+                 f'{self.data_root}']
         if self.search == 'optuna':
             axes = ', '.join(f'{n} in {list(a.values)}' if a.values is not None else
                              f'{n} in [{a.low}, {a.high}]{" (log)" if a.log else ""}'
@@ -171,24 +284,158 @@ def _searcher(plan):
 
 
 def _scheduler(plan):
+    """The Tune scheduler, built (and so checked) before anything runs. ASHA's rungs count
+    reports: every trial reports at each evaluation (selection rounds or eval_iters) and at
+    the end."""
     from ray.tune.schedulers import ASHAScheduler, PopulationBasedTraining
-    rounds = max(len(c.get('custom_hooks', [{}])[0].get('select_iters', []) or [])
-                 for c in plan.configs.values()) if plan.configs else 1
     if plan.scheduler == 'asha':
-        return ASHAScheduler(time_attr='training_iteration', max_t=rounds + 1, grace_period=2,
-                             reduction_factor=2)
+        if plan.space.objectives:
+            raise SweepError('--scheduler asha needs one metric; this space optimises several '
+                             '(use fifo)')
+        if plan.reports < 2:
+            raise SweepError(f'--scheduler asha needs trials that report more than once; the '
+                             f'trials of {plan.space.name} report {plan.reports} time(s)')
+        return ASHAScheduler(time_attr='training_iteration', max_t=plan.reports,
+                             grace_period=min(2, plan.reports), reduction_factor=2)
     if plan.scheduler == 'pbt':
         from ray import tune
         mutations = {n: (list(a.values) if a.values is not None else tune.uniform(a.low, a.high))
                      for n, a in plan.space.axes.items()}
         if not mutations:
             raise SweepError('--scheduler pbt needs a space with axes to mutate')
+        if plan.space.objectives:
+            raise SweepError('--scheduler pbt needs one metric; this space optimises several '
+                             '(use fifo)')
         return PopulationBasedTraining(time_attr='training_iteration', perturbation_interval=1,
                                        hyperparam_mutations=mutations)
     return None
 
 
-def run(plan):
+class SweepFolder:
+    """The sweep folder's ownership: one driver at a time (a lock held while it runs) and one
+    plan (plan.json, fingerprinted on the first run; history.jsonl says what ran when)."""
+
+    def __init__(self, plan):
+        self.plan, self.dir = plan, plan.sweep_dir
+        self.lock = None
+
+    def acquire(self):
+        os.makedirs(self.dir, exist_ok=True)
+        self.lock = open(osp.join(self.dir, LOCK_FILE), 'a+')
+        try:
+            fcntl.flock(self.lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.lock.seek(0)
+            holder = self.lock.read().strip() or 'another process'
+            self.lock.close()
+            raise SweepError(f'sweep folder {self.dir} is in use by another driver ({holder}); '
+                             'wait for it to finish or use another --name') from None
+        self.lock.seek(0)
+        self.lock.truncate()
+        self.lock.write(f'pid {os.getpid()} on {socket.gethostname()} since '
+                        f'{time.strftime("%Y-%m-%d %H:%M:%S")}\n')
+        self.lock.flush()
+
+    def check_plan(self, resuming):
+        """Compare with the first run's plan; returns the differences accepted with
+        --resume-anyway (empty when the plans match or this is the first run)."""
+        path = osp.join(self.dir, PLAN_FILE)
+        current = self.plan.fingerprint()
+        trials = osp.join(self.dir, 'trials')
+        has_results = osp.isdir(trials) and any(n.endswith('.parquet') for n in os.listdir(trials))
+        if not osp.isfile(path):
+            if not (has_results or resuming):
+                return {}
+            if not self.plan.args.resume_anyway:
+                raise SweepError(f'sweep folder {self.dir} has results but no {PLAN_FILE} (an '
+                                 'older adasweep made it): --resume-anyway adopts it with this '
+                                 'plan, or use another --name')
+            return {'plan': (None, 'adopted')}
+        if has_results and not resuming:
+            raise SweepError(f'sweep folder {self.dir} has results but its Tune state '
+                             f'({osp.join(self.dir, "tune")}) is missing or unreadable, so a '
+                             'rerun would start its trials again beside them; use another '
+                             '--name')
+        with open(path) as f:
+            first = json.load(f)['fingerprint']
+        diff = {k: (first.get(k), current.get(k)) for k in sorted(set(first) | set(current))
+                if first.get(k) != current.get(k)}
+        if diff and not self.plan.args.resume_anyway:
+            def short(value):
+                text = json.dumps(value, default=str)
+                return text if len(text) <= 60 else text[:57] + '...'
+            what = '; '.join(f'{k}: {short(a)} -> {short(b)}' for k, (a, b) in diff.items())
+            raise SweepError(f'sweep {self.plan.name} was started with another plan ({what}); '
+                             'use another --name for a new sweep, or --resume-anyway to go on '
+                             'with this plan')
+        return diff
+
+    def record(self, event, **info):
+        """plan.json (the current plan) and one line of history.jsonl."""
+        from sweeps.parquet_callback import _write_json
+        plan = self.plan
+        tune_settings = dict(max_failures=plan.args.max_failures,
+                             max_concurrent=plan.args.max_concurrent)
+        _write_json(osp.join(self.dir, PLAN_FILE), dict(
+            fingerprint=plan.fingerprint(), tune=tune_settings, git_rev=git_rev()))
+        line = dict(event=event, time=time.strftime('%Y-%m-%dT%H:%M:%S%z'), git_rev=git_rev(),
+                    host=socket.gethostname(), argv=sys.argv[1:], **info)
+        with open(osp.join(self.dir, HISTORY_FILE), 'a') as f:
+            f.write(json.dumps(line, default=str) + '\n')
+            f.flush()
+            os.fsync(f.fileno())
+
+    def tune_settings(self):
+        path = osp.join(self.dir, PLAN_FILE)
+        if not osp.isfile(path):
+            return None
+        with open(path) as f:
+            return json.load(f).get('tune')
+
+
+def connect_ray(plan):
+    import ray
+
+    from sweeps import ray_env
+    if plan.args.address:
+        ray_env.connect(plan.args.address)
+    else:
+        ray_env.init_local()
+    return ray
+
+
+def check_nodes(plan):
+    """Every alive node that can run a trial holds the data roots the trials read, and can
+    write the storage folder; one line naming the node and the path otherwise."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+    need = set()
+    for cfg in plan.configs.values():
+        need.update(data_roots(cfg))
+    cpus, gpus = plan.args.cpus_per_trial, plan.args.gpus_per_trial
+    nodes = [n for n in ray.nodes() if n.get('Alive') and
+             n['Resources'].get('CPU', 0) >= cpus and n['Resources'].get('GPU', 0) >= gpus]
+    if not nodes:
+        raise SweepError(f'no node of the cluster has {cpus:g} CPU and {gpus:g} GPU for a trial')
+    probe = ray.remote(num_cpus=0)(_missing_paths)
+    refs = [probe.options(scheduling_strategy=NodeAffinitySchedulingStrategy(
+        n['NodeID'], soft=False)).remote(sorted(need), plan.storage) for n in nodes]
+    for node, (host, missing) in zip(nodes, ray.get(refs)):
+        if missing:
+            raise SweepError(f'node {node["NodeID"][:12]} ({host}, {node["NodeManagerAddress"]}) '
+                             f'lacks {missing[0]}' + (f' and {len(missing) - 1} more path(s)'
+                                                      if len(missing) > 1 else ''))
+    return len(nodes)
+
+
+def _missing_paths(paths, storage):
+    missing = [p for p in paths if not osp.isdir(p) or not os.listdir(p)]
+    if not (osp.isdir(storage) and os.access(storage, os.W_OK)):
+        missing.append(f'{storage} (writable --storage)')
+    return socket.gethostname(), missing
+
+
+def run(plan, folder):
     import ray
     from ray import tune
 
@@ -198,37 +445,61 @@ def run(plan):
 
     os.environ.setdefault('RAY_AIR_NEW_OUTPUT', '1')
     os.environ.setdefault('TUNE_DISABLE_AUTO_CALLBACK_LOGGERS', '1')
-    if plan.args.address:
-        ray.init(address=plan.args.address, log_to_driver=False)
+    tune_dir = osp.join(plan.sweep_dir, 'tune')
+    resuming = tune.Tuner.can_restore(tune_dir)
+    diff = folder.check_plan(resuming)
+    connect_ray(plan)
+    nodes = check_nodes(plan)
+    print(f'{nodes} node(s) can run trials; data root {plan.data_root} checked on each',
+          flush=True)
+    for cfg in plan.warmups.values():
+        ensure_warmup(cfg, plan.storage, plan.data_root, cpus=plan.args.cpus_per_trial,
+                      gpus=plan.args.gpus_per_trial)
+    if not resuming:
+        write_sweep_snapshot(plan.sweep_dir, dict(
+            name=plan.name, space=plan.space.name, benchmark=plan.benchmark, search=plan.search,
+            scheduler=plan.scheduler, variants=list(plan.space.variants), sets=plan.sets,
+            git_rev=git_rev()), plan.configs)
+        folder.record('start')
+    elif diff:
+        write_sweep_snapshot(plan.sweep_dir, dict(
+            name=plan.name, space=plan.space.name, benchmark=plan.benchmark, search=plan.search,
+            scheduler=plan.scheduler, variants=list(plan.space.variants), sets=plan.sets,
+            git_rev=git_rev()), plan.configs)
+        folder.record('resume-anyway', changed={k: dict(was=a, now=b) for k, (a, b) in
+                                                diff.items()})
     else:
-        env = {k: os.environ[k] for k in ('ADASWEEP_DATA',) if k in os.environ}
-        ray.init(include_dashboard=False, log_to_driver=False,
-                 runtime_env={'env_vars': {'PYTHONPATH': REPO, **env}})
-    write_sweep_snapshot(plan.sweep_dir, dict(
-        name=plan.name, space=plan.space.name, benchmark=plan.benchmark, search=plan.search,
-        scheduler=plan.scheduler, variants=list(plan.space.variants), sets=plan.sets,
-        git_rev=git_rev()), plan.configs)
+        settings = folder.tune_settings() or {}
+        for key in ('max_failures', 'max_concurrent'):
+            if key in settings and settings[key] != getattr(plan.args, key):
+                print(f'note: --{key.replace("_", "-")} {getattr(plan.args, key)} differs from '
+                      f'the first run\'s {settings[key]}; a resumed sweep keeps the first run\'s',
+                      flush=True)
+        folder.record('resume')
     resources = {'cpu': plan.args.cpus_per_trial, 'gpu': plan.args.gpus_per_trial}
     trainable = tune.with_resources(tune.with_parameters(run_trial, context=plan.context()),
                                     resources)
-    tune_dir = osp.join(plan.sweep_dir, 'tune')
     metric = None if plan.space.objectives else plan.space.metric
     mode = None if plan.space.objectives else plan.space.mode
     from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
     callbacks = [ParquetResultsCallback(plan.sweep_dir, plan.name, plan.space.name,
-                                        plan.benchmark, git_rev(), plan.configs,
+                                        plan.benchmark, git_rev(),
                                         {n: dict(v.knobs) for n, v in
                                          plan.space.variants.items()}),
                  JsonLoggerCallback(), CSVLoggerCallback()]
-    if tune.Tuner.can_restore(tune_dir):
+    if resuming:
         print(f'resuming sweep {plan.name} from {tune_dir}', flush=True)
-        tuner = tune.Tuner.restore(tune_dir, trainable=trainable, resume_errored=True)
+        try:
+            tuner = tune.Tuner.restore(tune_dir, trainable=trainable, resume_errored=True)
+        except Exception as err:  # noqa: BLE001
+            raise SweepError(f'cannot resume sweep {plan.name} from {tune_dir}: '
+                             f'{str(err).strip().splitlines()[-1][:300]}; use another --name '
+                             'for a new sweep') from err
     else:
-        searcher, param_space = _searcher(plan)
         tuner = tune.Tuner(
-            trainable, param_space=param_space,
+            trainable, param_space=plan.param_space,
             tune_config=tune.TuneConfig(
-                metric=metric, mode=mode, search_alg=searcher, scheduler=_scheduler(plan),
+                metric=metric, mode=mode, search_alg=plan.searcher, scheduler=plan.tune_scheduler,
                 num_samples=plan.num_samples if plan.search == 'optuna' else 1,
                 max_concurrent_trials=plan.args.max_concurrent or None,
                 # a finished trial's worker process (torch, mmseg imported) runs the next one
@@ -274,6 +545,12 @@ def pareto_front(table, objectives):
     return df.loc[keep, cols].sort_values(objectives[0][0], ascending=False).set_index('trial_id')
 
 
+def _error(err):
+    text = ' '.join(str(err).split())
+    print(f'error: {text}', file=sys.stderr)
+    return 2
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.list_spaces:
@@ -281,26 +558,28 @@ def main(argv=None):
             print(f'{name:<22} {load_space(name).description.strip().splitlines()[0]}')
         return 0
     if not args.space:
-        print('error: --space is required (see --list-spaces)', file=sys.stderr)
-        return 2
+        return _error('--space is required (see --list-spaces)')
     try:
         plan = Plan(args)
-    except (SweepError, ValueError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
+    except (SweepError, ValueError, OSError) as err:
+        return _error(err)
     print(plan.describe(), flush=True)
     for path, cfg in plan.warmups.items():
         state = 'trained' if os.path.isfile(path) else 'to train once'
         print(f'warm-up {cfg.warmup_config}: {path} ({state})', flush=True)
     if args.dry_run:
         return 0
+    folder = SweepFolder(plan)
+    new_folder = not osp.exists(plan.sweep_dir)
     try:
-        for cfg in plan.warmups.values():
-            ensure_warmup(cfg, plan.storage)
+        folder.acquire()
+        table = run(plan, folder)
     except SweepError as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 1
-    report(plan, run(plan))
+        if new_folder and not osp.isfile(osp.join(plan.sweep_dir, PLAN_FILE)):
+            import shutil
+            shutil.rmtree(plan.sweep_dir, ignore_errors=True)  # nothing of a refused sweep
+        return _error(err)
+    report(plan, table)
     return 0
 
 

@@ -6,12 +6,15 @@ carries a Tune checkpoint holding the mmengine checkpoint (model, optimiser, sch
 of the active-label store, so a retried, restored or PBT-exploited trial resumes from its last
 round with exactly its labels.
 """
+import json
 import math
 import os
 import shutil
+import socket
 import tarfile
 import tempfile
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -36,20 +39,25 @@ def _scalar(hub, key, default=0.0):
         return default
 
 
+def where():
+    """Where this trial runs: Ray node id and host name (the device comes from the model)."""
+    import ray
+    return dict(node_id=ray.get_runtime_context().get_node_id(), hostname=socket.gethostname())
+
+
+def _device(runner):
+    param = next(iter(runner.model.parameters()), None)
+    return str(param.device) if param is not None else 'cpu'
+
+
 @HOOKS.register_module()
-class TuneReportHook(Hook):
-    """Evaluates at `eval_iters` and reports every evaluation to Ray Tune; stops a NaN loss."""
+class TuneEvalHook(Hook):
+    """Runs the evaluations at `eval_iters` (before a selection hook of the same iteration
+    buys, so round r is the model trained with r rounds of labels); stops a non-finite loss."""
     priority = 'ABOVE_NORMAL'  # before ActiveSelectionHook at the same iteration
 
-    def __init__(self, eval_iters=(), report=True):
+    def __init__(self, eval_iters=()):
         self.eval_iters = set(int(i) for i in eval_iters)
-        self.report = report
-        self.started = time.time()
-        self.loop_started, self.report_seconds = None, 0.0
-        self._target_pixels = None
-
-    def before_train(self, runner):
-        self.loop_started = time.time()
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
         loss = (outputs or {}).get('loss')
@@ -59,13 +67,56 @@ class TuneReportHook(Hook):
         if runner.iter + 1 in self.eval_iters and runner.iter + 1 < runner.max_iters:
             runner.val_loop.run()
 
+
+@HOOKS.register_module()
+class TuneReportHook(Hook):
+    """Reports every evaluation to Ray Tune with a checkpoint of the whole state.
+
+    The result is built when the evaluation ends; the report (and its checkpoint) waits for the
+    end of the iteration (lowest priority: after selection, the LR scheduler step and mmengine's
+    own checkpoint), so a trial resumed from it continues exactly where the uninterrupted one
+    was. Time columns add up over attempts: each checkpoint carries the wall and training
+    seconds of the work it holds (work lost to a kill after the last checkpoint is not counted).
+    """
+    priority = 'LOWEST'
+
+    def __init__(self, eval_iters=(), report=True, where=None):
+        self.eval_iters = set(int(i) for i in eval_iters)
+        self.report = report
+        self.started = time.time()
+        self.loop_started, self.report_seconds = None, 0.0
+        self.wall_before, self.train_before = 0.0, 0.0  # earlier attempts (from the checkpoint)
+        self._target_pixels = None
+        self._pending = None
+        self.where = dict(where or {})  # node_id, hostname
+
+    def before_train(self, runner):
+        self.loop_started = time.time()
+        self.where = dict(self.where, device=_device(runner))
+
+    def _times(self):
+        now = time.time()
+        wall = self.wall_before + now - self.started
+        train = self.train_before + now - (self.loop_started or self.started) - \
+            self.report_seconds
+        return wall, train
+
+    def before_save_checkpoint(self, runner, checkpoint):
+        wall, train = self._times()
+        checkpoint.setdefault('meta', {})['adasweep_seconds'] = dict(wall=wall, train=train)
+
+    def after_load_checkpoint(self, runner, checkpoint):
+        seconds = checkpoint.get('meta', {}).get('adasweep_seconds') or {}
+        self.wall_before = float(seconds.get('wall', 0.0))
+        self.train_before = float(seconds.get('train', 0.0))
+
     def after_val_epoch(self, runner, metrics=None):
-        from ray import tune
         hub = runner.message_hub
         store = os.path.join(runner.work_dir, STORE_DIR)
         from mmseg_ext.active.label_store import ActiveLabelStore
         rounds = len(ActiveLabelStore(store).rounds()) if os.path.isdir(store) else 0
-        iteration = runner.iter + (0 if runner.iter >= runner.max_iters else 1)
+        final = runner.iter >= runner.max_iters
+        iteration = runner.iter + (0 if final else 1)
         if any(isinstance(h, AdaptiveSamplingHook) for h in runner.hooks):
             # buys during training (ADA-MCU), so its store rounds are commits, not selection
             # rounds: report the evaluation's index, which lines up with round-based methods
@@ -73,21 +124,31 @@ class TuneReportHook(Hook):
             rounds = 1 + sum(i < iteration for i in self.eval_iters)
         result = {k: float(v) for k, v in (metrics or {}).items()
                   if isinstance(v, (int, float))}
-        result.update(round=rounds, iteration=iteration,
-                      is_final=runner.iter >= runner.max_iters,
+        wall, train = self._times()
+        result.update(round=rounds, iteration=iteration, is_final=final,
                       labelled_fraction=_scalar(hub, 'active/labelled_fraction'),
                       pixels_bought=int(_scalar(hub, 'active/pixels')),
                       units_bought=int(_scalar(hub, 'active/units')),
-                      wall_seconds=time.time() - self.started,
-                      train_seconds=time.time() - (self.loop_started or self.started)
-                      - self.report_seconds)
+                      wall_seconds=wall, train_seconds=train, **self.where)
         if not os.path.isdir(store) and _fully_labelled_target(runner):  # e.g. the oracle
             pixels = self.target_pixels(runner)
             result.update(labelled_fraction=1.0, pixels_bought=pixels, units_bought=pixels)
         result['miou'] = result.get('mIoU', float('nan'))
+        self._pending = result
+        if final:  # after the loop: nothing of the iteration is left to run
+            self._report(runner)
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        if self._pending is not None:
+            self._report(runner)
+
+    def _report(self, runner):
+        result, self._pending = self._pending, None
         if not self.report:
             return
+        from ray import tune
         reporting = time.time()
+        store = os.path.join(runner.work_dir, STORE_DIR)
         with tempfile.TemporaryDirectory() as tmp:
             runner.save_checkpoint(tmp, CHECKPOINT_FILE, save_optimizer=True,
                                    save_param_scheduler=True)
@@ -123,9 +184,23 @@ def eval_iters(cfg):
     return [i for i in iters if i > 0]
 
 
+TRIAL_CONFIG = 'trial_config.json'
+
+
+def write_trial_config(cfg, work_dir):
+    """The trial's own config, for its rows' config_json (the driver's callback reads it)."""
+    path = os.path.join(work_dir, TRIAL_CONFIG)
+    tmp = f'{path}.{os.getpid()}.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(cfg.to_dict(), f, sort_keys=True, default=str)
+    os.replace(tmp, path)
+
+
 def run_trial(config, context):
     """The Tune function trainable. `config`: variant, seed and knob values (flat keys, or a
-    'trial' dict from a grid); `context`: space name/path, benchmark, --set overrides, storage."""
+    'trial' dict from a grid); `context` (from the driver, all paths absolute): the space's
+    name, file and source text, benchmark, --set overrides, sweep folder, data root, warm-up
+    checkpoints, CPUs per trial."""
     from ray import tune
     import mmseg_ext  # noqa: F401  (compat, registries)
     from mmseg.registry import RUNNERS
@@ -135,23 +210,31 @@ def run_trial(config, context):
     from .spaces import load_space
     register_all_modules(init_default_scope=False)
     torch.set_num_threads(max(1, int(context.get('cpus_per_trial', 1))))
+    import ray
+    if ray.get_gpu_ids() and not torch.cuda.is_available():
+        warnings.warn(f'Ray gave this trial GPU {ray.get_gpu_ids()} but torch sees no CUDA '
+                      'device: it runs on the CPU')
 
     variant, seed, knobs = trial_spec(config)
-    space = load_space(context['space'])
+    space = load_space(context['space_file'], source=context['space_source'])
     trial_id = tune.get_context().get_trial_id()
     work_dir = os.path.join(context['sweep_dir'], 'work', trial_id)
     os.makedirs(work_dir, exist_ok=True)
     cfg, _ = build_trial_config(space, context['benchmark'], variant, knobs, seed,
                                 context.get('sets'), work_dir,
-                                storage=os.path.dirname(context['sweep_dir']))
+                                storage=os.path.dirname(context['sweep_dir']),
+                                data_root=context['data_root'], warmups=context.get('warmups'))
     cfg.log_level = 'WARNING'
     cfg.default_hooks.logger.interval = 10 ** 9
     for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         if cfg.get(name) is not None:
             cfg[name].num_workers = context.get('data_workers', 0)
             cfg[name].persistent_workers = False
+    iters = eval_iters(cfg)
     cfg.custom_hooks = [*(cfg.get('custom_hooks') or []),
-                        dict(type='TuneReportHook', eval_iters=eval_iters(cfg))]
+                        dict(type='TuneEvalHook', eval_iters=iters),
+                        dict(type='TuneReportHook', eval_iters=iters, where=where())]
+    write_trial_config(cfg, work_dir)
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as src:

@@ -8,14 +8,11 @@ import os.path as osp
 
 from mmengine.config import Config
 
+from .common import REPO, SweepError, default_data_root  # noqa: F401  (re-exported)
+from .paths import is_path_key, rebase_data_roots
 from .space import ADAMCU_MODEL_KNOBS, ADEADA_KNOBS, REGION_HOOK_KNOBS
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 HOOK_TYPES = ('ActiveSelectionHook', 'RegionSelectionHook', 'AdaptiveSamplingHook')
-
-
-class SweepError(ValueError):
-    """Bad sweep input: the CLI prints it as one line and exits non-zero."""
 
 
 def trial_spec(config):
@@ -57,18 +54,7 @@ def apply_knobs(cfg, knobs):
     nl = _loss(cfg, 'target_losses', 'NegativeLearningLoss')
     for name, value in knobs.items():
         if name == 'max_iters':
-            old = cfg.train_cfg.max_iters
-            cfg.train_cfg.max_iters = int(value)
-            cfg.train_cfg.val_interval = int(value)
-            for sched in cfg.param_scheduler:
-                if sched.get('end') == old:
-                    sched['end'] = int(value)
-                if 'period' in sched:  # RoundPolyLR: one period per round
-                    sched['period'] = int(sched['period'] * value / old)
-            if hook is not None and 'select_iters' in hook:
-                hook['select_iters'] = [int(i * value / old) for i in hook['select_iters']]
-            if cfg.get('eval_iters'):
-                cfg.eval_iters = [int(i * value / old) for i in cfg.eval_iters]
+            set_max_iters(cfg, value)
         elif name == 'lr':
             cfg.optim_wrapper.optimizer.lr = float(value)
         elif name in ('alpha1', 'lcr_region'):
@@ -107,6 +93,31 @@ def apply_knobs(cfg, knobs):
                               'pixels': float(value)}
         applied[name] = value
     return applied
+
+
+def set_max_iters(cfg, value):
+    """Change the training length and everything defined over it: validation interval, the LR
+    schedule (`end` / RoundPolyLR `period`), selection and evaluation iterations. The one way
+    both the `max_iters` knob and `--set train_cfg.max_iters=N` take."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SweepError(f'max_iters={value!r}: expected an integer >= 1')
+    old = cfg.train_cfg.max_iters
+    hook = active_hook(cfg)
+    cfg.train_cfg.max_iters = int(value)
+    cfg.train_cfg.val_interval = int(value)
+    schedulers = cfg.get('param_scheduler') or []
+    if isinstance(schedulers, dict):
+        schedulers = [s for group in schedulers.values() for s in group] if all(
+            isinstance(g, (list, tuple)) for g in schedulers.values()) else [schedulers]
+    for sched in schedulers:
+        if sched.get('end') == old:
+            sched['end'] = int(value)
+        if 'period' in sched:  # RoundPolyLR: one period per round
+            sched['period'] = int(sched['period'] * value / old)
+    if hook is not None and 'select_iters' in hook:
+        hook['select_iters'] = [int(i * value / old) for i in hook['select_iters']]
+    if cfg.get('eval_iters'):
+        cfg.eval_iters = [int(i * value / old) for i in cfg.eval_iters]
 
 
 def _apply_adamcu_knob(model, name, value):
@@ -155,10 +166,17 @@ def _lookup(cfg, key):
 
 
 def check_sets(cfg, sets):
-    """Every --set key must exist in the config and keep its value's type (int -> float is fine)."""
+    """Every --set key must exist in the config and keep its value's type (int -> float is fine).
+    A key whose value is None takes a path (a path key: it must exist), a number, a bool, a
+    string, a list or a dict, and None itself; a path key's path must exist."""
     for key, value in sets.items():
         old = _lookup(cfg, key)
+        if is_path_key(key) and isinstance(value, str) and '://' not in value and \
+                not osp.exists(value):
+            raise SweepError(f'--set {key}={value!r}: no such file or folder')
         if old is None:
+            if not isinstance(value, (str, int, float, bool, list, tuple, dict, type(None))):
+                raise SweepError(f'--set {key}={value!r}: expected a literal value')
             continue
         ok = isinstance(value, type(old)) or (isinstance(old, float) and isinstance(value, int)
                                                and not isinstance(value, bool))
@@ -169,11 +187,24 @@ def check_sets(cfg, sets):
                              f'like the config value {old!r}')
 
 
+def apply_sets(cfg, sets):
+    """`--set` overrides into `cfg`, checked; `train_cfg.max_iters` rescales what depends on it
+    (as the max_iters knob does)."""
+    sets = dict(sets or {})
+    check_sets(cfg, sets)
+    if 'train_cfg.max_iters' in sets:
+        set_max_iters(cfg, sets.pop('train_cfg.max_iters'))
+    if sets:
+        cfg.merge_from_dict(sets)
+
+
 def build_trial_config(space, benchmark, variant, knobs, seed, sets=None, work_dir=None,
-                       storage=None):
-    """The mmengine Config of one trial; `knobs` = the variant's plus the sampled ones. A
-    config naming a `warmup_config` starts from its checkpoint under `storage` (sweeps.warmup)
-    unless it sets load_from itself."""
+                       storage=None, data_root=None, warmups=None):
+    """The mmengine Config of one trial; `knobs` = the variant's plus the sampled ones. Dataset
+    roots are rebased onto `data_root` (default: sweeps.common.default_data_root()). A config
+    naming a `warmup_config` starts from its checkpoint (`warmups[warmup_config]` when the
+    driver passed it, else computed under `storage`; sweeps.warmup) unless it sets load_from
+    itself."""
     if variant not in space.variants:
         raise SweepError(f'space {space.name!r} has no variant {variant!r}; variants: '
                          f'{", ".join(space.variants)}')
@@ -187,12 +218,15 @@ def build_trial_config(space, benchmark, variant, knobs, seed, sets=None, work_d
     hook = active_hook(cfg)
     if hook is not None:
         hook['seed'] = int(seed)
-    if sets:
-        check_sets(cfg, sets)
-        cfg.merge_from_dict(sets)
+    data_root = data_root or default_data_root()
+    rebase_data_roots(cfg, data_root)
+    apply_sets(cfg, sets)
     if work_dir is not None:
         cfg.work_dir = work_dir
-    if storage is not None and cfg.get('warmup_config') and not cfg.get('load_from'):
-        from .warmup import warmup_checkpoint
-        cfg.load_from = warmup_checkpoint(cfg, storage)
+    if cfg.get('warmup_config') and not cfg.get('load_from'):
+        if warmups and cfg.warmup_config in warmups:
+            cfg.load_from = warmups[cfg.warmup_config]
+        elif storage is not None:
+            from .warmup import warmup_checkpoint
+            cfg.load_from = warmup_checkpoint(cfg, storage, data_root)
     return cfg, applied

@@ -1,29 +1,37 @@
-"""The warm-up checkpoint a method starts from (ADeADA: AdaptSegNet UDA), trained once per
-warm-up config and reused by every trial and sweep that names it.
+"""The warm-up checkpoint a method starts from (ADeADA: AdaptSegNet UDA; ADA-MCU: the source
+pre-training), trained once per warm-up config and reused by every trial and sweep that names it.
 
 A method config names its warm-up with `warmup_config = 'configs/.../warmup.py'` (relative to
-the repository). The checkpoint lives at `<storage>/warmup/<config name>-<hash>/warmup.pth`,
-the hash taken over the warm-up's resolved config text and the SynthShift data root, so an
-edited warm-up config trains a new one. `ensure_warmup` trains it with tools/train.py in a
-subprocess under a file lock (a second sweep waits and reuses it) and publishes it atomically;
-a failed warm-up leaves no checkpoint and raises.
+the repository). The checkpoint lives at `<storage>/warmup/<benchmark>-<name>-<hash>/warmup.pth`,
+the hash taken over the warm-up's resolved config text and the data root, so an edited warm-up
+config (or other data) trains a new one.
+
+`ensure_warmup` trains it where the trials train: as a Ray task with the trial's resources
+(`--cpus-per-trial`, `--gpus-per-trial`) when Ray is up, on whichever node has them (in this
+process otherwise). `train_warmup` does the work under a file lock in the checkpoint's folder
+(on the shared storage), so two drivers or trials asking at once train it once; the training
+runs in the lock holder's own process (no child process that could outlive it), checkpoints
+every tenth of the schedule and resumes from the last checkpoint after a kill (bit-identical to
+an uninterrupted warm-up: ExactResumeIterBasedTrainLoop); the result is published atomically
+and durably (temporary file, fsync, rename, fsync of the folder). A failed warm-up leaves no
+checkpoint and raises.
 """
 import fcntl
 import hashlib
 import os
 import os.path as osp
 import shutil
-import subprocess
-import sys
 
 from mmengine.config import Config
 
-from .trial_config import REPO, SweepError
+from .common import REPO, SweepError, default_data_root
+from .paths import rebase_data_roots
 
 CHECKPOINT = 'warmup.pth'
+CHECKPOINTS_PER_RUN = 10  # how often a warm-up saves what a killed one resumes from
 
 
-def warmup_checkpoint(cfg, storage):
+def warmup_checkpoint(cfg, storage, data_root=None):
     """Where the warm-up checkpoint of `cfg` is (or will be); None if cfg names no warm-up."""
     rel = cfg.get('warmup_config')
     if not rel:
@@ -31,37 +39,102 @@ def warmup_checkpoint(cfg, storage):
     path = osp.join(REPO, rel)
     if not osp.isfile(path):
         raise SweepError(f'warmup_config {rel!r} does not exist (expected {path})')
-    text = Config.fromfile(path).pretty_text + os.environ.get('ADASWEEP_DATA', '')
+    text = Config.fromfile(path).pretty_text + osp.abspath(data_root or default_data_root())
     digest = hashlib.sha1(text.encode()).hexdigest()[:12]
     name = osp.splitext(osp.basename(rel))[0]
     bench = osp.basename(osp.dirname(path))
-    return osp.join(storage, 'warmup', f'{bench}-{name}-{digest}', CHECKPOINT)
+    return osp.join(osp.abspath(storage), 'warmup', f'{bench}-{name}-{digest}', CHECKPOINT)
 
 
-def ensure_warmup(cfg, storage, log=print):
-    """Train the warm-up of `cfg` unless its checkpoint exists; returns its path (or None)."""
-    target = warmup_checkpoint(cfg, storage)
-    if target is None or osp.isfile(target):
-        return target
+def warmup_train_config(rel, work_dir, data_root):
+    """The warm-up's config as it trains: data under `data_root`, its work dir, resuming from
+    the last of its checkpoints (one every tenth of the schedule, the last one kept)."""
+    cfg = Config.fromfile(osp.join(REPO, rel))
+    rebase_data_roots(cfg, data_root)
+    cfg.work_dir = work_dir
+    cfg.resume = True
+    cfg.load_from = None
+    hook = cfg.default_hooks.checkpoint
+    iters = int(cfg.train_cfg.max_iters)
+    hook.interval = max(1, min(int(hook.get('interval') or iters), iters // CHECKPOINTS_PER_RUN))
+    hook.save_last = True
+    return cfg
+
+
+def _fsync_dir(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def publish(source, target):
+    """Copy `source` to `target` atomically and durably."""
+    tmp = f'{target}.{os.getpid()}.tmp'
+    try:
+        with open(source, 'rb') as src, open(tmp, 'wb') as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+            dst.flush()
+            os.fsync(dst.fileno())
+        os.replace(tmp, target)
+        _fsync_dir(osp.dirname(target))
+    finally:
+        if osp.exists(tmp):
+            os.unlink(tmp)
+
+
+def train_warmup(rel, target, data_root, cpus=1, log=print):
+    """Train the warm-up config `rel` (resuming a killed one) and publish it at `target`, unless
+    it is there; one trainer at a time per target (a file lock next to it). Returns target."""
     folder = osp.dirname(target)
     os.makedirs(folder, exist_ok=True)
     with open(osp.join(folder, '.lock'), 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if osp.isfile(target):  # another sweep made it while we waited
+        if osp.isfile(target):  # another driver or trial made it while we waited
             return target
+        import torch
+
+        import mmseg_ext  # noqa: F401  (compat, registries)
+        from mmengine.runner import Runner
+        from mmseg.registry import RUNNERS
+        from mmseg.utils import register_all_modules
+        register_all_modules(init_default_scope=False)
+        torch.set_num_threads(max(1, int(cpus)))
         work = osp.join(folder, 'work')
-        log(f'warm-up: training {cfg.warmup_config} once -> {target}', flush=True)
-        with open(osp.join(folder, 'train.log'), 'w') as out:
-            done = subprocess.run([sys.executable, osp.join(REPO, 'tools', 'train.py'),
-                                   osp.join(REPO, cfg.warmup_config), '--work-dir', work],
-                                  cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
-        last = osp.join(work, 'last_checkpoint')
-        if done.returncode != 0 or not osp.isfile(last):
-            raise SweepError(f'warm-up {cfg.warmup_config} failed (exit {done.returncode}); '
-                             f'see {osp.join(folder, "train.log")}')
-        with open(last) as f:
-            checkpoint = f.read().strip()
-        tmp = f'{target}.tmp'
-        shutil.copyfile(checkpoint, tmp)
-        os.replace(tmp, target)
+        cfg = warmup_train_config(rel, work, data_root)
+        resumed = osp.isfile(osp.join(work, 'last_checkpoint'))
+        log(f'warm-up: {"resuming" if resumed else "training"} {rel} -> {target}', flush=True)
+        runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+        runner.train()
+        with open(osp.join(work, 'last_checkpoint')) as f:
+            publish(f.read().strip(), target)
     return target
+
+
+def _train_task(rel, target, data_root, cpus):
+    return train_warmup(rel, target, data_root, cpus, log=lambda *a, **k: None)
+
+
+def ensure_warmup(cfg, storage, data_root=None, cpus=1, gpus=0, log=print):
+    """The warm-up checkpoint of `cfg`, trained first if it is missing (a Ray task with `cpus`
+    and `gpus` when Ray is initialised, else here); returns its path (None: no warm-up)."""
+    data_root = osp.abspath(data_root or default_data_root())
+    target = warmup_checkpoint(cfg, storage, data_root)
+    if target is None or osp.isfile(target):
+        return target
+    rel = cfg.warmup_config
+    try:
+        import ray
+        if ray.is_initialized():
+            log(f'warm-up: training {rel} once as a Ray task ({cpus} CPU, {gpus} GPU) -> '
+                f'{target}', flush=True)
+            task = ray.remote(num_cpus=cpus, num_gpus=gpus, max_calls=1, max_retries=3,
+                              retry_exceptions=False)(_train_task)
+            return ray.get(task.remote(rel, target, data_root, cpus))
+        return train_warmup(rel, target, data_root, cpus, log)
+    except Exception as err:  # noqa: BLE001  (one line for the CLI, the log has the rest)
+        text = str(err).strip().splitlines()
+        reason = text[-1] if text else type(err).__name__
+        raise SweepError(f'warm-up {rel} failed: {reason[:300]} (work dir '
+                         f'{osp.join(osp.dirname(target), "work")})') from err

@@ -172,13 +172,18 @@ class ActiveSelectionHook(Hook):
         self.check_schedule(runner.max_iters)
         self.store = ActiveLabelStore(label_dir)
         self.store.rollback(runner.iter)  # a no-op unless ActiveRunner could not do it first
-        self.infos = [target.get_data_info(i) for i in range(len(target))]
-        self.sizes = [Image.open(info['gt_seg_map_path']).size[::-1] for info in self.infos]
-        self.total_pixels = int(sum(h * w for h, w in self.sizes))
-        self._check_budget()
+        self.check_pool([target.get_data_info(i) for i in range(len(target))])
         if not self.select_before_update and runner.iter > 0:
             # resumed from a checkpoint taken at a selection iteration but before its round
             self._maybe_select(runner, runner.iter)
+
+    def check_pool(self, infos):
+        """Take the target-train pool (data infos) and check the budget against it: what
+        before_train checks, callable without a runner (a sweep checks every trial first)."""
+        self.infos = list(infos)
+        self.sizes = [Image.open(info['gt_seg_map_path']).size[::-1] for info in self.infos]
+        self.total_pixels = int(sum(h * w for h, w in self.sizes))
+        self._check_budget()
 
     def _check_budget(self):
         """Dry-run every round on the first target image, so an impossible budget fails now."""

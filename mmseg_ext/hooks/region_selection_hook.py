@@ -115,6 +115,8 @@ class RegionSelectionHook(ActiveSelectionHook):
         if self.budget.pixels is not None and any(per_image):
             raise ValueError(f'RegionSelectionHook: the budget ({self.budget}) is above the '
                              f'pixels of a target image')
+        if not hasattr(self, 'source_infos'):  # check_pool without a runner: the budget only
+            return
         rounds = range(1, len(self.select_iters) + 1)
         if not self.source_infos and any(self.strategy.needs_source(r) for r in rounds):
             raise ValueError(f'RegionSelectionHook: {self.strategy.name} needs source images '

@@ -9,17 +9,28 @@ def known_spaces():
     return sorted(p.stem for p in HERE.glob('*.py') if not p.stem.startswith('_'))
 
 
-def load_space(name_or_path):
-    """A space by name (sweeps/spaces/<name>.py) or by path to a file that defines SPACE."""
+def space_file(name_or_path):
+    """The absolute path of a space given by name (sweeps/spaces/<name>.py) or by path."""
     path = Path(name_or_path)
     if not (path.suffix == '.py' and path.is_file()):
         if name_or_path not in known_spaces():
             raise ValueError(f'unknown space {name_or_path!r}; known spaces: '
                              f'{", ".join(known_spaces())} (or a path to a space file)')
         path = HERE / f'{name_or_path}.py'
-    spec = importlib.util.spec_from_file_location(f'adasweep_space_{path.stem}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    return path.resolve()
+
+
+def load_space(name_or_path, source=None):
+    """A space by name (sweeps/spaces/<name>.py) or by path to a file that defines SPACE.
+    `source`: the file's text, when the driver sent it (a trial on another node, or in another
+    directory, needs no copy of the file)."""
+    path = space_file(name_or_path) if source is None else Path(name_or_path)
+    if source is None:
+        source = path.read_text()
+    module = importlib.util.module_from_spec(
+        importlib.util.spec_from_loader(f'adasweep_space_{path.stem}', loader=None))
+    module.__file__ = str(path)
+    exec(compile(source, str(path), 'exec'), module.__dict__)  # noqa: S102  (a space file)
     space = getattr(module, 'SPACE', None)
     if space is None:
         raise ValueError(f'space file {str(path)!r} defines no SPACE = Space(...)')
