@@ -13,7 +13,6 @@ import os
 import re
 import sys
 import time
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -23,17 +22,26 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 
-def _cityscapes_classes():
-    """CITYSCAPES_CLASSES of mmseg_ext.datasets.classes, without importing the whole package
-    (which pulls in torch and mmseg: seconds for a table CLI that needs none of it)."""
-    mod = sys.modules.get('mmseg_ext.datasets.classes')
+def _ext_module(name):
+    """Module `mmseg_ext.<name>` (a dependency-free file of the package), without importing the
+    whole package (which pulls in torch and mmseg: seconds for a table CLI that needs none of
+    it)."""
+    mod = sys.modules.get(f'mmseg_ext.{name}')
     if mod is None:
         pkg = importlib.util.find_spec('mmseg_ext')
-        path = os.path.join(os.path.dirname(pkg.origin), 'datasets', 'classes.py')
-        spec = importlib.util.spec_from_file_location('_adasweep_classes', path)
+        path = os.path.join(os.path.dirname(pkg.origin), *name.split('.')) + '.py'
+        spec = importlib.util.spec_from_file_location(f'_adasweep_{name.replace(".", "_")}', path)
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
-    return tuple(mod.CITYSCAPES_CLASSES)
+    return mod
+
+
+def _cityscapes_classes():
+    """CITYSCAPES_CLASSES of mmseg_ext.datasets.classes (see _ext_module)."""
+    return tuple(_ext_module('datasets.classes').CITYSCAPES_CLASSES)
+
+
+_fileio = _ext_module('fileio')  # durable writes (fsync of the file and of its folder)
 
 
 CLASS_NAMES_19 = _cityscapes_classes()
@@ -301,20 +309,9 @@ def rows_to_table(rows):
 
 def atomic_write_table(table, path):
     """Write `table` to `path` via a dot-prefixed temp file in the same folder and os.replace, so a
-    reader sees the old file or the new one, never a partial one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f'.{path.name}.{uuid.uuid4().hex}.tmp'
-    try:
-        with open(tmp, 'wb') as fh:
-            pq.write_table(table, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    reader sees the old file or the new one, never a partial one; the file and the folder are
+    fsynced (the new file survives a power loss)."""
+    return _fileio.atomic_write(path, lambda tmp: pq.write_table(table, tmp))
 
 
 def _trial_files(root):
@@ -325,17 +322,22 @@ def _trial_files(root):
                   if p.suffix == '.parquet' and not p.name.startswith(('.', '_')))
 
 
-def _read_file(path, columns=None):
+def _read_file(path, columns=None, schema_only=False):
     """One Parquet file through ONE open handle: pq.read_table(path) opens the path twice (footer,
-    then data), so a concurrent os.replace can pair an old footer with new pages."""
-    with pa.OSFile(os.fspath(path)) as fh:
-        pf = pq.ParquetFile(fh)
-        names = pf.schema_arrow.names
-        cols = None if columns is None else [c for c in columns if c in names]
-        try:
+    then data), so a concurrent os.replace can pair an old footer with new pages. Its schema only
+    (the footer) if `schema_only`. An unreadable file -> ValueError naming it."""
+    try:
+        with pa.OSFile(os.fspath(path)) as fh:
+            pf = pq.ParquetFile(fh)
+            if schema_only:
+                return pf.schema_arrow
+            names = pf.schema_arrow.names
+            cols = None if columns is None else [c for c in columns if c in names]
             return pf.read(columns=cols)
-        except (pa.ArrowInvalid, OSError) as e:
-            raise ValueError(f'{path}: {e}') from None
+    except FileNotFoundError:
+        raise
+    except (pa.ArrowException, OSError) as e:  # not Parquet, truncated, corrupt pages
+        raise ValueError(f'{path}: not a readable Parquet file ({e})') from None
 
 
 def _read_unified(paths, columns=None, dedup=True):
@@ -439,11 +441,7 @@ def _sources(path):
 
 def result_schema(path):
     """The unified schema of a results file or sweep folder (reads only the Parquet footers)."""
-    schemas = []
-    for p in _sources(path)[0]:
-        with pa.OSFile(os.fspath(p)) as fh:
-            schemas.append(pq.ParquetFile(fh).schema_arrow)
-    return unified_schema(schemas)
+    return unified_schema([_read_file(p, schema_only=True) for p in _sources(path)[0]])
 
 
 def read_results(path, columns=None):

@@ -238,8 +238,11 @@ def sweep_variants(path):
     """The space's variant order from the sweep's sweep.json (written by run.py), if any."""
     info = osp.join(path if osp.isdir(path) else osp.dirname(path), 'sweep.json')
     if osp.isfile(info):
-        with open(info) as f:
-            return json.load(f).get('variants')
+        try:
+            with open(info) as f:
+                return json.load(f).get('variants')
+        except (ValueError, AttributeError) as e:
+            raise ValueError(f'{info}: not a readable sweep.json ({e})') from None
     return None
 
 

@@ -13,43 +13,42 @@ dataset's label folder, `rel`):
     index.json            the image list (rel, ground-truth path)
 
 Rounds are committed in three steps (delta file, label/state files, round json), every file is
-written atomically, so a crash at any point leaves a store that `recover()` completes. Rounds
+written atomically and durably (file and folder fsynced, `mmseg_ext.fileio`), so a crash at any
+point, the machine's death included, leaves a store that `recover()` completes. Rounds
 can be undone exactly (`rollback`), which is how a resumed run gets back the labels it had at
 its checkpoint.
 """
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from ..fileio import atomic_write, fsync_dir, fsync_dirs
+
 IGNORE = 255
 BLOCKED, BOUGHT = 1, 2
 
 
-def _atomic_write(path, write):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+_atomic_write = atomic_write  # the commit steps must reach the disk in order (see above)
 
 
-def _save_png(path, array):
-    _atomic_write(path, lambda tmp: Image.fromarray(array).save(tmp, format='PNG'))
+def _save_png(path, array, dirs=None):
+    """`dirs`: a batch of writes (see fileio.atomic_write), its folders fsynced by the caller."""
+    _atomic_write(path, lambda tmp: Image.fromarray(array).save(tmp, format='PNG'), dirs)
 
 
 def _save_json(path, obj, lines=False):
     text = '\n'.join(json.dumps(o) for o in obj) + '\n' if lines else json.dumps(obj, indent=1)
     _atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def _save_npz(path, arrays):
+    def write(tmp):
+        with open(tmp, 'wb') as fh:  # a path would get '.npz' appended
+            np.savez_compressed(fh, **arrays)
+    _atomic_write(path, write)
 
 
 def _load_png(path):
@@ -82,12 +81,15 @@ class ActiveLabelStore:
         if known is not None and [e['rel'] for e in known] != [e['rel'] for e in index]:
             raise ValueError(f'active-label store {self.root} was made for another image list '
                              f'({len(known)} images); use a fresh work_dir')
+        dirs = set()
         for entry in index:
             label = self.root / 'labels' / entry['rel']
             if not label.is_file():
                 width, height = Image.open(entry['gt']).size
-                _save_png(label, np.full((height, width), IGNORE, np.uint8))
-                _save_png(self.root / 'state' / entry['rel'], np.zeros((height, width), np.uint8))
+                _save_png(label, np.full((height, width), IGNORE, np.uint8), dirs)
+                _save_png(self.root / 'state' / entry['rel'], np.zeros((height, width), np.uint8),
+                          dirs)
+        fsync_dirs(dirs)
         if known is None:
             _save_json(self.root / 'index.json', index)
         self.recover()
@@ -145,7 +147,7 @@ class ActiveLabelStore:
         for i, d in enumerate(deltas.values()):
             arrays[f'{i}_bought'], arrays[f'{i}_blocked'] = d['bought'], d['blocked']
         name = self.root / 'rounds' / f'round_{round_index:03d}'
-        _atomic_write(f'{name}.npz', lambda tmp: np.savez_compressed(open(tmp, 'wb'), **arrays))
+        _save_npz(f'{name}.npz', arrays)
         pending = dict(round=round_index, iteration=int(iteration), strategy=strategy,
                        images=list(deltas), rows=rows)
         _save_json(f'{name}.pending.json', pending)
@@ -167,7 +169,7 @@ class ActiveLabelStore:
     def _apply(self, pending, npz, arrays=None):
         """Write the label and state files of a round; `arrays`: {rel: (state, gt)} as read by
         `delta` (the state before this round), else read from disk. Idempotent."""
-        arrays = arrays or {}
+        arrays, dirs = arrays or {}, set()
         for rel, (bought, blocked) in self._load_delta(pending, npz).items():
             if rel in arrays:
                 state, gt = arrays[rel][0].copy(), arrays[rel][1]
@@ -176,8 +178,9 @@ class ActiveLabelStore:
             state.flat[blocked] |= BLOCKED
             state.flat[bought] |= BOUGHT | BLOCKED
             labels = np.where(state & BOUGHT, gt, np.uint8(IGNORE))  # bought = ground truth
-            _save_png(self.label_path(rel), labels)
-            _save_png(self.root / 'state' / rel, state)
+            _save_png(self.label_path(rel), labels, dirs)
+            _save_png(self.root / 'state' / rel, state, dirs)
+        fsync_dirs(dirs)  # every label and state file on disk before the round counts as done
         name = Path(npz).with_suffix('')
         _save_json(f'{name}.json', pending)
         os.unlink(f'{name}.pending.json')
@@ -194,7 +197,7 @@ class ActiveLabelStore:
 
     def rollback(self, iteration):
         """Undo every round committed after `iteration` completed updates, newest first."""
-        undone = []
+        undone, dirs = [], set()
         for rnd in reversed(self.rounds()):
             if rnd['iteration'] <= iteration:
                 break
@@ -204,12 +207,14 @@ class ActiveLabelStore:
                 labels.flat[bought] = IGNORE
                 state.flat[bought] &= ~np.uint8(BOUGHT)
                 state.flat[blocked] &= ~np.uint8(BLOCKED)
-                _save_png(self.label_path(rel), labels)
-                _save_png(self.root / 'state' / rel, state)
+                _save_png(self.label_path(rel), labels, dirs)
+                _save_png(self.root / 'state' / rel, state, dirs)
+            fsync_dirs(dirs)  # the labels are undone on disk before the round is forgotten
             os.unlink(f'{name}.json')
             os.unlink(f'{name}.npz')
             undone.append(rnd['round'])
         if undone:
+            fsync_dir(self.root / 'rounds')
             self._write_ledger()
         return undone
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from mmseg.registry import DATASETS
 
+from ..fileio import makedirs
 from .checked_seg_dataset import CheckedSegDataset, DatasetError
 from .classes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE
 
@@ -19,25 +20,57 @@ def default_synthshift_root():
     return str(Path(base) / 'synthshift')
 
 
+def _check_complete(root, meta):
+    """DatasetError unless every split folder holds the number of PNG files (and bytes) that
+    meta.json records: a folder whose files were lost or truncated (a power loss before the
+    generator made its writes durable, a disk error, a user) is refused, not trained on. A
+    meta.json without the record ('files', older generations) gets the counts its params imply.
+    One stat per file, no decoding."""
+    from .synthshift_generator import FOLDERS, file_record
+    found = file_record(root)
+    recorded = meta.get('files')
+    if recorded is None:
+        p = meta['params']
+        sizes = dict(source=p['num_source'], target_train=p['num_target_train'],
+                     target_val=p['num_target_val'])
+        recorded = {f: dict(files=sizes[split]) for split, folders in FOLDERS.items()
+                    for f in folders}
+    for folder, want in recorded.items():
+        have = found.get(folder, dict(files=0, bytes=0))
+        if have['files'] != want['files'] or have['bytes'] != want.get('bytes', have['bytes']):
+            what = (f'{have["files"]} PNG files ({have["bytes"]} bytes), meta.json records '
+                    f'{want["files"]}' + (f' ({want["bytes"]} bytes)' if 'bytes' in want else ''))
+            raise DatasetError(f'SynthShift at {root}: {folder} has {what}: files are missing or '
+                               'truncated; delete the folder to regenerate it')
+
+
 def ensure_synthshift(root=None, progress=True, **params):
     """Generate SynthShift under `root` unless it is already there; safe across processes.
 
     Without `params` an existing SynthShift of any size is used as it is (e.g. a small one made
-    for tests); with `params` it must have been generated with exactly those.
+    for tests); with `params` it must have been generated with exactly those. An existing one
+    must be complete (file counts and sizes as its meta.json records, `_check_complete`).
     """
     from .synthshift_generator import VERSION, generate_synthshift
     root = Path(root or default_synthshift_root()).resolve()
     explicit = bool(params)
     params = {**SYNTHSHIFT_DEFAULTS, **params}
     if (root / 'meta.json').is_file():
+        try:
+            meta = json.loads((root / 'meta.json').read_text())
+            version = meta['params'].get('version')
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise DatasetError(f'SynthShift at {root}: meta.json is unreadable '
+                               f'({type(e).__name__}: {e}); delete the folder to regenerate it'
+                               ) from None
         if explicit:
             generate_synthshift(root, progress=False, **params)  # checks the parameters match
-        version = json.loads((root / 'meta.json').read_text())['params'].get('version')
         if version != VERSION:
             raise DatasetError(f'SynthShift at {root} was made by generator version {version}, '
                                f'this is version {VERSION}: delete the folder to regenerate it')
+        _check_complete(root, meta)
         return str(root)
-    root.parent.mkdir(parents=True, exist_ok=True)
+    makedirs(root.parent)
     with open(root.parent / f'.{root.name}.lock', 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent trials: one generates, the others wait
         generate_synthshift(root, progress=progress, **params)

@@ -17,6 +17,7 @@ from multiprocessing import Pool
 import numpy as np
 from PIL import Image
 
+from ..fileio import fsync_dir, fsync_tree
 from .classes import CITYSCAPES_CLASSES, IGNORE_INDEX
 
 # 3: the default target-train pool is 500 images (was 1000); a folder made with the old default
@@ -26,6 +27,10 @@ VERSION = 3
  TRUCK, BUS, TRAIN, MOTO, BIKE) = range(19)
 SPLITS = (('source', 0), ('target_train', 1), ('target_val', 2))
 TRAIN_CITIES, VAL_CITY = ('synthville', 'procburg', 'randomstadt'), 'valdorf'
+# the folders of each split (images, labels), as meta.json's integrity record 'files' names them
+FOLDERS = {'source': ('source/images', 'source/labels'),
+           'target_train': ('target/leftImg8bit/train', 'target/gtFine/train'),
+           'target_val': ('target/leftImg8bit/val', 'target/gtFine/val')}
 
 # Source: saturated, GTA-like flat colours (one per class).
 SRC_PAL = np.array([
@@ -513,6 +518,33 @@ def _alive(pid):
     return True
 
 
+def file_record(root):
+    """{folder: {'files': number of PNGs, 'bytes': their total size}} of the FOLDERS under `root`
+    (sub-folders included, dot files left out): what meta.json records, checked on every load
+    (one stat per file, no decoding)."""
+    def walk(path):
+        files = size = 0
+        try:
+            entries = list(os.scandir(path))
+        except FileNotFoundError:
+            return 0, 0
+        for e in entries:
+            if e.name.startswith('.'):
+                continue
+            if e.is_dir(follow_symlinks=False):
+                f, b = walk(e.path)
+                files, size = files + f, size + b
+            elif e.name.endswith('.png'):
+                files, size = files + 1, size + e.stat().st_size
+        return files, size
+    out = {}
+    for folders in FOLDERS.values():
+        for folder in folders:
+            files, size = walk(os.path.join(root, folder))
+            out[folder] = dict(files=files, bytes=size)
+    return out
+
+
 def _read_params(root):
     return json.loads((root / 'meta.json').read_text())['params']
 
@@ -524,8 +556,11 @@ def generate_synthshift(root, seed=0, num_source=3000, num_target_train=500, num
     Image i of split s is drawn from np.random.default_rng([seed, s, i]) (s: 0 source, 1 target
     train, 2 target val), so the files do not depend on `workers` (default min(2, cpu count);
     0 or 1: in-process). Written into the sibling `root.tmp-<pid>` and renamed at the end
-    (atomic). Raises ValueError if `root` holds a SynthShift generated with other parameters
-    (or is a non-empty folder without meta.json).
+    (atomic), after every file and folder was fsynced (durable: a power loss cannot leave a
+    complete-looking folder with truncated files); meta.json records each folder's number of
+    files and bytes (`file_record`), which `ensure_synthshift` checks on load. Raises ValueError
+    if `root` holds a SynthShift generated with other parameters (or is a non-empty folder
+    without meta.json).
     """
     root = pathlib.Path(root)
     params = dict(version=VERSION, seed=seed, num_source=num_source, num_target_train=num_target_train,
@@ -563,13 +598,17 @@ def generate_synthshift(root, seed=0, num_source=3000, num_target_train=500, num
             meta['image_share'][name] = {c: round(k / max(sizes[sid], 1), 4)
                                          for c, k in zip(CITYSCAPES_CLASSES, shares[sid].tolist())}
             meta['void_fraction'][name] = round(counts[sid, IGNORE_INDEX].item() / max(counts[sid].sum(), 1), 6)
+        meta['files'] = file_record(tmp)
         (tmp / 'meta.json').write_text(json.dumps(meta, indent=1))
+        fsync_tree(tmp)
         try:
             os.replace(tmp, root)
         except OSError:  # a concurrent generation finished first
             if not ((root / 'meta.json').exists() and _read_params(root) == params):
                 raise
             shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            fsync_dir(root.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -18,8 +18,8 @@ Outputs are uint8 grey PNGs, 255 = ignore. Every output is written to a temp fil
 unchanged outputs are left alone, so reruns are safe. After converting, the per-class pixel
 statistics ROOT/sample_class_stats.json and ROOT/samples_with_class.json (DAFormer formats, see
 class_stats.py) are written from the train-id labels (Cityscapes: train split only; they describe
-the variant of the last run). The whole release is checked before anything is written; a bad
-release gives `error: <message>` and exit status 2.
+the variant of the last run). The whole release is checked (every label decoded) before anything
+is written; a bad release gives `error: <message>` and exit status 2.
 """
 import argparse
 import os
@@ -142,19 +142,33 @@ def _lut(dataset, num_classes):
 
 
 def _check_label(job):
-    """Cheap header check of one raw label (no pixel decoding)."""
+    """Full check of one raw label: its mode, every chunk's checksum (`verify`) and a complete
+    decode by the reader the conversion uses, so that a corrupt or truncated file is refused
+    before anything is written (a header-only check let one through to fail mid-conversion)."""
     dataset, _, src, _ = job
     expected = ('RGB', 'RGBA') if dataset == 'synthia' else ('P', 'L')
     try:
         with Image.open(src) as im:
             mode = im.mode
+            im.verify()
     except Exception as e:  # noqa: BLE001 - any unreadable file is a bad release
-        raise ConversionError(f'cannot read label {src}: {e}') from None
+        raise _unreadable(src, e) from None
     if mode not in expected:
         what = {'gta5': "a palettised ('P') PNG whose palette index is the Cityscapes label id",
                 'synthia': 'a 16-bit RGB PNG with the class id in the red channel',
                 'cityscapes': "a grey ('L') PNG of Cityscapes label ids"}[dataset]
         raise ConversionError(f'label {src} has mode {mode!r}, expected {what}')
+    try:
+        _read_ids(dataset, src)
+    except ConversionError:
+        raise
+    except Exception as e:  # noqa: BLE001
+        raise _unreadable(src, e) from None
+
+
+def _unreadable(src, e):
+    why = ' '.join(str(e).split()) or type(e).__name__
+    return ConversionError(f'cannot read label {src}: {why}')
 
 
 def _read_ids(dataset, src):
@@ -241,7 +255,7 @@ def convert(dataset, root, num_classes=None, nproc=None, progress=False):
         srcs = gta5_labels(root) if dataset == 'gta5' else synthia_labels(root)
         stats_srcs = srcs
     jobs = [(dataset, num_classes, s, output_path(dataset, s, num_classes)) for s in srcs]
-    _map(_check_label, jobs, nproc)  # everything is validated before anything is written
+    _map(_check_label, jobs, nproc)  # everything is validated (decoded) before anything is written
     written = _map(_convert_one, jobs, nproc, progress)
     if progress:
         print(f'{dataset}: {sum(written)} train-id labels written, '

@@ -1,0 +1,289 @@
+"""Results you can trust: durable writes (file and folder fsynced), SynthShift completeness on
+load, corrupt label PNGs refused before conversion, corrupt Parquet named in the table CLI."""
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from PIL import Image
+
+from fixtures_official import (write_cityscapes_release, write_gta5_release,
+                               write_synthia_release)
+from mmseg_ext.active.label_store import ActiveLabelStore
+from mmseg_ext.datasets import ensure_synthshift
+from mmseg_ext.datasets.checked_seg_dataset import DatasetError
+from mmseg_ext.datasets.synthshift_generator import generate_synthshift
+from mmseg_ext.tools.convert_datasets import main as convert_main
+from sweeps.results import TrialResultWriter, atomic_write_table, make_row
+
+REPO = Path(__file__).resolve().parents[1]
+SMALL = dict(num_source=4, num_target_train=3, num_target_val=2, progress=False)
+
+
+# ----------------------------------------------------------------------------- durability
+
+
+@pytest.fixture
+def disk(monkeypatch):
+    """Records, in order, every os.fsync (the real path of the synced fd) and os.replace."""
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        events.append(('fsync', os.path.realpath(os.readlink(f'/proc/self/fd/{fd}'))))
+        real_fsync(fd)
+
+    def replace(src, dst, *args, **kwargs):
+        real_replace(src, dst, *args, **kwargs)
+        events.append(('replace', os.path.realpath(src), os.path.realpath(dst)))
+    monkeypatch.setattr(os, 'fsync', fsync)
+    monkeypatch.setattr(os, 'replace', replace)
+    return events
+
+
+def _renamed(events, dst):
+    """Index and source of the last rename onto `dst`."""
+    dst = os.path.realpath(dst)
+    hits = [(i, e[1]) for i, e in enumerate(events) if e[0] == 'replace' and e[2] == dst]
+    assert hits, f'{dst} was not renamed into place'
+    return hits[-1]
+
+
+def assert_durable(events, dst):
+    """`dst` was renamed into place after its temp file was fsynced; its folder fsynced after."""
+    i, src = _renamed(events, dst)
+    assert ('fsync', src) in events[:i], f'{src} not fsynced before the rename onto {dst}'
+    folder = os.path.dirname(os.path.realpath(dst))
+    assert ('fsync', folder) in events[i + 1:], f'{folder} not fsynced after the rename of {dst}'
+    return i
+
+
+def _gt_items(tmp_path, n=2):
+    items = []
+    for i in range(n):
+        path = tmp_path / 'gt' / 'city' / f'img{i}_gtFine_labelTrainIds.png'
+        path.parent.mkdir(parents=True, exist_ok=True)
+        gt = np.random.default_rng(i).integers(0, 19, (6, 8)).astype(np.uint8)
+        Image.fromarray(gt).save(path)
+        items.append((f'city/img{i}_gtFine_labelTrainIds.png', path))
+    return items
+
+
+def test_label_store_writes_are_durable_and_in_commit_order(tmp_path, disk):
+    store = ActiveLabelStore(tmp_path / 'active')
+    store.initialise(_gt_items(tmp_path))
+    root = store.root.resolve()
+    for sub in ('labels', 'state'):
+        assert_durable(disk, root / sub / 'city' / 'img0_gtFine_labelTrainIds.png')
+        assert ('fsync', str(root / sub)) in disk  # the new folder city/ is in its parent
+    assert_durable(disk, root / 'index.json')
+    disk.clear()
+    rel = store.index()[0]['rel']
+    bought = np.zeros((6, 8), bool)
+    bought[:2, :2] = True
+    store.commit_round(0, 10, {rel: store.delta(rel, bought, bought, units=1)})
+    delta = assert_durable(disk, root / 'rounds' / 'round_000.npz')
+    pending = assert_durable(disk, root / 'rounds' / 'round_000.pending.json')
+    label = assert_durable(disk, root / 'labels' / rel)
+    state = assert_durable(disk, root / 'state' / rel)
+    done = assert_durable(disk, root / 'rounds' / 'round_000.json')
+    assert_durable(disk, root / 'ledger.jsonl')
+    # the delta is on disk (file and folder) before any label changes, labels before the round
+    # counts as done
+    synced = [i for i, e in enumerate(disk) if e == ('fsync', str(root / 'rounds'))]
+    assert delta < pending < min(i for i in synced if i > pending) < min(label, state)
+    assert max(label, state) < done
+    for sub in ('labels', 'state'):  # ... and their folders too
+        assert ('fsync', str(root / sub / 'city')) in disk[max(label, state):done]
+
+
+def test_parquet_writes_are_durable(tmp_path, disk):
+    atomic_write_table(pa.table({'a': [1, 2]}), tmp_path / 'x.parquet')
+    assert_durable(disk, tmp_path / 'x.parquet')
+    disk.clear()
+    w = TrialResultWriter(tmp_path / 'sweep')
+    w.write_trial('t0', [make_row(sweep='s', space='sp', benchmark='synthshift', variant='v',
+                                  trial_id='t0', seed=0, round=0, iteration=1, status='ok',
+                                  metrics={'mIoU': 1.0})])
+    w.compact()
+    assert_durable(disk, w.trial_path('t0'))
+    assert_durable(disk, w.results_path)
+
+
+def test_synthshift_generation_is_durable(tmp_path, disk):
+    root = generate_synthshift(tmp_path / 'ss', workers=0, **SMALL).resolve()
+    i, tmp = _renamed(disk, root)
+    synced = {e[1] for e in disk[:i] if e[0] == 'fsync'}
+    files = [p for p in root.rglob('*')] + [root]
+    assert len([p for p in files if p.suffix == '.png']) == 2 * 9
+    for p in files:  # every file and folder, under its temp name, before the rename
+        assert str(Path(tmp) / p.relative_to(root)) in synced, p
+    assert ('fsync', str(root.parent)) in disk[i + 1:]
+
+
+def test_sweeps_results_does_not_import_torch():
+    code = 'import sys, sweeps.results; assert "torch" not in sys.modules, "torch imported"'
+    run = subprocess.run([sys.executable, '-c', code], cwd=REPO, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+
+
+# ----------------------------------------------------------------------------- SynthShift load
+
+
+@pytest.fixture(scope='module')
+def small_synthshift(tmp_path_factory):
+    return generate_synthshift(tmp_path_factory.mktemp('ss') / 'root', workers=0, **SMALL)
+
+
+@pytest.fixture
+def synthshift(small_synthshift, tmp_path):
+    """A private copy of a tiny SynthShift (the tests damage it)."""
+    return Path(shutil.copytree(small_synthshift, tmp_path / 'synthshift'))
+
+
+def _one_line(err):
+    msg = str(err.value)
+    assert '\n' not in msg and 'delete the folder to regenerate it' in msg
+    return msg
+
+
+def test_complete_synthshift_loads(synthshift):
+    meta = json.loads((synthshift / 'meta.json').read_text())
+    assert meta['files']['source/labels']['files'] == 4
+    assert meta['files']['target/gtFine/val']['files'] == 2
+    assert ensure_synthshift(synthshift) == str(synthshift.resolve())
+    assert ensure_synthshift(synthshift, **{k: v for k, v in SMALL.items() if k != 'progress'})
+
+
+def test_truncated_png_is_refused(synthshift):
+    png = sorted((synthshift / 'target' / 'gtFine' / 'train').rglob('*.png'))[1]
+    png.write_bytes(png.read_bytes()[:60])  # what a power loss leaves (header, part of the data)
+    with pytest.raises(DatasetError) as err:
+        ensure_synthshift(synthshift)
+    msg = _one_line(err)
+    assert str(synthshift.resolve()) in msg and 'target/gtFine/train' in msg and 'bytes' in msg
+
+
+def test_missing_png_is_refused(synthshift):
+    (synthshift / 'source' / 'images' / '00003.png').unlink()
+    with pytest.raises(DatasetError) as err:
+        ensure_synthshift(synthshift)
+    msg = _one_line(err)
+    assert 'source/images has 3 PNG files' in msg and 'records 4' in msg
+
+
+def test_old_meta_without_record_loads_and_counts(synthshift):
+    meta_path = synthshift / 'meta.json'
+    meta = json.loads(meta_path.read_text())
+    meta.pop('files', None)  # as written before the record existed
+    meta_path.write_text(json.dumps(meta))
+    assert ensure_synthshift(synthshift) == str(synthshift.resolve())  # existing data still works
+    next((synthshift / 'target' / 'leftImg8bit' / 'val').rglob('*.png')).unlink()
+    with pytest.raises(DatasetError) as err:
+        ensure_synthshift(synthshift)
+    assert 'target/leftImg8bit/val has 1 PNG files' in _one_line(err)
+
+
+def test_unreadable_meta_is_refused(synthshift):
+    (synthshift / 'meta.json').write_text('{"params": {"vers')
+    with pytest.raises(DatasetError) as err:
+        ensure_synthshift(synthshift)
+    assert 'meta.json is unreadable' in _one_line(err)
+
+
+# ----------------------------------------------------------------------------- convert_datasets
+
+
+def _garble_idat(path):
+    """Keep the PNG's header chunks (it opens, mode and size are right), garble its pixel data."""
+    data = bytearray(Path(path).read_bytes())
+    pos = data.index(b'IDAT')
+    length = struct.unpack('>I', data[pos - 4:pos])[0]
+    data[pos + 4:pos + 4 + length] = bytes((37 * k + 11) % 256 for k in range(length))
+    Path(path).write_bytes(bytes(data))
+
+
+def _truncate_idat(path):
+    data = Path(path).read_bytes()
+    Path(path).write_bytes(data[:data.index(b'IDAT') + 12])
+
+
+def _assert_opens(path):
+    with Image.open(path) as im:  # what the old, header-only check looked at
+        assert im.size == (10, 8)
+    with pytest.raises(Exception):
+        np.array(Image.open(path))
+
+
+def _converter_outputs(root):
+    return sorted(str(p) for p in Path(root).rglob('*')
+                  if 'TrainIds' in p.name or p.name.startswith('.') or p.suffix == '.json')
+
+
+def test_corrupt_label_is_one_error_line_and_nothing_written_cli(tmp_path):
+    root = write_gta5_release(tmp_path / 'gta5', n=4, size=(8, 10))
+    bad = os.path.join(root, 'labels', '00003.png')
+    _garble_idat(bad)
+    _assert_opens(bad)
+    run = subprocess.run([sys.executable, '-m', 'mmseg_ext.tools.convert_datasets', 'gta5', root,
+                          '--nproc', '1'], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.startswith('error: '), run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+    assert bad in run.stderr and run.stdout == ''
+    assert _converter_outputs(root) == []
+
+
+@pytest.mark.parametrize('dataset,writer,pick,damage', [
+    ('synthia', write_synthia_release, 'GT/LABELS/0000002.png', _garble_idat),
+    ('cityscapes', write_cityscapes_release,
+     'gtFine/val/frankfurt/frankfurt_000000_000001_gtFine_labelIds.png', _truncate_idat),
+])
+def test_corrupt_label_is_refused_before_writing(tmp_path, capsys, dataset, writer, pick, damage):
+    root = writer(tmp_path / dataset, size=(8, 10))
+    bad = os.path.join(root, pick)
+    damage(bad)
+    _assert_opens(bad)
+    with pytest.raises(SystemExit) as exit_:
+        convert_main([dataset, root, '--nproc', '2'])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith('error: ') and len(err.strip().splitlines()) == 1 and bad in err
+    assert _converter_outputs(root) == []
+
+
+# ----------------------------------------------------------------------------- tables CLI
+
+
+def _tables(*args, cwd):
+    return subprocess.run([sys.executable, str(REPO / 'sweeps' / 'tables.py'), *args],
+                          capture_output=True, text=True, cwd=cwd, timeout=60)
+
+
+@pytest.mark.parametrize('content', [b'not parquet at all' * 50, b'PAR1' + b'\0' * 40 + b'PAR1'])
+def test_corrupt_results_parquet_is_named(tmp_path, content):
+    path = tmp_path / 'results' / 'abl' / 'results.parquet'
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    r = _tables('abl', '--storage', str(tmp_path / 'results'), cwd=tmp_path)
+    assert r.returncode == 2 and r.stdout == ''
+    assert r.stderr.startswith('error: ') and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert str(path) in r.stderr
+
+
+def test_corrupt_sweep_json_is_named(tmp_path):
+    w = TrialResultWriter(tmp_path / 'results' / 'abl')
+    w.write_trial('t0', [make_row(sweep='abl', space='sp', benchmark='synthshift', variant='v',
+                                  trial_id='t0', seed=0, round=0, iteration=1, status='ok',
+                                  is_final=True, metrics={'mIoU': 1.0})])
+    w.compact()
+    (w.root / 'sweep.json').write_text('{"variants": [')
+    r = _tables('abl', '--storage', str(tmp_path / 'results'), cwd=tmp_path)
+    assert r.returncode == 2 and r.stdout == '' and len(r.stderr.strip().splitlines()) == 1
+    assert r.stderr.startswith('error: ') and str(w.root / 'sweep.json') in r.stderr, r.stderr
