@@ -81,12 +81,13 @@ RESULT_SCHEMA = pa.schema(
     + [_f('is_final', pa.bool_(), False), _f('status', pa.string(), False),
        _f('error', pa.string()), _f('params_json', pa.string()), _f('config_json', pa.string()),
        _f('wall_seconds', pa.float64()), _f('train_seconds', pa.float64()),
-       _f('git_rev', pa.string()),
+       _f('git_rev', pa.string()), _f('node_id', pa.string()), _f('hostname', pa.string()),
+       _f('device', pa.string()),
        _f('reported_at', pa.timestamp('us', tz='UTC'), False)],
     metadata={'adasweep.results.schema_version': SCHEMA_VERSION})
 FIXED_NAMES = tuple(RESULT_SCHEMA.names)
 _STR = ('sweep', 'space', 'benchmark', 'variant', 'trial_id', 'status', 'error', 'params_json',
-        'config_json', 'git_rev')
+        'config_json', 'git_rev', 'node_id', 'hostname', 'device')
 _INT = ('seed', 'round', 'iteration', 'pixels_bought', 'units_bought')
 _FLOAT = ('labelled_fraction', 'miou', 'miou13', 'wall_seconds', 'train_seconds') + IOU_COLUMNS
 
@@ -273,13 +274,15 @@ def conform(table, schema):
 
 
 def dedup_sort(table):
-    """Keep the latest reported_at per (trial_id, round, is_final) (ties: the later row), then
-    sort by (variant, seed, trial_id, round, is_final)."""
+    """Keep one row per (trial_id, round, is_final): the latest reported_at among its non-error
+    rows (an error row never replaces a result), else the latest error row (ties: the later
+    row); then sort by (variant, seed, trial_id, round, is_final)."""
     if table.num_rows == 0:
         return table
     n = table.num_rows
-    order = pa.table({'r': table['reported_at'], 'i': np.arange(n)}).sort_by(
-        [('r', 'ascending'), ('i', 'ascending')])['i']
+    ok = pc.not_equal(table['status'], 'error').cast(pa.int8())
+    order = pa.table({'ok': ok, 'r': table['reported_at'], 'i': np.arange(n)}).sort_by(
+        [('ok', 'ascending'), ('r', 'ascending'), ('i', 'ascending')])['i']
     keys = table.select(list(DEDUP_KEYS)).take(order).append_column('_pos', pa.array(np.arange(n)))
     last = keys.group_by(list(DEDUP_KEYS), use_threads=False).aggregate([('_pos', 'max')])
     table = table.take(pc.take(order, last['_pos_max']))
@@ -311,7 +314,12 @@ def atomic_write_table(table, path):
     """Write `table` to `path` via a dot-prefixed temp file in the same folder and os.replace, so a
     reader sees the old file or the new one, never a partial one; the file and the folder are
     fsynced (the new file survives a power loss)."""
-    return _fileio.atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+    def write(tmp):
+        pq.write_table(table, tmp)
+        if os.environ.get('ADASWEEP_TEST_KILL_AT'):  # test-only fault injection
+            _ext_module('testing').kill_point(
+                'compact' if Path(path).name == 'results.parquet' else 'parquet')
+    return _fileio.atomic_write(path, write)
 
 
 def _trial_files(root):
@@ -345,7 +353,7 @@ def _read_unified(paths, columns=None, dedup=True):
     schema, concatenate and (if `dedup`) deduplicate and sort."""
     want = None
     if columns is not None:
-        want = list(dict.fromkeys(list(columns) + (list(DEDUP_KEYS) + ['reported_at']
+        want = list(dict.fromkeys(list(columns) + (list(DEDUP_KEYS) + ['reported_at', 'status']
                                                   + list(SORT_KEYS) if dedup else [])))
     tables = [_read_file(p, want) for p in paths]
     schema = unified_schema([t.schema for t in tables], want)

@@ -398,9 +398,10 @@ def connect_ray(plan):
 
     from sweeps import ray_env
     if plan.args.address:
-        ray_env.connect(plan.args.address)
+        ray_env.connect(plan.args.address, log_to_driver=False)
     else:
-        ray_env.init_local()
+        ray_env.init_local(log_to_driver=False,
+                           runtime_env={'env_vars': {'PYTHONPATH': REPO}})
     return ray
 
 

@@ -14,6 +14,7 @@ from PIL import Image
 
 from ..active.label_store import ActiveLabelStore
 from ..active.strategies import Budget, build_strategy
+from ..testing import kill_point
 
 
 class _Pool(torch.utils.data.Dataset):
@@ -229,6 +230,7 @@ class ActiveSelectionHook(Hook):
         was_training = model.training
         model.eval()
         deltas = self.round_deltas(runner, model, round_index)
+        kill_point('selection')
         rows = self.store.commit_round(round_index, iteration, deltas, strategy=self.strategy.name)
         model.train(was_training)
         self._log(runner, round_index, rows, time.perf_counter() - start)
