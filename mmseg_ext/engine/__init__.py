@@ -1,5 +1,8 @@
 from .active_runner import ActiveRunner, resolve_active_label_dirs
+from .exact_resume_iter_based_train_loop import (ExactResumeIterBasedTrainLoop, rng_state,
+                                                 set_rng_state)
 from .optim_constructor import AdversarialOptimWrapperConstructor
 from .round_poly_lr import RoundPolyLR
 
-__all__ = ['ActiveRunner', 'AdversarialOptimWrapperConstructor', 'RoundPolyLR', 'resolve_active_label_dirs']
+__all__ = ['ActiveRunner', 'AdversarialOptimWrapperConstructor', 'ExactResumeIterBasedTrainLoop',
+           'RoundPolyLR', 'resolve_active_label_dirs', 'rng_state', 'set_rng_state']

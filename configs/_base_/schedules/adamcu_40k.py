@@ -13,4 +13,4 @@ optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer, clip_grad=None,
                                                      'projection': head_lr}))
 param_scheduler = [dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,
                         by_epoch=False)]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
+train_cfg = dict(type='ExactResumeIterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)

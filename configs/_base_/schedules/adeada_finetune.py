@@ -26,7 +26,7 @@ optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer, clip_grad=None,
                      paramwise_cfg=dict(custom_keys={'decode_head': dict(lr_mult=10.0)}))
 param_scheduler = [dict(type='RoundPolyLR', period=round_iters, eta_min=1e-6, power=0.9, begin=0,
                         end=max_iters, by_epoch=False)]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
+train_cfg = dict(type='ExactResumeIterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(

@@ -5,7 +5,7 @@ optimizer = dict(type='SGD', lr=2.5e-4, momentum=0.9, weight_decay=5e-4)
 optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer, clip_grad=None,
                      paramwise_cfg=dict(custom_keys={'decode_head': dict(lr_mult=10.0)}))
 param_scheduler = [dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=62500, by_epoch=False)]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=40000, val_interval=40000)
+train_cfg = dict(type='ExactResumeIterBasedTrainLoop', max_iters=40000, val_interval=40000)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(

@@ -22,7 +22,7 @@ optim_wrapper = dict(optimizer=optimizer)
 finetune_iters = 5 * 120000
 param_scheduler = [dict(type='PolyLR', eta_min=1e-6, power=0.9, begin=0, end=finetune_iters,
                         by_epoch=False)]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=finetune_iters,
+train_cfg = dict(type='ExactResumeIterBasedTrainLoop', max_iters=finetune_iters,
                  val_interval=finetune_iters)
 default_hooks = dict(checkpoint=dict(interval=120000))
 eval_iters = [120000 * r for r in range(1, 5)]

@@ -1,0 +1,183 @@
+"""An iteration-based train loop whose resumed runs train exactly like uninterrupted ones.
+
+mmengine's IterBasedTrainLoop resumes the model, optimiser and schedulers and replays the data
+loader (it fast-forwards the sampler), but it saves no random-number state and the fast-forward
+itself consumes the global generators (random transforms run in the main process when
+num_workers=0), so dropout, random transforms and random subsampling in losses differ after a
+resume. A checkpoint saved by a hook that runs before ParamSchedulerHook in after_train_iter
+(e.g. from a validation run in an ABOVE_NORMAL hook) also holds the schedulers one step behind.
+"""
+import logging
+import random
+
+import numpy as np
+import torch
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
+from mmengine.runner import IterBasedTrainLoop
+from mmseg.registry import LOOPS
+
+CHECKPOINT_KEY = 'exact_resume'
+
+
+def rng_state():
+    """The state of every global generator, like `torch.get_rng_state()` for all of them.
+
+    Returns a dict: 'torch' (the CPU generator's ByteTensor), 'cuda' (one ByteTensor per device,
+    only when CUDA is available), 'numpy' (the legacy `np.random` MT19937 state: 'keys' an int64
+    tensor, 'pos', 'has_gauss', 'gauss') and 'random' (Python's: 'version', 'internal' an int64
+    tensor, 'gauss_next'). Only tensors and plain Python values, so it survives `torch.save` and
+    `torch.load(weights_only=True)` without allow-listing numpy types.
+    """
+    name, keys, pos, has_gauss, gauss = np.random.get_state(legacy=True)
+    if name != 'MT19937':
+        raise ValueError(f'rng_state: numpy bit generator {name!r}, expected MT19937')
+    version, internal, gauss_next = random.getstate()
+    state = dict(torch=torch.get_rng_state(),
+                 numpy=dict(keys=torch.from_numpy(keys.astype(np.int64)), pos=int(pos),
+                            has_gauss=int(has_gauss), gauss=float(gauss)),
+                 random=dict(version=version, internal=torch.tensor(internal, dtype=torch.int64),
+                             gauss_next=gauss_next))
+    if torch.cuda.is_available():
+        state['cuda'] = [s.cpu() for s in torch.cuda.get_rng_state_all()]
+    return state
+
+
+def set_rng_state(state):
+    """Restore the global generators from `rng_state()`'s dict (like `torch.set_rng_state`).
+
+    Tensors may be on any device (mmengine loads a resume checkpoint onto the training device).
+    The CUDA states are restored when the checkpoint has them and CUDA is available (device by
+    device, for the devices both have; a different count is warned about: not exact then).
+    """
+    torch.set_rng_state(state['torch'].cpu())
+    np_state = state['numpy']
+    np.random.set_state(('MT19937', np_state['keys'].cpu().numpy().astype(np.uint32),
+                         int(np_state['pos']), int(np_state['has_gauss']),
+                         float(np_state['gauss'])))
+    py_state = state['random']
+    random.setstate((py_state['version'], tuple(int(v) for v in py_state['internal'].tolist()),
+                     py_state['gauss_next']))
+    cuda = state.get('cuda')
+    if cuda is not None and torch.cuda.is_available():
+        if len(cuda) != torch.cuda.device_count():
+            print_log(f'set_rng_state: {len(cuda)} CUDA generator states for '
+                      f'{torch.cuda.device_count()} devices; restoring the first ones',
+                      logger='current', level=logging.WARNING)
+        for device, device_state in enumerate(cuda[:torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(device_state.cpu(), device)
+
+
+def _iter_schedulers(runner):
+    schedulers = runner.param_schedulers
+    if isinstance(schedulers, dict):
+        schedulers = [s for group in schedulers.values() for s in group]
+    return [s for s in schedulers or [] if hasattr(s, 'last_step') and not s.by_epoch]
+
+
+class _ExactResumeHook(Hook):
+    """The loop's companion: puts RNG state and step bookkeeping into every checkpoint.
+
+    Lowest priority, so it captures the generators after every other hook's
+    before_save_checkpoint, and it knows whether a save happens inside a train iteration (between
+    its before_train_iter and its after_train_iter, i.e. after any other hook's).
+    """
+    priority = 'LOWEST'
+
+    def __init__(self, loop):
+        self.loop = loop
+        self._steps = None  # iteration-based schedulers' steps when the current iteration began
+        self._warned_meta = False
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        self._steps = [s.last_step for s in _iter_schedulers(runner)]
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        self._steps = None
+
+    def before_save_checkpoint(self, runner, checkpoint):
+        inside = self._steps is not None
+        completed = runner.iter + int(inside)  # updates in the saved model
+        behind = inside and bool(self._steps) and 'param_schedulers' in checkpoint and \
+            [s.last_step for s in _iter_schedulers(runner)] == self._steps
+        meta = checkpoint.setdefault('meta', {})
+        if (meta.get('iter'), meta.get('epoch')) != (completed, runner.epoch):
+            # e.g. save_checkpoint(by_epoch=True) inside a train iteration says iter - 1 (and
+            # epoch + 1), after the loop by_epoch=False says max_iters + 1; resume must start
+            # after the updates the file holds
+            if not self._warned_meta:
+                print_log(f'ExactResumeIterBasedTrainLoop: checkpoint meta iter/epoch '
+                          f'{meta.get("iter")}/{meta.get("epoch")} set to the state it holds, '
+                          f'{completed}/{runner.epoch}', logger='current')
+                self._warned_meta = True
+            meta.update(iter=completed, epoch=runner.epoch)
+        checkpoint[CHECKPOINT_KEY] = dict(rng=rng_state(), iteration=completed,
+                                          scheduler_steps_behind=int(behind))
+
+    def after_load_checkpoint(self, runner, checkpoint):
+        self.loop._resume_state = checkpoint.get(CHECKPOINT_KEY)
+
+
+@LOOPS.register_module()
+class ExactResumeIterBasedTrainLoop(IterBasedTrainLoop):
+    """IterBasedTrainLoop whose resumed runs train bit-identically (on CPU) to uninterrupted ones.
+
+    A fresh run is IterBasedTrainLoop's, step for step. Every checkpoint the runner writes gets
+    `checkpoint['exact_resume'] = dict(rng=rng_state(), iteration=N, scheduler_steps_behind=0|1)`
+    (the generators as they are when the file is written, after N completed updates), and its
+    meta iter/epoch are set to N/epoch whatever `by_epoch` the caller passed. On resume the loop,
+    before the before_train hooks: steps the iteration-based schedulers once if the checkpoint
+    was written before ParamSchedulerHook stepped them for iteration N, and restores the
+    generators; then it fast-forwards the data loader with the generators put back afterwards.
+    So what ran after the save in the uninterrupted run (a selection round a hook catches up in
+    before_train, say) and the next batch and update see the generators the uninterrupted run
+    had. Data-loader workers are seeded by mmengine and replay their draws in the fast-forward.
+    """
+
+    def __init__(self, runner, dataloader, max_iters, **kwargs):
+        super().__init__(runner, dataloader, max_iters, **kwargs)
+        self._resume_state = None
+        runner.register_hook(_ExactResumeHook(self))
+
+    def run(self):
+        """IterBasedTrainLoop.run with the resume steps above."""
+        state, self._resume_state = self._resume_state, None
+        if self._iter > 0:
+            state = self._restore(state)
+        self.runner.call_hook('before_train')
+        self.runner.call_hook('before_train_epoch')
+        if self._iter > 0:
+            print_log(f'Advance dataloader {self._iter} steps to skip data that has already been '
+                      'trained', logger='current', level=logging.WARNING)
+            generators = rng_state() if state is not None else None
+            for _ in range(self._iter):
+                next(self.dataloader_iterator)
+            if generators is not None:
+                set_rng_state(generators)
+        while self._iter < self._max_iters and not self.stop_training:
+            self.runner.model.train()
+            data_batch = next(self.dataloader_iterator)
+            self.run_iter(data_batch)
+            self._decide_current_val_interval()
+            if (self.runner.val_loop is not None and self._iter >= self.val_begin
+                    and (self._iter % self.val_interval == 0 or self._iter == self._max_iters)):
+                self.runner.val_loop.run()
+        self.runner.call_hook('after_train_epoch')
+        self.runner.call_hook('after_train')
+        return self.runner.model
+
+    def _restore(self, state):
+        if state is None:
+            print_log('ExactResumeIterBasedTrainLoop: the checkpoint has no RNG state (written '
+                      'without this loop); the resumed run will not repeat the uninterrupted one '
+                      'exactly', logger='current', level=logging.WARNING)
+            return None
+        if int(state['iteration']) != self._iter:
+            raise ValueError(f'ExactResumeIterBasedTrainLoop: the checkpoint holds the state after '
+                             f'{int(state["iteration"])} updates, but resumes at iteration '
+                             f'{self._iter}')
+        if state.get('scheduler_steps_behind'):
+            for scheduler in _iter_schedulers(self.runner):  # what ParamSchedulerHook would do
+                scheduler.step()
+        set_rng_state(state['rng'])
+        return state
