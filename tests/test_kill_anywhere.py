@@ -1,0 +1,168 @@
+"""A sweep SIGKILLed as a whole (driver, Ray, every worker) again and again, at random moments and
+at fixed points (inside a selection round, inside the label store's commit, while a trial's
+Parquet file or the compacted results.parquet is written, during the warm-up), each time rerun
+with the same command, ends with exactly the table of the same sweep never killed: the same
+mIoU, per-class IoU, labelled fraction and pixels bought in every (variant, seed, round) row,
+each trial once. Fixed kill points are injected with ADASWEEP_TEST_KILL_AT (mmseg_ext.testing).
+"""
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import psutil
+import pyarrow.parquet as pq
+import pytest
+from ray_cluster import session_pids
+from runner_utils import REPO
+
+SPACE = '''"""Kill-anywhere test space: two region strategies from a short warm-up."""
+from sweeps.space import Space, Variant
+SPACE = Space(name='killable', description=__doc__, seeds=1, configs='adeada', variants={
+    'rand': Variant('rand', dict(max_iters=40)),
+    'ent': Variant('ent', dict(max_iters=40)),
+})
+'''
+WARMUP = '''_base_ = [{base!r}]
+train_cfg = dict(max_iters=30, val_interval=30)
+'''
+COLUMNS = ['miou', 'labelled_fraction', 'pixels_bought', 'units_bought']
+SEED = int(os.environ.get('ADASWEEP_KILL_SEED', '0'))
+
+
+def _ray_processes(ray_tmp):
+    found = []
+    for proc in psutil.process_iter(['pid', 'cmdline', 'environ']):
+        try:
+            text = ' '.join(proc.info['cmdline'] or []) + str(proc.info.get('environ') or '')
+        except (psutil.Error, TypeError):
+            continue
+        if ray_tmp in text:
+            found.append(proc)
+    return found
+
+
+class Sweep:
+    def __init__(self, tmp_path, data_root, name):
+        tmp_path.mkdir(exist_ok=True)
+        self.storage = str(tmp_path / 'results')
+        space = tmp_path / 'killable.py'
+        space.write_text(SPACE)
+        warm = tmp_path / 'warm.py'
+        warm.write_text(WARMUP.format(base=os.path.join(REPO, 'configs/adeada/synthshift/warmup.py')))
+        self.args = ['--space', str(space), '--storage', self.storage, '--name', name,
+                     '--data-root', data_root, '--max-concurrent', '1',
+                     '--set', f'warmup_config={warm}']
+        self.dir = os.path.join(self.storage, name)
+        self.runs, self.kills = 0, []
+
+    def start(self, kill_at=None):
+        ray_tmp = tempfile.mkdtemp(prefix='rk', dir='/tmp')  # short: Ray's socket paths
+        env = dict(os.environ, RAY_TMPDIR=ray_tmp, PYTHONWARNINGS='ignore')
+        env.pop('ADASWEEP_TEST_KILL_AT', None)
+        if kill_at:
+            env['ADASWEEP_TEST_KILL_AT'] = kill_at
+        log = open(os.path.join(ray_tmp, 'driver.log'), 'w')
+        proc = subprocess.Popen([sys.executable, 'sweeps/run.py', *self.args], cwd=REPO, env=env,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.runs += 1
+        return proc, ray_tmp
+
+    def stop(self, proc, ray_tmp):
+        """SIGKILL everything of this run: the driver's session and Ray's daemons."""
+        for pid in session_pids(proc.pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        proc.wait()
+        for p in _ray_processes(ray_tmp):
+            try:
+                p.kill()
+            except psutil.Error:
+                pass
+        psutil.wait_procs(_ray_processes(ray_tmp), timeout=30)
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+
+    def run_to_end(self, timeout=600):
+        proc, ray_tmp = self.start()
+        try:
+            proc.wait(timeout=timeout)
+            with open(os.path.join(ray_tmp, 'driver.log')) as f:
+                out = f.read()
+        finally:
+            self.stop(proc, ray_tmp)
+        assert proc.returncode == 0, out[-4000:]
+        return out
+
+    def killed(self, kill_at=None, when=None, timeout=300):
+        """Run once and die: at the injected point `kill_at`, or when `when()` holds."""
+        proc, ray_tmp = self.start(kill_at)
+        deadline = time.time() + timeout
+        try:
+            while proc.poll() is None and time.time() < deadline:
+                if when is not None and when():
+                    break
+                time.sleep(0.2)
+            died = proc.poll() is not None
+            self.kills.append(kill_at or 'random')
+        finally:
+            self.stop(proc, ray_tmp)
+        if kill_at:
+            assert died and proc.returncode != 0, f'the kill point {kill_at} was never reached'
+
+    def rows(self):
+        df = pq.read_table(os.path.join(self.dir, 'results.parquet')).to_pandas()
+        return df.sort_values(['variant', 'seed', 'round', 'is_final']).reset_index(drop=True)
+
+    def warmup_training(self):
+        root = os.path.join(self.storage, 'warmup')
+        if not os.path.isdir(root):
+            return False
+        for d in os.listdir(root):
+            work = os.path.join(root, d, 'work')
+            if os.path.isfile(os.path.join(work, 'last_checkpoint')) and \
+                    not os.path.isfile(os.path.join(root, d, 'warmup.pth')):
+                return True
+        return False
+
+    def trial_files(self):
+        trials = os.path.join(self.dir, 'trials')
+        return len(os.listdir(trials)) if os.path.isdir(trials) else 0
+
+
+@pytest.mark.slow
+def test_killed_sweep_gives_the_table_of_one_never_killed(tmp_path, synthshift_root):
+    data_root = os.path.dirname(synthshift_root)
+    a = Sweep(tmp_path / 'a', data_root, 'killable')
+    a.run_to_end()
+    want = a.rows()
+
+    b = Sweep(tmp_path / 'b', data_root, 'killable')
+    rng = random.Random(SEED)
+    print(f'kill-anywhere seed {SEED} (ADASWEEP_KILL_SEED)')
+    b.killed(when=b.warmup_training)                          # during the warm-up
+    b.killed(kill_at='selection:2')                            # inside a selection round
+    b.killed(kill_at='commit:3')                               # inside the store's commit
+    delay = rng.uniform(2, 10)
+    started = []
+    b.killed(when=lambda: b.trial_files() > 0 and (started.append(time.time()) or
+                                                   time.time() - started[0] > delay))
+    b.killed(kill_at=f'parquet:{rng.randint(1, 4)}')           # a trial's result file
+    b.killed(kill_at='compact:1')                              # compaction at the sweep's end
+    b.run_to_end()
+    got = b.rows()
+    print(f'kills survived: {len(b.kills)} ({", ".join(b.kills)}), runs: {b.runs}')
+
+    assert (got.status == 'ok').all(), got[got.status != 'ok'][['variant', 'error']]
+    assert got.groupby(['variant', 'seed']).trial_id.nunique().eq(1).all()  # each trial once
+    keys = ['variant', 'seed', 'round', 'is_final']
+    assert got[keys].equals(want[keys])
+    iou = [c for c in want.columns if c.startswith('iou_')]
+    for col in COLUMNS + iou:
+        same = (got[col] == want[col]) | (got[col].isna() & want[col].isna())
+        assert same.all(), f'{col} differs:\n{want[keys + [col]]}\n{got[keys + [col]]}'
