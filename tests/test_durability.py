@@ -1,5 +1,6 @@
-"""Results you can trust: durable writes (file and folder fsynced), SynthShift completeness on
-load, corrupt label PNGs refused before conversion, corrupt Parquet named in the table CLI."""
+"""Results you can trust: durable writes (file and folder fsynced; batches made durable at once,
+before any rename), SynthShift completeness on load, corrupt label PNGs refused before conversion,
+corrupt Parquet named in the table CLI."""
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ from PIL import Image
 
 from fixtures_official import (write_cityscapes_release, write_gta5_release,
                                write_synthia_release)
+from mmseg_ext import fileio
 from mmseg_ext.active.label_store import ActiveLabelStore
 from mmseg_ext.datasets import ensure_synthshift
 from mmseg_ext.datasets.checked_seg_dataset import DatasetError
@@ -31,9 +33,10 @@ SMALL = dict(num_source=4, num_target_train=3, num_target_val=2, progress=False)
 
 @pytest.fixture
 def disk(monkeypatch):
-    """Records, in order, every os.fsync (the real path of the synced fd) and os.replace."""
+    """Records, in order, every os.fsync (the real path of the synced fd), os.replace and
+    os.unlink."""
     events = []
-    real_fsync, real_replace = os.fsync, os.replace
+    real_fsync, real_replace, real_unlink = os.fsync, os.replace, os.unlink
 
     def fsync(fd):
         events.append(('fsync', os.path.realpath(os.readlink(f'/proc/self/fd/{fd}'))))
@@ -42,9 +45,32 @@ def disk(monkeypatch):
     def replace(src, dst, *args, **kwargs):
         real_replace(src, dst, *args, **kwargs)
         events.append(('replace', os.path.realpath(src), os.path.realpath(dst)))
+    def unlink(path, *args, **kwargs):
+        events.append(('unlink', os.path.realpath(path)))
+        real_unlink(path, *args, **kwargs)
     monkeypatch.setattr(os, 'fsync', fsync)
     monkeypatch.setattr(os, 'replace', replace)
+    monkeypatch.setattr(os, 'unlink', unlink)
     return events
+
+
+@pytest.fixture
+def syncfs(monkeypatch, disk, tmp_path):
+    """Batches of any size take the syncfs path; each syncfs is recorded in `disk` as
+    ('syncfs', folder, temp files under tmp_path then); single files are still fsynced.
+    `syncfs.available = False`: as where there is none (the per-file fsync fallback)."""
+    real = fileio._syncfs
+
+    def fake(path):
+        if not fake.available:
+            return False
+        temps = {str(p.resolve()) for p in tmp_path.rglob('.*.tmp')}
+        disk.append(('syncfs', os.path.realpath(path), temps))
+        return real(path) or os.sync() or True  # durable either way (where syncfs is not safe)
+    fake.available = True
+    monkeypatch.setattr(fileio, 'SYNCFS_MIN_FILES', 2)
+    monkeypatch.setattr(fileio, '_syncfs', fake)
+    return fake
 
 
 def _renamed(events, dst):
@@ -101,6 +127,158 @@ def test_label_store_writes_are_durable_and_in_commit_order(tmp_path, disk):
     assert max(label, state) < done
     for sub in ('labels', 'state'):  # ... and their folders too
         assert ('fsync', str(root / sub / 'city')) in disk[max(label, state):done]
+
+
+def assert_batch(events, files, after=-1):
+    """`files` were renamed into place from temp files that all existed at one syncfs, after
+    event `after` and before any of the renames; none was fsynced alone; then each of their
+    folders was fsynced once. Returns (index of the syncfs, of the last folder fsync)."""
+    renames = [_renamed(events, f) for f in files]
+    sync = next(i for i, e in enumerate(events) if e[0] == 'syncfs' and i > after)
+    assert sync < min(i for i, _ in renames), 'renamed before the batch was synced'
+    assert {src for _, src in renames} <= events[sync][2]
+    temps = {src for _, src in renames}
+    assert not [e for e in events if e[0] == 'fsync' and e[1] in temps], 'fsynced one by one'
+    last = max(i for i, _ in renames)
+    folders = {os.path.dirname(os.path.realpath(f)) for f in files}
+    synced = [i for i, e in enumerate(events) if i > last and e[0] == 'fsync' and e[1] in folders]
+    assert sorted(events[i][1] for i in synced) == sorted(folders), 'each folder fsynced once'
+    return sync, max(synced)
+
+
+def _store_files(store):
+    root = store.root.resolve()
+    return [root / sub / e['rel'] for e in store.index() for sub in ('labels', 'state')]
+
+
+def _buy_everywhere(store, iteration=10, round_index=0):
+    box = np.zeros((6, 8), bool)
+    box[2 * round_index:2 * round_index + 2, :2] = True
+    deltas = {e['rel']: store.delta(e['rel'], box, box, units=1) for e in store.index()}
+    return store.commit_round(round_index, iteration, deltas)
+
+
+def test_label_store_batches_are_synced_once_before_the_round_json(tmp_path, disk, syncfs):
+    store = ActiveLabelStore(tmp_path / 'active')
+    store.initialise(_gt_items(tmp_path, 3))
+    root = store.root.resolve()
+    _, folders = assert_batch(disk, _store_files(store))
+    assert folders < assert_durable(disk, root / 'index.json')
+    disk.clear()
+    _buy_everywhere(store)
+    rounds = root / 'rounds'
+    pending = assert_durable(disk, rounds / 'round_000.pending.json')
+    sync, folders = assert_batch(disk, _store_files(store), after=pending)
+    done = assert_durable(disk, rounds / 'round_000.json')
+    assert folders < done < disk.index(('unlink', str(rounds / 'round_000.pending.json')))
+    assert len([e for e in disk if e[0] == 'syncfs']) == 1
+    disk.clear()
+    assert store.rollback(5) == [0]
+    _, folders = assert_batch(disk, _store_files(store))
+    assert folders < disk.index(('unlink', str(rounds / 'round_000.json')))
+    assert all(np.all(store.labels(e['rel']) == 255) for e in store.index())
+
+
+def test_label_store_without_syncfs_fsyncs_each_file_and_each_folder_once(tmp_path, disk,
+                                                                           syncfs):
+    syncfs.available = False
+    store = ActiveLabelStore(tmp_path / 'active')
+    store.initialise(_gt_items(tmp_path, 3))
+    disk.clear()
+    _buy_everywhere(store)
+    root = store.root.resolve()
+    renamed = [assert_durable(disk, f) for f in _store_files(store)]
+    done = assert_durable(disk, root / 'rounds' / 'round_000.json')
+    assert max(renamed) < done
+    for sub in ('labels', 'state'):
+        folder = ('fsync', str(root / sub / 'city'))
+        assert disk.count(folder) == 1 and max(renamed) < disk.index(folder) < done
+    assert not [e for e in disk if e[0] == 'syncfs']
+
+
+def test_sync_files_picks_syncfs_for_a_batch(tmp_path, disk, monkeypatch):
+    paths = []
+    for i in range(fileio.SYNCFS_MIN_FILES):
+        paths.append(tmp_path / f'f{i}')
+        paths[-1].write_bytes(b'x')
+    calls = []
+    monkeypatch.setattr(fileio, '_syncfs', lambda path: calls.append(path) or True)
+    fileio.sync_files(paths)
+    assert calls == [str(tmp_path)] and disk == []
+    fileio.sync_files(paths[:-1])  # too few: fsynced one by one, the rest of the disk left alone
+    assert calls == [str(tmp_path)] and disk == [('fsync', str(p.resolve())) for p in paths[:-1]]
+    disk.clear()
+    monkeypatch.setattr(fileio, '_syncfs', lambda path: False)  # not safe / not there
+    fileio.sync_files(paths)
+    assert disk == [('fsync', str(p.resolve())) for p in paths]
+
+
+def test_syncfs_only_on_linux(tmp_path, monkeypatch):
+    if sys.platform.startswith('linux'):
+        assert isinstance(fileio._syncfs(str(tmp_path)), bool)  # the real call, no error
+    monkeypatch.setattr(fileio, '_libc', False)
+    monkeypatch.setattr(sys, 'platform', 'darwin')
+    assert fileio._syncfs(str(tmp_path)) is False
+
+
+def _snapshot(store):
+    return {e['rel']: (store.labels(e['rel']).tolist(), store.state(e['rel'])[1].tolist())
+            for e in store.index()}
+
+
+def _crash_at(n, run):
+    """Run `run()` in a child process that dies (os._exit, no clean-up) at its n-th os.replace;
+    returns whether it got that far."""
+    pid = os.fork()
+    if pid == 0:  # the child
+        calls = [0]
+        real = os.replace
+
+        def replace(*args, **kwargs):
+            calls[0] += 1
+            if calls[0] == n:
+                os._exit(3)
+            return real(*args, **kwargs)
+        try:
+            os.replace = replace
+            run()
+        finally:
+            os._exit(0)
+    return os.waitpid(pid, 0)[1] >> 8 == 3
+
+
+@pytest.mark.parametrize('step', ['initialise', 'commit', 'rollback'])
+def test_label_store_crash_at_any_rename_is_recovered(tmp_path, step):
+    """A crash (kill) at every rename of a step leaves a store that the next start completes (or
+    a step not begun), never a mix; stray temp files do no harm."""
+    items = _gt_items(tmp_path, 3)
+    ref = ActiveLabelStore(tmp_path / 'ref')
+    before = _snapshot(ref) if ref.initialise(items) else None
+    _buy_everywhere(ref)
+    bought = _snapshot(ref)
+    n, crashed = 0, True
+    while crashed:
+        n += 1
+        root = tmp_path / f'active{n}'
+        store = ActiveLabelStore(root)
+        if step != 'initialise':
+            store.initialise(items)
+            if step == 'rollback':
+                _buy_everywhere(store)
+        run = dict(initialise=lambda: store.initialise(items),
+                   commit=lambda: _buy_everywhere(store),
+                   rollback=lambda: store.rollback(5))[step]
+        crashed = _crash_at(n, run)
+        again = ActiveLabelStore(root)
+        again.initialise(items)  # recover()s
+        if step == 'rollback':
+            again.rollback(5)  # what a resumed run does
+        got = _snapshot(again)
+        if step == 'commit' and again.rounds():
+            assert got == bought and len(again.ledger()) == 3, n
+        else:
+            assert got == before and again.rounds() == [] and again.ledger() == [], n
+    assert n > 6  # the step's renames were all crashed at
 
 
 def test_parquet_writes_are_durable(tmp_path, disk):

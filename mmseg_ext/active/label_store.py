@@ -13,8 +13,9 @@ dataset's label folder, `rel`):
     index.json            the image list (rel, ground-truth path)
 
 Rounds are committed in three steps (delta file, label/state files, round json), every file is
-written atomically and durably (file and folder fsynced, `mmseg_ext.fileio`), so a crash at any
-point, the machine's death included, leaves a store that `recover()` completes. Rounds
+written atomically and durably (`mmseg_ext.fileio`; the label/state files of a round as one batch:
+all written, made durable at once, renamed, their folders fsynced, before the round json), so a
+crash at any point, the machine's death included, leaves a store that `recover()` completes. Rounds
 can be undone exactly (`rollback`), which is how a resumed run gets back the labels it had at
 its checkpoint.
 """
@@ -25,18 +26,26 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..fileio import atomic_write, fsync_dir, fsync_dirs
+from ..fileio import atomic_write, atomic_write_many, fsync_dir
+from ..testing import kill_point
 
 IGNORE = 255
 BLOCKED, BOUGHT = 1, 2
 
 
 _atomic_write = atomic_write  # the commit steps must reach the disk in order (see above)
+_atomic_write_many = atomic_write_many
 
 
-def _save_png(path, array, dirs=None):
-    """`dirs`: a batch of writes (see fileio.atomic_write), its folders fsynced by the caller."""
-    _atomic_write(path, lambda tmp: Image.fromarray(array).save(tmp, format='PNG'), dirs)
+def _png(path, array):
+    """One file of a batch for _save_pngs."""
+    return path, lambda tmp: Image.fromarray(array).save(tmp, format='PNG')
+
+
+def _save_pngs(files):
+    """Write `files` = (path, write) pairs from _png (a generator: made one at a time), all of
+    them on disk (data and folders) when this returns."""
+    _atomic_write_many(files)
 
 
 def _save_json(path, obj, lines=False):
@@ -81,15 +90,18 @@ class ActiveLabelStore:
         if known is not None and [e['rel'] for e in known] != [e['rel'] for e in index]:
             raise ValueError(f'active-label store {self.root} was made for another image list '
                              f'({len(known)} images); use a fresh work_dir')
-        dirs = set()
-        for entry in index:
-            label = self.root / 'labels' / entry['rel']
-            if not label.is_file():
-                width, height = Image.open(entry['gt']).size
-                _save_png(label, np.full((height, width), IGNORE, np.uint8), dirs)
-                _save_png(self.root / 'state' / entry['rel'], np.zeros((height, width), np.uint8),
-                          dirs)
-        fsync_dirs(dirs)
+
+        def new_files():  # the missing ones (a crash in a batch can leave a label without state)
+            for entry in index:
+                label, state = (self.root / sub / entry['rel'] for sub in ('labels', 'state'))
+                if not (label.is_file() and state.is_file()):
+                    with Image.open(entry['gt']) as gt:
+                        shape = gt.size[::-1]
+                    if not label.is_file():
+                        yield _png(label, np.full(shape, IGNORE, np.uint8))
+                    if not state.is_file():
+                        yield _png(state, np.zeros(shape, np.uint8))
+        _save_pngs(new_files())
         if known is None:
             _save_json(self.root / 'index.json', index)
         self.recover()
@@ -139,8 +151,10 @@ class ActiveLabelStore:
             out['arrays'] = (state, gt)  # saves commit_round reading them again
         return out
 
-    def commit_round(self, round_index, iteration, deltas, strategy=''):
-        """Buy the labels of one round: `deltas` = {rel: self.delta(...)}. Returns ledger rows."""
+    def commit_round(self, round_index, iteration, deltas, strategy='', before_update=False):
+        """Buy the labels of one round: `deltas` = {rel: self.delta(...)}. Returns ledger rows.
+        `before_update`: bought before the update of iteration `iteration` (after a checkpoint
+        of `iteration` completed updates, which `rollback(iteration)` therefore undoes)."""
         rows = [dict(round=round_index, iteration=int(iteration), **d['row'])
                 for d in deltas.values()]
         arrays = {}
@@ -149,8 +163,10 @@ class ActiveLabelStore:
         name = self.root / 'rounds' / f'round_{round_index:03d}'
         _save_npz(f'{name}.npz', arrays)
         pending = dict(round=round_index, iteration=int(iteration), strategy=strategy,
+                       before_update=bool(before_update),
                        images=list(deltas), rows=rows)
         _save_json(f'{name}.pending.json', pending)
+        kill_point('commit')
         self._apply(pending, f'{name}.npz', {rel: d['arrays'] for rel, d in deltas.items()
                                              if 'arrays' in d})
         self._kept_bytes = 0
@@ -169,18 +185,20 @@ class ActiveLabelStore:
     def _apply(self, pending, npz, arrays=None):
         """Write the label and state files of a round; `arrays`: {rel: (state, gt)} as read by
         `delta` (the state before this round), else read from disk. Idempotent."""
-        arrays, dirs = arrays or {}, set()
-        for rel, (bought, blocked) in self._load_delta(pending, npz).items():
-            if rel in arrays:
-                state, gt = arrays[rel][0].copy(), arrays[rel][1]
-            else:
-                state, gt = _load_png(self.root / 'state' / rel), _load_png(self.gt_path(rel))
-            state.flat[blocked] |= BLOCKED
-            state.flat[bought] |= BOUGHT | BLOCKED
-            labels = np.where(state & BOUGHT, gt, np.uint8(IGNORE))  # bought = ground truth
-            _save_png(self.label_path(rel), labels, dirs)
-            _save_png(self.root / 'state' / rel, state, dirs)
-        fsync_dirs(dirs)  # every label and state file on disk before the round counts as done
+        arrays = arrays or {}
+
+        def files():
+            for rel, (bought, blocked) in self._load_delta(pending, npz).items():
+                if rel in arrays:
+                    state, gt = arrays[rel][0].copy(), arrays[rel][1]
+                else:
+                    state, gt = _load_png(self.root / 'state' / rel), _load_png(self.gt_path(rel))
+                state.flat[blocked] |= BLOCKED
+                state.flat[bought] |= BOUGHT | BLOCKED
+                labels = np.where(state & BOUGHT, gt, np.uint8(IGNORE))  # bought = ground truth
+                yield _png(self.label_path(rel), labels)
+                yield _png(self.root / 'state' / rel, state)
+        _save_pngs(files())  # every label and state file on disk before the round counts as done
         name = Path(npz).with_suffix('')
         _save_json(f'{name}.json', pending)
         os.unlink(f'{name}.pending.json')
@@ -196,20 +214,25 @@ class ActiveLabelStore:
                 os.unlink(pending)
 
     def rollback(self, iteration):
-        """Undo every round committed after `iteration` completed updates, newest first."""
-        undone, dirs = [], set()
-        for rnd in reversed(self.rounds()):
-            if rnd['iteration'] <= iteration:
-                break
-            name = self.root / 'rounds' / f'round_{rnd["round"]:03d}'
-            for rel, (bought, blocked) in self._load_delta(rnd, f'{name}.npz').items():
+        """Undo every round committed after a checkpoint of `iteration` completed updates (rounds
+        of later iterations, and those of `iteration` bought before its update), newest first."""
+        undone = []
+
+        def files(delta):
+            for rel, (bought, blocked) in delta.items():
                 labels, state = self.labels(rel), _load_png(self.root / 'state' / rel)
                 labels.flat[bought] = IGNORE
                 state.flat[bought] &= ~np.uint8(BOUGHT)
                 state.flat[blocked] &= ~np.uint8(BLOCKED)
-                _save_png(self.label_path(rel), labels, dirs)
-                _save_png(self.root / 'state' / rel, state, dirs)
-            fsync_dirs(dirs)  # the labels are undone on disk before the round is forgotten
+                yield _png(self.label_path(rel), labels)
+                yield _png(self.root / 'state' / rel, state)
+        for rnd in reversed(self.rounds()):
+            if rnd['iteration'] < iteration or (rnd['iteration'] == iteration
+                                                 and not rnd.get('before_update')):
+                break
+            name = self.root / 'rounds' / f'round_{rnd["round"]:03d}'
+            # the labels are undone on disk before the round is forgotten
+            _save_pngs(files(self._load_delta(rnd, f'{name}.npz')))
             os.unlink(f'{name}.json')
             os.unlink(f'{name}.npz')
             undone.append(rnd['round'])
