@@ -93,3 +93,21 @@ def test_interrupted_commit_is_completed_by_recover(store, monkeypatch):
 def test_store_refuses_another_image_list(store, tmp_path):
     with pytest.raises(ValueError, match='another image list'):
         ActiveLabelStore(store.root).initialise([('other.png', store.gt_path(store.index()[0]['rel']))])
+
+
+def test_rollback_undoes_rounds_bought_before_the_update_of_the_checkpoint_iteration(store):
+    """A round bought before the update of iteration i (ADeADA, source-free RIPU) comes after a
+    checkpoint of i completed updates: rollback(i) undoes it (0: a fresh run starts empty); a
+    round bought after update i (RIPU) is in that checkpoint and stays."""
+    rel = store.index()[0]['rel']
+    empty = _snapshot(store)
+    store.commit_round(0, 0, {rel: store.delta(rel, _box(0, 1, 0, 1), _box(0, 1, 0, 1), 1)},
+                       before_update=True)
+    assert store.rollback(0) == [0]
+    after = _snapshot(store)
+    assert all(np.array_equal(a, b) for k in empty for a, b in zip(empty[k], after[k]))
+    store.commit_round(0, 8, {rel: store.delta(rel, _box(0, 1, 0, 1), _box(0, 1, 0, 1), 1)})
+    store.commit_round(1, 16, {rel: store.delta(rel, _box(2, 3, 2, 3), _box(2, 3, 2, 3), 1)},
+                       before_update=True)
+    assert store.rollback(16) == [1] and store.rollback(8) == []
+    assert [r['iteration'] for r in store.rounds()] == [8]

@@ -231,7 +231,8 @@ class ActiveSelectionHook(Hook):
         model.eval()
         deltas = self.round_deltas(runner, model, round_index)
         kill_point('selection')
-        rows = self.store.commit_round(round_index, iteration, deltas, strategy=self.strategy.name)
+        rows = self.store.commit_round(round_index, iteration, deltas, strategy=self.strategy.name,
+                                       before_update=self.select_before_update)
         model.train(was_training)
         self._log(runner, round_index, rows, time.perf_counter() - start)
 
