@@ -15,7 +15,6 @@ when the sweep folder was moved.
 """
 import json
 import os
-import time
 
 from ray.tune import Callback
 
@@ -136,12 +135,14 @@ class ParquetResultsCallback(Callback):
 
 
 def _write_json(path, obj, **kw):
-    tmp = f'{path}.{os.getpid()}.{time.time_ns()}.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(obj, f, indent=1, default=str, **kw)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """`obj` as JSON at `path`, atomically and durably."""
+    from mmseg_ext.fileio import atomic_write
+    text = json.dumps(obj, indent=1, default=str, **kw)
+
+    def write(tmp):
+        with open(tmp, 'w') as f:
+            f.write(text)
+    atomic_write(path, write)
 
 
 def write_sweep_snapshot(sweep_dir, info, configs):

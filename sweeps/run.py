@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import os.path as osp
+import re
 import socket
 import subprocess
 import sys
@@ -164,7 +165,8 @@ class Plan:
         self.raw_sets = list(args.sets)
         self.sets = absolute_sets(parse_sets(args.sets), cwd)
         self.name = check_name(args.name or f'{self.space.name}_{self.benchmark}')
-        self.storage = check_storage(args.storage)
+        self.storage = check_storage(osp.join(cwd, args.storage) if '://' not in args.storage
+                                     else args.storage)
         self.data_root = osp.abspath(osp.join(cwd, args.data_root)) if args.data_root else \
             default_data_root()
         self.sweep_dir = osp.join(self.storage, self.name)
@@ -218,9 +220,9 @@ class Plan:
         """What makes results of this plan: a rerun must match it (paths excluded, so a moved
         storage or data folder still resumes)."""
         text = json.dumps(self.configs, sort_keys=True, default=str)
-        for path, mark in ((self.sweep_dir, '<sweep>'), (self.storage, '<storage>'),
-                           (self.data_root, '<data>')):
-            text = text.replace(path, mark)
+        marks = {self.sweep_dir: '<sweep>', self.storage: '<storage>', self.data_root: '<data>'}
+        for path in sorted(marks, key=len, reverse=True):  # the longest (innermost) first
+            text = re.sub(re.escape(path) + r'(?=[/"]|$)', marks[path], text)
         space = self.space
         return dict(
             space=space.name, benchmark=self.benchmark,
@@ -256,6 +258,12 @@ def _searcher(plan):
     from ray import tune
     space = plan.space
     if plan.search != 'optuna':
+        if plan.scheduler == 'pbt' and plan.search == 'grid' and space.axes:
+            # PBT mutates top-level keys: the axes go there (the same grid, as a product)
+            base = [dict(t, params={}) for t in plan.trials
+                    if all(t['params'][n] == space.axes[n].grid(n)[0] for n in space.axes)]
+            return None, {'trial': tune.grid_search(base),
+                          **{n: tune.grid_search(a.grid(n)) for n, a in space.axes.items()}}
         return None, {'trial': tune.grid_search(plan.trials)}
     import optuna
     from ray.tune.search.optuna import OptunaSearch
@@ -299,6 +307,9 @@ def _scheduler(plan):
                              grace_period=min(2, plan.reports), reduction_factor=2)
     if plan.scheduler == 'pbt':
         from ray import tune
+        if plan.search != 'grid':
+            raise SweepError(f'--scheduler pbt needs --search grid (Ray Tune runs no search '
+                             f'algorithm with PopulationBasedTraining), got {plan.search!r}')
         mutations = {n: (list(a.values) if a.values is not None else tune.uniform(a.low, a.high))
                      for n, a in plan.space.axes.items()}
         if not mutations:
@@ -437,7 +448,6 @@ def _missing_paths(paths, storage):
 
 
 def run(plan, folder):
-    import ray
     from ray import tune
 
     from sweeps.parquet_callback import ParquetResultsCallback, write_sweep_snapshot

@@ -182,6 +182,8 @@ def check_sets(cfg, sets):
                                                and not isinstance(value, bool))
         if isinstance(old, (list, tuple)) and isinstance(value, (list, tuple)):
             ok = True
+        if isinstance(old, dict) and isinstance(value, dict):  # a ConfigDict takes a dict
+            ok = True
         if not ok:
             raise SweepError(f'--set {key}={value!r}: expected a {type(old).__name__} '
                              f'like the config value {old!r}')

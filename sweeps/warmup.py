@@ -61,27 +61,10 @@ def warmup_train_config(rel, work_dir, data_root):
     return cfg
 
 
-def _fsync_dir(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def publish(source, target):
-    """Copy `source` to `target` atomically and durably."""
-    tmp = f'{target}.{os.getpid()}.tmp'
-    try:
-        with open(source, 'rb') as src, open(tmp, 'wb') as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
-            dst.flush()
-            os.fsync(dst.fileno())
-        os.replace(tmp, target)
-        _fsync_dir(osp.dirname(target))
-    finally:
-        if osp.exists(tmp):
-            os.unlink(tmp)
+    """Copy `source` to `target` atomically and durably (file and folder fsynced)."""
+    from mmseg_ext.fileio import atomic_write
+    atomic_write(target, lambda tmp: shutil.copyfile(source, tmp))
 
 
 def train_warmup(rel, target, data_root, cpus=1, log=print):

@@ -366,10 +366,6 @@ def test_asha_on_adamcu_is_refused_before_ray(tmp_path, capsys, data_root):
     assert plan.tune_scheduler._max_t == 6
 
 
-@pytest.mark.xfail(strict=True, reason='BUG sweeps/run.py _scheduler: --scheduler pbt is '
-                   'accepted with an optuna search; Ray refuses the pair only inside fit() '
-                   '(PopulationBasedTraining.on_trial_add: "Search algorithms cannot be used '
-                   'with PopulationBasedTraining schedulers"), after Ray and the warm-ups ran')
 def test_pbt_with_optuna_search_is_refused(tmp_path, capsys, data_root):
     code, out = _dry_run(capsys, str(tmp_path / 'r'), data_root, '--space', 'ripu_optuna',
                          '--scheduler', 'pbt')
@@ -388,9 +384,6 @@ class _FakeTuneTrial:
             checkpoint_config=CheckpointConfig(num_to_keep=4)))
 
 
-@pytest.mark.xfail(strict=True, reason='BUG sweeps/run.py _searcher/_scheduler: with a grid '
-                   "search PBT finds its axes missing from the trial config's top level and "
-                   'samples them at random, replacing the grid values')
 def test_pbt_on_a_grid_keeps_each_trials_grid_values(tmp_path, data_root):
     from types import SimpleNamespace
 
@@ -415,8 +408,6 @@ def test_pbt_on_a_grid_keeps_each_trials_grid_values(tmp_path, data_root):
                                  for t in plan.trials)
 
 
-@pytest.mark.xfail(strict=True, reason='BUG sweeps/trial_config.py check_sets: a dict value on '
-                   "a dict key is refused (type(old) is mmengine's ConfigDict, not dict)")
 def test_set_a_dict_value_on_a_dict_key(tmp_path, capsys, data_root):
     space = _space_file(tmp_path)
     code, out = _dry_run(capsys, str(tmp_path / 'r'), data_root, '--space', space, '--set',
@@ -593,10 +584,6 @@ def test_sweep_folder_plan_fingerprint_and_lock(tmp_path, data_root):
     assert moved.check_plan(resuming=True) == {}
 
 
-@pytest.mark.xfail(strict=True, reason='BUG sweeps/run.py Plan.fingerprint: paths are masked by '
-                   'plain str.replace, storage before data root, so a data root inside (or '
-                   'starting with the text of) --storage becomes "<storage>/..." and moving '
-                   'only the data folder changes the fingerprint')
 def test_a_data_root_inside_storage_moved_out_still_resumes(tmp_path, data_root):
     from sweeps.run import SweepFolder
     space, storage = _space_file(tmp_path), tmp_path / 'shared'

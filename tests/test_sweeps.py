@@ -1,5 +1,4 @@
 """sweeps/run.py end to end on a real local Ray instance, plus its bad-input errors."""
-import json
 import os
 import shutil
 import signal
@@ -10,6 +9,7 @@ import time
 
 import pyarrow.parquet as pq
 import pytest
+from ray_cluster import session_pids
 from runner_utils import REPO
 
 TINY_SPACE = '''"""A tiny space for tests."""
@@ -131,9 +131,12 @@ def test_sigkill_of_the_whole_sweep_then_rerun(tmp_path, data_env):
     while time.time() < deadline and not (os.path.isdir(trials) and os.listdir(trials)):
         time.sleep(1)
     assert os.path.isdir(trials) and os.listdir(trials), 'no trial reported before the timeout'
-    os.killpg(proc.pid, signal.SIGKILL)  # the driver and everything in its session
+    for pid in session_pids(proc.pid):  # the driver and Ray: everything in its session
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     proc.wait()
-    subprocess.run(['pkill', '-9', '-f', ray_tmp], check=False)  # Ray daemons, wherever they are
     out = _run(args, env)
     shutil.rmtree(ray_tmp, ignore_errors=True)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -146,31 +149,21 @@ def test_sigkill_of_the_whole_sweep_then_rerun(tmp_path, data_env):
 
 @pytest.mark.slow
 def test_ray_job_submit_to_a_local_cluster(tmp_path, data_env):
-    """`ray start --head` on loopback with its own ports and temp dir, then the README's
-    `ray job submit --working-dir . -- python sweeps/run.py ... --address auto`."""
+    """The README's `ray job submit --working-dir . -- python sweeps/run.py ... --address auto`
+    to a cluster on loopback with token authentication (tests/ray_cluster.py), the data root
+    passed as --data-root (no environment variable reaches the trials)."""
+    from ray_cluster import RayCluster
     space, storage = _space(tmp_path, iters=20), str(tmp_path / 'results')
-    ray_tmp = tempfile.mkdtemp(prefix='rj', dir='/tmp')
     ray_bin = os.path.join(os.path.dirname(sys.executable), 'ray')
-    env = dict(data_env, RAY_AUTH_MODE='token', RAY_TMPDIR=ray_tmp,
-               RAY_API_SERVER_ADDRESS='http://127.0.0.1:28265')
-    start = subprocess.run([ray_bin, 'start', '--head', '--node-ip-address=127.0.0.1',
-                            '--port=26379', '--ray-client-server-port=26380', '--dashboard-host=127.0.0.1',
-                            '--dashboard-port=28265', '--num-cpus=2', f'--temp-dir={ray_tmp}',
-                            '--disable-usage-stats'], env=env, capture_output=True, text=True,
-                           timeout=180)
-    try:
-        assert start.returncode == 0, start.stderr[-2000:]
-        runtime_env = json.dumps({'env_vars': {'ADASWEEP_DATA': data_env['ADASWEEP_DATA']}})
+    with RayCluster(num_workers=1, worker_cpus=2, worker_gpus=0) as cluster:
+        env = cluster.env(base={k: v for k, v in data_env.items() if k != 'ADASWEEP_DATA'})
         job = subprocess.run(
-            [ray_bin, 'job', 'submit', '--working-dir', '.', '--runtime-env-json', runtime_env,
+            [ray_bin, 'job', 'submit', '--address', cluster.dashboard_url, '--working-dir', '.',
              '--', sys.executable, 'sweeps/run.py', '--space', space, '--storage', storage,
-             '--name', 'job', '--address', 'auto'],
+             '--name', 'job', '--address', 'auto',
+             '--data-root', data_env['ADASWEEP_DATA']],
             cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-        assert job.returncode == 0, job.stdout[-3000:] + job.stderr[-3000:]
-        assert 'succeeded' in job.stdout + job.stderr
-        rows = _rows(storage, 'job')
-        assert rows.is_final.sum() == 2 and (rows.status == 'ok').all()
-    finally:
-        subprocess.run([ray_bin, 'stop', '--force'], env=env, capture_output=True, timeout=120)
-        subprocess.run(['pkill', '-9', '-f', ray_tmp], check=False)
-        shutil.rmtree(ray_tmp, ignore_errors=True)
+    assert job.returncode == 0, job.stdout[-3000:] + job.stderr[-3000:]
+    assert 'succeeded' in job.stdout + job.stderr
+    rows = _rows(storage, 'job')
+    assert rows.is_final.sum() == 2 and (rows.status == 'ok').all()
