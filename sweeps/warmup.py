@@ -67,7 +67,7 @@ def publish(source, target):
     atomic_write(target, lambda tmp: shutil.copyfile(source, tmp))
 
 
-def train_warmup(rel, target, data_root, cpus=1, log=print):
+def train_warmup(rel, target, data_root, log=print):
     """Train the warm-up config `rel` (resuming a killed one) and publish it at `target`, unless
     it is there; one trainer at a time per target (a file lock next to it). Returns target."""
     folder = osp.dirname(target)
@@ -83,7 +83,10 @@ def train_warmup(rel, target, data_root, cpus=1, log=print):
         from mmseg.registry import RUNNERS
         from mmseg.utils import register_all_modules
         register_all_modules(init_default_scope=False)
-        torch.set_num_threads(max(1, int(cpus)))
+        # every CPU the process may use, as tools/train.py (torch's default) does, not the
+        # task's CPU count that Ray puts in OMP_NUM_THREADS: a sweep's warm-up equals a single
+        # tools/train.py run of its config, bit for bit on the same machine
+        torch.set_num_threads(len(os.sched_getaffinity(0)))
         work = osp.join(folder, 'work')
         cfg = warmup_train_config(rel, work, data_root)
         resumed = osp.isfile(osp.join(work, 'last_checkpoint'))
@@ -95,8 +98,8 @@ def train_warmup(rel, target, data_root, cpus=1, log=print):
     return target
 
 
-def _train_task(rel, target, data_root, cpus):
-    return train_warmup(rel, target, data_root, cpus, log=lambda *a, **k: None)
+def _train_task(rel, target, data_root):
+    return train_warmup(rel, target, data_root, log=lambda *a, **k: None)
 
 
 def ensure_warmup(cfg, storage, data_root=None, cpus=1, gpus=0, log=print):
@@ -114,8 +117,8 @@ def ensure_warmup(cfg, storage, data_root=None, cpus=1, gpus=0, log=print):
                 f'{target}', flush=True)
             task = ray.remote(num_cpus=cpus, num_gpus=gpus, max_calls=1, max_retries=3,
                               retry_exceptions=False)(_train_task)
-            return ray.get(task.remote(rel, target, data_root, cpus))
-        return train_warmup(rel, target, data_root, cpus, log)
+            return ray.get(task.remote(rel, target, data_root))
+        return train_warmup(rel, target, data_root, log)
     except Exception as err:  # noqa: BLE001  (one line for the CLI, the log has the rest)
         text = str(err).strip().splitlines()
         reason = text[-1] if text else type(err).__name__
