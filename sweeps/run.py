@@ -35,19 +35,26 @@ LOCK_FILE = '.driver.lock'
 
 
 def check_trial_config(cfg):
-    """What fails at build time in a trial fails here instead: strategy, budget (against the
-    target images, where they are on this machine), schedule, and the arguments of a model that
-    can check them unbuilt (ADAMCUSegmentor.check_args)."""
+    """What fails at build time in a trial fails here instead: strategy, schedule, and the
+    arguments of a model that can check them unbuilt (ADAMCUSegmentor.check_args)."""
     import mmseg_ext  # noqa: F401
-    from mmseg.registry import DATASETS, HOOKS, MODELS
+    from mmseg.registry import HOOKS, MODELS
     model_cls = MODELS.get(cfg.model.get('type'))
     if hasattr(model_cls, 'check_args'):
         model_cls.check_args(**cfg.model)
     hook_cfg = active_hook(cfg)
+    if hook_cfg is not None:
+        HOOKS.build(dict(hook_cfg)).check_schedule(cfg.train_cfg.max_iters)
+
+
+def check_budget(cfg):
+    """The budget against the target images (where they are on this machine), as the hook's
+    before_train checks it."""
+    from mmseg.registry import DATASETS, HOOKS
+    hook_cfg = active_hook(cfg)
     if hook_cfg is None:
         return
     hook = HOOKS.build(dict(hook_cfg))
-    hook.check_schedule(cfg.train_cfg.max_iters)
     dataset = cfg.train_dataloader.dataset
     target = dataset.get('target', dataset)
     root = target.get('data_root')
@@ -175,14 +182,18 @@ class Plan:
         # building every variant's config checks config files, knobs and --set keys/types
         self.configs, self.warmups, self.reports = {}, {}, 1
         from sweeps.trainable import eval_iters
+        built = []
         for variant in self.space.variants:
             example = next((t for t in self.trials if t['variant'] == variant), None)
             knobs = dict(example['params']) if example else {}
             cfg, _ = build_trial_config(self.space, self.benchmark, variant, knobs, 0, self.sets,
                                         storage=self.storage, data_root=self.data_root)
+            check_trial_config(cfg)
+            built.append((variant, cfg))
+        for variant, cfg in built:  # then what needs the data
             if self.benchmark == 'synthshift':
                 self._ensure_synthshift(cfg)
-            check_trial_config(cfg)
+            check_budget(cfg)
             if cfg.get('warmup_config') and cfg.get('load_from') == warmup_checkpoint(
                     cfg, self.storage, self.data_root):
                 self.warmups.setdefault(cfg.load_from, cfg)
@@ -196,7 +207,9 @@ class Plan:
         from mmseg_ext.datasets import ensure_synthshift
         for root in data_roots(cfg):
             if osp.basename(root) == 'synthshift':
-                ensure_synthshift(root)
+                if not osp.isfile(osp.join(root, 'meta.json')):
+                    print(f'generating SynthShift into {root} (once; about 20 s)', flush=True)
+                ensure_synthshift(root, progress=False)
 
     def _trials(self):
         if self.search == 'grid':
