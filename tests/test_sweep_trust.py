@@ -622,3 +622,20 @@ def test_results_without_tune_state_are_refused(tmp_path, data_root):
             anyway.check_plan(resuming=False)
     finally:
         folder.lock.close()
+
+
+def test_trials_take_the_drivers_warmup_path_not_their_environment(monkeypatch, tmp_path):
+    """Issue 15 item 2: a trial gets the warm-up checkpoint the driver computed (context
+    'warmups'), whatever ADASWEEP_DATA its node has."""
+    from sweeps.spaces import load_space
+    from sweeps.trial_config import build_trial_config
+    space = load_space('adeada_ablation')
+    driver, _ = build_trial_config(space, 'synthshift', 'e_adeada', {}, 0,
+                                   storage=str(tmp_path), data_root=str(tmp_path / 'data'))
+    monkeypatch.setenv('ADASWEEP_DATA', str(tmp_path / 'elsewhere'))
+    trial, _ = build_trial_config(space, 'synthshift', 'e_adeada', {}, 0,
+                                  storage=str(tmp_path / 'other'),
+                                  data_root=str(tmp_path / 'data'),
+                                  warmups={driver.warmup_config: driver.load_from})
+    assert trial.load_from == driver.load_from
+    assert trial.train_dataloader.dataset.target.data_root == str(tmp_path / 'data' / 'synthshift')
