@@ -62,7 +62,7 @@ def synthetic_results(rows, rounds=4, variants=20, seeds=5, seed=0):
         'git_rev': np.full(rows, '0123abcd'),
         'reported_at': pa.array(now + np.arange(rows), pa.timestamp('us', tz='UTC')),
     }
-    arrays = [pa.nulls(rows, f.type) if cols[f.name] is None else pa.array(cols[f.name], f.type)
+    arrays = [pa.nulls(rows, f.type) if cols.get(f.name) is None else pa.array(cols[f.name], f.type)
               for f in RESULT_SCHEMA]
     arrays += [pa.array(tau), pa.array(np.full(rows, 1, np.int64))]
     schema = pa.schema(list(RESULT_SCHEMA) + [pa.field('param_tau', pa.float64()),
