@@ -139,6 +139,7 @@ def test_source_only_resume_is_bit_identical_and_uninterrupted_runs_are_unchange
     assert _differing(weights, plain_resumed)
 
 
+@pytest.mark.slow
 def test_ripu_resumed_from_a_report_at_a_selection_round_is_bit_identical(
         tmp_path, synthshift_root):
     cfg = _randomised(tiny_config(RIPU, tmp_path / 'a', synthshift_root, iters=6))
@@ -158,6 +159,7 @@ def test_ripu_resumed_from_a_report_at_a_selection_round_is_bit_identical(
     _assert_same_store(a, tmp_path / 'b')
 
 
+@pytest.mark.slow
 def test_adamcu_resumed_at_a_commit_is_bit_identical(tmp_path, synthshift_root):
     cfg = _randomised(tiny_config(ADAMCU, tmp_path / 'a', synthshift_root, iters=6))
     cfg.custom_hooks = [dict(cfg.custom_hooks[0], budget=dict(ratio=0.02), commit_interval=2),
@@ -173,6 +175,7 @@ def test_adamcu_resumed_at_a_commit_is_bit_identical(tmp_path, synthshift_root):
     _assert_same_store(a, tmp_path / 'b')
 
 
+@pytest.mark.slow
 def test_a_checkpoint_without_rng_state_still_resumes(tmp_path, synthshift_root):
     cfg = tiny_config(SOURCE_ONLY, tmp_path / 'a', synthshift_root, iters=2)
     cfg.train_cfg.type = 'IterBasedTrainLoop'
