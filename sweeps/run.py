@@ -267,7 +267,67 @@ class Plan:
         return '\n'.join(lines)
 
 
-def _searcher(plan):
+JOURNAL_FILE = 'optuna.journal'
+
+
+class _OptunaSpace:
+    """Optuna's define-by-run space of a sweep: the variant (when there are several) and the
+    axes; returns the constants of every trial. A class of an importable module, not a closure:
+    Tune saves the searcher with the standard pickle (OptunaSearch.save)."""
+
+    def __init__(self, space):
+        self.variants, self.axes = list(space.variants), dict(space.axes)
+
+    def __call__(self, trial):
+        if len(self.variants) > 1:
+            trial.suggest_categorical('variant', self.variants)
+        for name, axis in self.axes.items():
+            if axis.values is not None:
+                trial.suggest_categorical(name, list(axis.values))
+            elif axis.integer:
+                trial.suggest_int(name, int(axis.low), int(axis.high), log=axis.log)
+            else:
+                trial.suggest_float(name, axis.low, axis.high, log=axis.log)
+        return {'seed': 0, **({} if len(self.variants) > 1 else {'variant': self.variants[0]})}
+
+
+class _SweepJournal:
+    """The sweep's Optuna journal, <sweep>/optuna.journal: Optuna's JournalFileBackend with the
+    O_EXCL lock file (JournalFileOpenLock, safe on NFSv3 and later), opened (and the file
+    created) on first use. Tune pickles it with the searcher; unpickled in a driver that runs a
+    sweep (`folder`, set by run() and _searcher), it is that sweep folder's journal: a restored
+    searcher of a moved sweep folder writes the journal there, never at the old path."""
+    folder = None
+
+    def __init__(self, path):
+        self.path, self._backend = path, None
+
+    def _file(self):
+        if self._backend is None:
+            from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+            self._backend = JournalFileBackend(self.path,
+                                               lock_obj=JournalFileOpenLock(self.path))
+        return self._backend
+
+    def read_logs(self, log_number_from):
+        return self._file().read_logs(log_number_from)
+
+    def append_logs(self, logs):
+        self._file().append_logs(logs)
+
+    def __getstate__(self):
+        return {'path': self.path}
+
+    def __setstate__(self, state):
+        folder = type(self).folder or osp.dirname(state['path'])
+        self.path, self._backend = osp.join(folder, osp.basename(state['path'])), None
+
+
+def _searcher(plan, persist=False):
+    """The search algorithm and Tune's param_space. Optuna's study is named after the sweep and
+    kept, with persist, in <sweep>/optuna.journal (run() builds it so; the Plan, also for
+    --dry-run, builds it in memory, so nothing is written). Tuner.restore brings the searcher
+    back with its storage: a resumed sweep goes on in the same study."""
     from ray import tune
     space = plan.space
     if plan.search != 'optuna':
@@ -281,26 +341,23 @@ def _searcher(plan):
     import optuna
     from ray.tune.search.optuna import OptunaSearch
 
-    def define(trial):
-        if len(space.variants) > 1:
-            trial.suggest_categorical('variant', list(space.variants))
-        for name, axis in space.axes.items():
-            if axis.values is not None:
-                trial.suggest_categorical(name, list(axis.values))
-            elif axis.integer:
-                trial.suggest_int(name, int(axis.low), int(axis.high), log=axis.log)
-            else:
-                trial.suggest_float(name, axis.low, axis.high, log=axis.log)
-        return {'seed': 0, **({} if len(space.variants) > 1 else
-                              {'variant': next(iter(space.variants))})}
+    # by their module's name, also when this file runs as __main__, so pickles of the searcher
+    # (tuner.pkl, searcher-state) load in any process
+    from sweeps.run import _OptunaSpace, _SweepJournal
 
     if space.objectives:
         metric = [m for m, _ in space.objectives]
         mode = [m for _, m in space.objectives]
     else:
         metric, mode = space.metric, space.mode
-    searcher = OptunaSearch(space=define, metric=metric, mode=mode,
-                            sampler=optuna.samplers.TPESampler(seed=0))
+    storage = None
+    if persist:
+        _SweepJournal.folder = plan.sweep_dir
+        storage = optuna.storages.JournalStorage(
+            _SweepJournal(osp.join(plan.sweep_dir, JOURNAL_FILE)))
+    searcher = OptunaSearch(space=_OptunaSpace(space), metric=metric, mode=mode,
+                            sampler=optuna.samplers.TPESampler(seed=0), storage=storage,
+                            study_name=plan.name)
     return searcher, {}
 
 
@@ -511,6 +568,8 @@ def run(plan, folder):
                                         {n: dict(v.knobs) for n, v in
                                          plan.space.variants.items()}),
                  JsonLoggerCallback(), CSVLoggerCallback()]
+    from sweeps.run import _SweepJournal
+    _SweepJournal.folder = plan.sweep_dir  # where a restored Optuna searcher's journal is
     if resuming:
         print(f'resuming sweep {plan.name} from {tune_dir}', flush=True)
         try:
@@ -520,10 +579,11 @@ def run(plan, folder):
                              f'{str(err).strip().splitlines()[-1][:300]}; use another --name '
                              'for a new sweep') from err
     else:
+        searcher, _ = _searcher(plan, persist=True)  # Optuna's study: <sweep>/optuna.journal
         tuner = tune.Tuner(
             trainable, param_space=plan.param_space,
             tune_config=tune.TuneConfig(
-                metric=metric, mode=mode, search_alg=plan.searcher, scheduler=plan.tune_scheduler,
+                metric=metric, mode=mode, search_alg=searcher, scheduler=plan.tune_scheduler,
                 num_samples=plan.num_samples if plan.search == 'optuna' else 1,
                 max_concurrent_trials=plan.args.max_concurrent or None,
                 # a finished trial's worker process (torch, mmseg imported) runs the next one
