@@ -109,7 +109,8 @@ def beyond_loopback(sockets: Iterable[dict]) -> List[dict]:
     return [s for s in sockets if not is_loopback(s['ip'])]
 
 
-def _kill_sessions(sids: Iterable[int], sig: int) -> None:
+def kill_sessions(sids: Iterable[int], sig: int = signal.SIGKILL) -> None:
+    """Send `sig` to every process of the sessions `sids` (and their descendants)."""
     for sid in sids:
         for pid in session_pids(sid):
             try:
@@ -401,7 +402,7 @@ class RayCluster:
         node.killed = True
         deadline = time.time() + 10
         while node.pids() and time.time() < deadline:
-            _kill_sessions([node.sid], signal.SIGKILL)  # anything forked meanwhile
+            kill_sessions([node.sid], signal.SIGKILL)  # anything forked meanwhile
             time.sleep(0.1)
         node.proc.wait(timeout=10)
         if wait_dead:
@@ -425,7 +426,7 @@ class RayCluster:
             deadline = time.time() + 5
             while any(n.pids() for n in group) and time.time() < deadline:
                 time.sleep(0.2)
-            _kill_sessions([n.sid for n in group], signal.SIGKILL)
+            kill_sessions([n.sid for n in group], signal.SIGKILL)
             for node in group:
                 try:
                     node.proc.wait(timeout=10)
@@ -433,7 +434,7 @@ class RayCluster:
                     pass
         deadline = time.time() + 10
         while any(n.pids() for n in self.nodes) and time.time() < deadline:
-            _kill_sessions([n.sid for n in self.nodes], signal.SIGKILL)
+            kill_sessions([n.sid for n in self.nodes], signal.SIGKILL)
             time.sleep(0.2)
         if self._watchdog is not None:
             try:

@@ -53,3 +53,23 @@ def sweep_dry_run(space, benchmark):
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert 'trials' in done.stdout
     return done.stdout
+
+
+def sweep_killed_after_first_report(args, env, trials_dir, timeout=300):
+    """Start `sweeps/run.py ARGS` in a session of its own, wait until a trial has reported (a
+    file in `trials_dir`), then SIGKILL the whole session: the driver, Ray and its workers."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from ray_cluster import kill_sessions
+    proc = subprocess.Popen([sys.executable, 'sweeps/run.py', *args], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + timeout
+    while time.time() < deadline and not (os.path.isdir(trials_dir) and os.listdir(trials_dir)):
+        time.sleep(1)
+    reported = os.path.isdir(trials_dir) and bool(os.listdir(trials_dir))
+    kill_sessions([proc.pid])
+    proc.wait()
+    assert reported, 'no trial reported before the timeout'

@@ -8,7 +8,6 @@ each trial once. Fixed kill points are injected with ADASWEEP_TEST_KILL_AT (mmse
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -17,7 +16,7 @@ import time
 import psutil
 import pyarrow.parquet as pq
 import pytest
-from ray_cluster import session_pids
+from ray_cluster import kill_sessions
 from runner_utils import REPO
 
 SPACE = '''"""Kill-anywhere test space: two region strategies from a short warm-up."""
@@ -74,11 +73,7 @@ class Sweep:
 
     def stop(self, proc, ray_tmp):
         """SIGKILL everything of this run: the driver's session and Ray's daemons."""
-        for pid in session_pids(proc.pid):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        kill_sessions([proc.pid])
         proc.wait()
         for p in _ray_processes(ray_tmp):
             try:

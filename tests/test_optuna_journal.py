@@ -4,16 +4,13 @@ and a killed sweep resumes in the same study."""
 import os
 import pickle
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 import optuna
 import pytest
-from ray_cluster import session_pids
-from runner_utils import REPO
+from runner_utils import REPO, sweep_killed_after_first_report
 
 OPTUNA_SPACE = '''"""A tiny Optuna space for tests."""
 from sweeps.space import Axis, Space, Variant
@@ -134,20 +131,7 @@ def test_a_killed_sweep_resumes_in_the_same_study(tmp_path, data_env):
     args = ['--space', space, '--storage', storage, '--name', 'opt', '--max-concurrent', '1']
     ray_tmp = tempfile.mkdtemp(prefix='rk', dir='/tmp')  # short: Ray's socket paths must fit
     env = dict(data_env, RAY_TMPDIR=ray_tmp)
-    proc = subprocess.Popen([sys.executable, 'sweeps/run.py', *args], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    trials = os.path.join(storage, 'opt', 'trials')
-    deadline = time.time() + 300
-    while time.time() < deadline and not (os.path.isdir(trials) and os.listdir(trials)):
-        time.sleep(1)
-    assert os.path.isdir(trials) and os.listdir(trials), 'no trial reported before the timeout'
-    for pid in session_pids(proc.pid):  # the driver and Ray: everything in its session
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    proc.wait()
+    sweep_killed_after_first_report(args, env, os.path.join(storage, 'opt', 'trials'))
     journal = os.path.join(storage, 'opt', 'optuna.journal')
     before = _study(journal).trials
     assert len(before) == 1 and not before[0].state.is_finished()  # killed in its first trial

@@ -1,16 +1,13 @@
 """sweeps/run.py end to end on a real local Ray instance, plus its bad-input errors."""
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 import pyarrow.parquet as pq
 import pytest
-from ray_cluster import session_pids
-from runner_utils import REPO
+from runner_utils import REPO, sweep_killed_after_first_report
 
 TINY_SPACE = '''"""A tiny space for tests."""
 from sweeps.space import Space, Variant
@@ -123,20 +120,7 @@ def test_sigkill_of_the_whole_sweep_then_rerun(tmp_path, data_env):
     args = ['--space', space, '--storage', storage, '--name', 'killed', '--max-concurrent', '1']
     ray_tmp = tempfile.mkdtemp(prefix='rk', dir='/tmp')  # short: Ray's socket paths must fit
     env = dict(data_env, RAY_TMPDIR=ray_tmp)
-    proc = subprocess.Popen([sys.executable, 'sweeps/run.py', *args], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    trials = os.path.join(storage, 'killed', 'trials')
-    deadline = time.time() + 300
-    while time.time() < deadline and not (os.path.isdir(trials) and os.listdir(trials)):
-        time.sleep(1)
-    assert os.path.isdir(trials) and os.listdir(trials), 'no trial reported before the timeout'
-    for pid in session_pids(proc.pid):  # the driver and Ray: everything in its session
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    proc.wait()
+    sweep_killed_after_first_report(args, env, os.path.join(storage, 'killed', 'trials'))
     out = _run(args, env)
     shutil.rmtree(ray_tmp, ignore_errors=True)
     assert out.returncode == 0, out.stderr[-3000:]
