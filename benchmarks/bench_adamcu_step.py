@@ -71,18 +71,18 @@ def time_purchase(model, steps, warmup, n=4):
     from mmengine.dataset import pseudo_collate
 
     from mmseg_ext.active.adamcu import AdaptiveSampler, uncertainty
-    from mmseg_ext.hooks.active_selection_hook import _Pool
-    from mmseg_ext.hooks.adaptive_sampling_hook import label_size_heads
+    from mmseg_ext.hooks.inference import PoolImages, label_size_outputs
     target = two_domain().target
     infos = [target.get_data_info(i) for i in range(n)]
-    pool = _Pool(infos, [dict(type='LoadImageFromFile'), dict(type='PackSegInputs')])
+    pool = PoolImages(infos, [dict(type='LoadImageFromFile'), dict(type='PackSegInputs')])
     sampler = AdaptiveSampler(10 ** 9, 1.0, 0.1)  # never runs out during the timing
     model.eval()
     times = []
     with torch.no_grad():
         for i in range(warmup + steps):
             start = time.perf_counter()
-            main, aux = label_size_heads(model, pseudo_collate([pool[j] for j in range(n)]))
+            main, aux, _ = label_size_outputs(model, pseudo_collate([pool[j] for j in range(n)]),
+                                              auxiliary=True)
             u = torch.stack([uncertainty(m[None], a[None], model.gamma)[0]
                              for m, a in zip(main, aux)])
             sampler.select(u, torch.zeros_like(u, dtype=torch.bool))

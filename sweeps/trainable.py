@@ -22,8 +22,7 @@ from mmengine.hooks import Hook
 from mmseg.registry import HOOKS
 from PIL import Image
 
-from mmseg_ext.hooks.active_selection_hook import target_dataset
-from mmseg_ext.hooks.adaptive_sampling_hook import AdaptiveSamplingHook
+from mmseg_ext.hooks.target_pool import target_dataset
 
 from .trial_config import active_hook, build_trial_config, trial_spec
 
@@ -117,10 +116,11 @@ class TuneReportHook(Hook):
         rounds = len(ActiveLabelStore(store).rounds()) if os.path.isdir(store) else 0
         final = runner.iter >= runner.max_iters
         iteration = runner.iter + (0 if final else 1)
-        if any(isinstance(h, AdaptiveSamplingHook) for h in runner.hooks):
-            # buys during training (ADA-MCU), so its store rounds are commits, not selection
-            # rounds: report the evaluation's index, which lines up with round-based methods
-            # evaluated at the same iterations
+        schedule = acquisition_schedule(runner.hooks, runner.max_iters)
+        if schedule is not None and not schedule.select_iters:
+            # buys during training (online scope, ADA-MCU), so its store rounds are commits,
+            # not selection rounds: report the evaluation's index, which lines up with
+            # round-based methods evaluated at the same iterations
             rounds = 1 + sum(i < iteration for i in self.eval_iters)
         result = {k: float(v) for k, v in (metrics or {}).items()
                   if isinstance(v, (int, float))}
@@ -176,11 +176,26 @@ def _fully_labelled_target(runner):
     return is_target and getattr(target, 'active_label_dir', None) is None
 
 
+def acquisition_schedule(hooks, max_iters):
+    """The Schedule of the acquisition hook among `hooks` (the one with an
+    `acquisition_schedule` method), or None."""
+    for hook in hooks:
+        if hasattr(hook, 'acquisition_schedule'):
+            return hook.acquisition_schedule(max_iters)
+    return None
+
+
 def eval_iters(cfg):
+    """Iterations at which a trial of `cfg` evaluates and reports before its final evaluation:
+    what its acquisition hook says (a config's own `eval_iters` first)."""
     hook = active_hook(cfg)
     if hook is None:
         return []
-    iters = cfg.get('eval_iters') or hook.get('select_iters') or []
+    iters = cfg.get('eval_iters')
+    if not iters:
+        import copy
+        built = HOOKS.build(copy.deepcopy(hook.to_dict() if hasattr(hook, 'to_dict') else hook))
+        iters = built.acquisition_schedule(cfg.train_cfg.max_iters).eval_iters
     return [i for i in iters if i > 0]
 
 

@@ -130,7 +130,8 @@ def test_pool_logits_equal_mmseg_predict(tmp_path, synthshift_root, resize):
     import torch
     from mmengine.dataset import pseudo_collate
 
-    from mmseg_ext.hooks.active_selection_hook import _Pool, label_size_logits, target_dataset
+    from mmseg_ext.hooks.inference import PoolImages as _Pool, label_size_logits
+    from mmseg_ext.hooks.target_pool import target_dataset
     runner = RUNNERS.build(_cfg(tmp_path, synthshift_root))
     target = target_dataset(runner)
     infos = [target.get_data_info(i) for i in range(5)]

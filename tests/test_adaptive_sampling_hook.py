@@ -53,7 +53,7 @@ def test_buys_during_training_through_the_store_and_ledger(tmp_path, synthshift_
     ledger = store.ledger()
     bought = sum(row['pixels'] for row in ledger)
     assert bought == hook.sampler.bought > 0
-    assert bought <= hook.budget_pixels == round(0.02 * hook.total_pixels)
+    assert bought <= hook.budget_pixels == round(0.02 * hook.pool.total_pixels)
     assert hook.sampler.high_budget == hook.budget_pixels - hook.budget_pixels // 2
     assert sum(int(store.state(e['rel'])[1].sum()) for e in store.index()) == bought
     _check_store_matches_ground_truth(store)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from mmseg_ext.active import region_baselines as rb
-from mmseg_ext.active.baselines import canny_edges
+from mmseg_ext.active.scores import canny_edges
 
 
 def _gen(seed=0):

@@ -13,8 +13,8 @@ from PIL import Image
 from runner_utils import tiny_config
 
 from mmseg_ext.active.label_store import ActiveLabelStore
-from mmseg_ext.active.superpixels import SuperpixelCache
-from mmseg_ext.hooks.active_selection_hook import _Pool, label_size_outputs
+from mmseg_ext.active.units import SuperpixelCache
+from mmseg_ext.hooks.inference import PoolImages as _Pool, label_size_outputs
 
 ADEADA = 'configs/adeada/synthshift/adeada.py'
 
@@ -39,12 +39,12 @@ def test_adeada_rounds_buy_whole_superpixels_within_the_budget(tmp_path, synthsh
     rounds = store.rounds()
     assert [r['iteration'] for r in rounds] == [0, 2, 4]
     budget = hook.round_budget()
-    assert budget == pytest.approx(0.01 * hook.total_pixels)
+    assert budget == pytest.approx(0.01 * hook.pool.total_pixels)
     biggest = 0
-    for i, info in enumerate(hook.infos):
-        seg = hook._segments('target', info, *hook.sizes[i]).numpy()
+    for i, info in enumerate(hook.pool.infos):
+        seg = hook._segments('target', info, *hook.pool.sizes[i]).numpy()
         biggest = max(biggest, int(np.bincount(seg.ravel()).max()))
-        _, bought = store.state(hook.store_rel(info))
+        _, bought = store.state(hook.pool.rel(info))
         ids = np.unique(seg[bought])
         assert np.array_equal(bought, np.isin(seg, ids)), info['img_path']  # whole superpixels
     ledger = store.ledger()
@@ -66,12 +66,12 @@ def test_pre_classifier_features_are_the_heads_input_to_conv_seg(tmp_path, synth
     pool = _Pool(infos, [dict(type='LoadImageFromFile'), dict(type='PackSegInputs')])
     batch = pseudo_collate([pool[i] for i in range(3)])
     with torch.no_grad():
-        logits, feats = label_size_outputs(model, batch, features=True)
+        logits, _, feats = label_size_outputs(model, batch, features=True)
         data = model.data_preprocessor(batch, False)
         want = model.decode_head._forward_feature(model.extract_feat(data['inputs']))
         want = resize(want, size=data['inputs'].shape[-2:], mode='bilinear',
                       align_corners=False)
-        again, none = label_size_outputs(model, batch)
+        again, _, none = label_size_outputs(model, batch)
     assert none is None and len(feats) == 3
     torch.testing.assert_close(torch.stack(feats), want)
     torch.testing.assert_close(torch.stack(logits), torch.stack(again))

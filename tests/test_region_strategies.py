@@ -1,14 +1,20 @@
 """Dataset-wide region acquisition: region statistics (region_pool) and the strategies under a
-pixel budget (region_strategies), on hand-made pools."""
+pixel budget (pool-scope strategies), on hand-made pools."""
 
 import pytest
 import torch
 
 from mmseg_ext.active import adeada
-from mmseg_ext.active import baselines as B
+from mmseg_ext.active import scores as B
 from mmseg_ext.active.region_pool import RegionPool, image_regions
-from mmseg_ext.active.region_strategies import (REGION_STRATEGIES, build_region_strategy,
-                                                take_budget)
+from mmseg_ext.active.region_pool import FEATS
+from mmseg_ext.active.strategies import build_strategy, names
+from mmseg_ext.active.units import take_budget
+
+
+def build_region_strategy(name, **options):
+    """A pool-scope strategy by its old name (the names before the registry still work)."""
+    return build_strategy(name, scope='pool', **options)
 
 
 # ----------------------------------------------------------------------------- image_regions
@@ -87,7 +93,7 @@ def test_budget_errors_are_one_line():
     for bad in (0, -5, float('nan')):
         with pytest.raises(ValueError, match='must be > 0'):
             build_region_strategy('ent').select(pool, bad)
-    with pytest.raises(ValueError, match='unknown region strategy'):
+    with pytest.raises(ValueError, match='unknown strategy'):
         build_region_strategy('nope')
     with pytest.raises(ValueError, match='unknown option'):
         build_region_strategy('ent', alpha=1)
@@ -203,10 +209,10 @@ def test_overshoot_reference_buys_one_uncertainty_region_after_a_full_density_ro
 
 
 def test_registry_names():
-    assert sorted(REGION_STRATEGIES) == sorted(
-        ['rand', 'ent', 'conf', 'mar', 'badge', 'redal', 'aada', 'clue', 'adeada'])
+    assert names('pool') == sorted(['Pool-RAND', 'Pool-ENT', 'Pool-CONF', 'Pool-MAR', 'BADGE',
+                                    'ReDAL', 'AADA', 'CLUE', 'ADeADA'])
     for name in ('badge', 'clue', 'redal', 'aada', 'adeada'):
-        assert 'feats' in REGION_STRATEGIES[name].needs
+        assert FEATS in build_region_strategy(name).needs
 
 
 def test_clustering_baselines_fill_the_budget():

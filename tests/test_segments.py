@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from mmseg_ext.active.ripu import region_scores
-from mmseg_ext.active.segments import (grid_segments, segment_ripu_scores, segment_scores,
-                                       select_segments, slic_segments)
+from mmseg_ext.active.scores import segment_ripu_scores, segment_scores
+from mmseg_ext.active.units import grid_segments, select_segments, slic_segments
 from mmseg_ext.active.select import Selection
 
 

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from mmseg_ext.active import baselines as B
+from mmseg_ext.active import scores as B
 from mmseg_ext.active.ripu import pixel_scores, region_scores
 from mmseg_ext.active.select import greedy_select
-from mmseg_ext.active.strategies import STRATEGIES, Budget, Pick, build_strategy
+from mmseg_ext.active.strategies import LEGACY_NAMES, STRATEGIES, Budget, Pick, build_strategy, names
 
 H, W, C = 48, 96, 6
 
@@ -69,15 +69,23 @@ def test_budget_validation(kwargs, match):
 # ---------------------------------------------------------------- registry / options
 
 def test_registry_and_unknown_name():
-    assert set(STRATEGIES) >= {'ripu_ra', 'ripu_pa', 'impurity', 'uncertainty', 'rand', 'ent',
-                               'sconf', 'canny_ent', 'ripu_rect', 'ripu_superpixel'}
-    for name, cls in STRATEGIES.items():
-        s = build_strategy(name)
-        assert isinstance(s, cls) and s.name == name
+    assert set(names('image')) == {'RIPU-RA', 'RIPU-PA', 'RIPU-Impurity', 'RIPU-Uncertainty',
+                                   'RAND', 'ENT', 'SCONF', 'MAR', 'Canny-ENT', 'RIPU-Rect',
+                                   'RIPU-Superpixel'}
+    for name in names('image'):
+        cls = STRATEGIES.get(name)
+        s = build_strategy(dict(type=name))
+        assert isinstance(s, cls) and s.name == name and s.scope == 'image'
         assert s.unit in ('region', 'pixel', 'segment')
+        assert set(s.options) == set(cls.defaults)  # defaults list every option
+    for old, new in LEGACY_NAMES['image'].items():  # the names before the registry still work
+        assert build_strategy(old).name == new
     with pytest.raises(ValueError) as e:
         build_strategy('nope')
-    assert 'ripu_ra' in str(e.value) and 'canny_ent' in str(e.value)
+    assert 'RIPU-RA' in str(e.value) and 'Canny-ENT' in str(e.value)
+    with pytest.raises(ValueError, match='scope'):
+        build_strategy('ADeADA', scope='image')
+    assert len(set(names())) == len(names())  # unique across scopes
 
 
 @pytest.mark.parametrize('name, kwargs, word', [

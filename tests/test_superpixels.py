@@ -4,8 +4,7 @@ import pytest
 import torch
 from PIL import Image
 
-from mmseg_ext.active.segments import slic_segments
-from mmseg_ext.active.superpixels import SuperpixelCache
+from mmseg_ext.active.units import SuperpixelCache, slic_segments
 
 
 def _image(path, h=48, w=80, seed=0):

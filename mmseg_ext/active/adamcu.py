@@ -109,12 +109,11 @@ pi_low are not given; Section III-B-2 (l. 361-375) describes a different per-bat
 followed instead.
 """
 import math
-import numbers
 
 import torch
 from torch import nn
 
-from .adeada import _check_int, _check_real
+from .checks import check_fraction, check_int, check_real, is_real
 
 IGNORE_INDEX = 255
 PHASES = ('high', 'medium', 'done')
@@ -126,20 +125,8 @@ _STATE_KEYS = ('num_decays', 'high_calls', 'bought_high', 'bought_medium')
 
 # ----------------------------------------------------------------------------- validation
 
-def _is_real(value):
-    return (isinstance(value, numbers.Real) and not isinstance(value, bool)
-            and math.isfinite(value))
-
-
-def _check_fraction(name, value, low_open=True):
-    ok = _is_real(value) and (0 < value <= 1 if low_open else 0 <= value < 1)
-    if not ok:
-        span = '(0, 1]' if low_open else '[0, 1)'
-        raise ValueError(f'{name} must be a number in {span}, got {value!r}')
-
-
-def _check_thresholds(pi_high, pi_low):
-    if not (_is_real(pi_high) and _is_real(pi_low) and 0 <= pi_low <= pi_high):
+def check_thresholds(pi_high, pi_low):
+    if not (is_real(pi_high) and is_real(pi_low) and 0 <= pi_low <= pi_high):
         raise ValueError(f'thresholds must satisfy 0 <= pi_low <= pi_high (finite), '
                          f'got pi_low={pi_low!r}, pi_high={pi_high!r}')
 
@@ -183,7 +170,7 @@ def uncertainty(main_logits, aux_logits, gamma):
     C = main.shape[1]
     if C < 2:
         raise ValueError(f'uncertainty needs at least 2 classes (log C normalisation), got {C}')
-    _check_real('gamma', gamma)
+    check_real('gamma', gamma)
     dtype = torch.promote_types(main.dtype, aux.dtype)
     log_p = torch.log_softmax(main.to(dtype), 1)
     p = log_p.exp()
@@ -198,7 +185,7 @@ def uncertainty(main_logits, aux_logits, gamma):
 
 def uncertainty_groups(u, pi_high, pi_low):
     """Long tensor of u's shape: 2 high (u >= pi_high), 1 medium, 0 low (u < pi_low)."""
-    _check_thresholds(pi_high, pi_low)
+    check_thresholds(pi_high, pi_low)
     _check_scores(u)
     return (u >= pi_low).long() + (u >= pi_high).long()
 
@@ -207,7 +194,7 @@ def uncertainty_groups(u, pi_high, pi_low):
 
 def confusion_rates(pred, label, num_classes, ignore_index=IGNORE_INDEX):
     """(C, C) float64 R[u, v] = #(label u, pred v) / #(label u) and (C,) bool present rows."""
-    _check_int('num_classes', num_classes, 1)
+    check_int('num_classes', num_classes, 1)
     _check_labels(pred, 'pred')
     _check_labels(label, 'label')
     if pred.shape != label.shape:
@@ -238,8 +225,8 @@ class CategoryCorrelation(nn.Module):
 
     def __init__(self, num_classes, momentum):
         super().__init__()
-        _check_int('num_classes', num_classes, 1)
-        _check_fraction('momentum', momentum, low_open=False)
+        check_int('num_classes', num_classes, 1)
+        check_fraction('momentum', momentum, low_open=False)
         self.num_classes = int(num_classes)
         self.momentum = float(momentum)
         self.register_buffer('weights', torch.zeros(self.num_classes, self.num_classes))
@@ -267,13 +254,13 @@ class AdaptiveSampler:
 
     def __init__(self, budget, pi_high, pi_low, decay=0.9, high_fraction=0.5,
                  medium_fraction=0.5, high_share=0.5, decay_every=1):
-        _check_int('budget', budget, 1)
-        _check_int('decay_every', decay_every, 1)
-        _check_fraction('high_share', high_share)
-        _check_thresholds(pi_high, pi_low)
-        _check_fraction('decay', decay)
-        _check_fraction('high_fraction', high_fraction)
-        _check_fraction('medium_fraction', medium_fraction)
+        check_int('budget', budget, 1)
+        check_int('decay_every', decay_every, 1)
+        check_fraction('high_share', high_share)
+        check_thresholds(pi_high, pi_low)
+        check_fraction('decay', decay)
+        check_fraction('high_fraction', high_fraction)
+        check_fraction('medium_fraction', medium_fraction)
         self.budget = int(budget)
         self.pi_high_init = float(pi_high)
         self.pi_low = float(pi_low)
@@ -374,7 +361,7 @@ class AdaptiveSampler:
                 raise ValueError(f'sampler state_dict has {key}={state_dict[key]!r}, '
                                  f'this sampler has {getattr(self, key)!r}')
         for key in _STATE_KEYS:
-            _check_int(f'state_dict[{key!r}]', state_dict[key], 0)
+            check_int(f'state_dict[{key!r}]', state_dict[key], 0)
         if state_dict['bought_high'] > self.high_budget or \
                 state_dict['bought_medium'] > self.medium_budget:
             raise ValueError(f'sampler state_dict bought more than the budget: '

@@ -59,25 +59,16 @@ import numbers
 import numpy as np
 import torch
 
-_INDEXINGS = ('paper', 'reference')
-_SIGMAS = ('reference', 'log', 'uniform')
+from .checks import check_int, check_real, check_region_pool
+
+INDEXINGS = ('paper', 'reference')
+SIGMAS = ('reference', 'log', 'uniform')
 _BACKENDS = ('threading', 'loky')
 _MAX_ITER = 200
 _REGIONS_PER_COMPONENT = 100  # reference: K_c = clip(|T_c| // 100, 1, 10)
 
 
 # ----------------------------------------------------------------------------- validation
-
-def _check_real(name, value, minimum=0.0):
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if not ok or not math.isfinite(value) or value < minimum:
-        raise ValueError(f'{name} must be a finite number >= {minimum:g}, got {value!r}')
-
-
-def _check_int(name, value, minimum):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f'{name} must be an int >= {minimum}, got {value!r}')
-
 
 def _to_numpy(x, name):
     if torch.is_tensor(x):
@@ -112,15 +103,15 @@ def _class_ids(x, name, n, num_classes):
 
 def density_fraction(round_index, alpha, beta, indexing='paper'):
     """Density share of round round_index (1-based); unclipped float, see module docstring."""
-    _check_int('round_index', round_index, 1)
-    _check_real('alpha', alpha)
-    _check_real('beta', beta)
+    check_int('round_index', round_index, 1)
+    check_real('alpha', alpha)
+    check_real('beta', beta)
     if indexing == 'paper':
         return float(alpha * 2.0 ** (-beta * (round_index - 1)))
     if indexing == 'reference':
         s = round_index - 1  # the code counts rounds from 0 but uses 1 - s
         return float(alpha * 2.0 ** (beta * (1 - s)))
-    raise ValueError(f'indexing must be one of {_INDEXINGS}, got {indexing!r}')
+    raise ValueError(f'indexing must be one of {INDEXINGS}, got {indexing!r}')
 
 
 # ----------------------------------------------------------------------------- densities
@@ -180,10 +171,10 @@ def importance(src_feats, src_cls, tgt_feats, tgt_cls, num_classes, max_componen
     Per-class GMMs as in the module docstring; returns a torch tensor (on tgt_feats' device)
     for a torch tgt_feats, else a numpy array. backend None means 'threading'.
     """
-    _check_int('num_classes', num_classes, 1)
-    _check_int('max_components', max_components, 1)
+    check_int('num_classes', num_classes, 1)
+    check_int('max_components', max_components, 1)
     if seed is not None:
-        _check_int('seed', seed, 0)
+        check_int('seed', seed, 0)
     if not isinstance(n_jobs, numbers.Integral) or isinstance(n_jobs, bool) or n_jobs == 0:
         raise ValueError(f'n_jobs must be a nonzero int (joblib semantics), got {n_jobs!r}')
     backend = 'threading' if backend is None else backend
@@ -224,7 +215,7 @@ def class_kl(scores, tgt_cls, num_classes):
 
     Same kind (torch/numpy) and float dtype as scores.
     """
-    _check_int('num_classes', num_classes, 1)
+    check_int('num_classes', num_classes, 1)
     s = _to_numpy(scores, 'scores')
     if s.ndim != 1:
         raise ValueError(f'scores must be 1-D, got shape {s.shape}')
@@ -267,8 +258,8 @@ def _largest_remainder(weights, keys, total):
 
 def class_budgets(kl, total, sigma='log'):
     """(C,) long budgets summing to total; 0 for NaN (absent) classes; see module docstring."""
-    if sigma not in _SIGMAS:
-        raise ValueError(f'sigma must be one of {_SIGMAS}, got {sigma!r}')
+    if sigma not in SIGMAS:
+        raise ValueError(f'sigma must be one of {SIGMAS}, got {sigma!r}')
     if not isinstance(total, numbers.Integral) or isinstance(total, bool) or total < 0:
         raise ValueError(f'total must be an int >= 0, got {total!r}')
     k = _to_numpy(kl, 'kl')
@@ -294,22 +285,6 @@ def class_budgets(kl, total, sigma='log'):
 
 # ----------------------------------------------------------------------------- pooling
 
-def _check_pool(x, segments, num_segments, what):
-    _check_int('num_segments', num_segments, 1)
-    if not torch.is_tensor(x) or x.ndim != 4:
-        raise ValueError(f'{what} must be a (N, D, H, W) tensor')
-    if not x.is_floating_point():
-        raise ValueError(f'{what} must be floating point, got {x.dtype}')
-    if not torch.is_tensor(segments) or segments.shape != (x.shape[0], *x.shape[2:]):
-        shape = tuple(segments.shape) if torch.is_tensor(segments) else type(segments).__name__
-        raise ValueError(f'segments must be a (N, H, W) tensor matching {what} '
-                         f'{tuple(x.shape)}, got {shape}')
-    if segments.dtype.is_floating_point or segments.dtype == torch.bool:
-        raise ValueError(f'segments must hold integer ids, got {segments.dtype}')
-    if segments.numel() and (segments.min() < 0 or segments.max() >= num_segments):
-        raise ValueError(f'segment ids must be in [0, {num_segments})')
-
-
 def _segment_sums(x, segments, num_segments):
     """(N, S, D) sums and (N, S) pixel counts over segment ids."""
     N, D = x.shape[:2]
@@ -324,7 +299,7 @@ def _segment_sums(x, segments, num_segments):
 @torch.no_grad()
 def region_means(feats, segments, num_segments):
     """(N, S, D) mean feature per segment id; NaN rows for ids without pixels."""
-    _check_pool(feats, segments, num_segments, 'feats')
+    check_region_pool(feats, segments, num_segments, 'feats')
     sums, counts = _segment_sums(feats, segments, num_segments)
     return sums / counts[..., None].to(sums.dtype)  # 0 / 0 = NaN for empty ids
 
@@ -332,7 +307,7 @@ def region_means(feats, segments, num_segments):
 @torch.no_grad()
 def region_classes(probs, segments, num_segments):
     """(N, S) long argmax of the mean probability per segment id; -1 for empty ids."""
-    _check_pool(probs, segments, num_segments, 'probs')
+    check_region_pool(probs, segments, num_segments, 'probs')
     sums, counts = _segment_sums(probs, segments, num_segments)
     means = sums / counts.clamp(min=1)[..., None].to(sums.dtype)
     return means.argmax(2).masked_fill_(counts == 0, -1)

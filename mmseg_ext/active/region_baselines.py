@@ -160,7 +160,7 @@ import warnings
 import numpy as np
 import torch
 
-from .adeada import _check_int, _check_pool, _check_real
+from .checks import check_int, check_real, check_region_pool
 
 _DEFAULT_REDAL_CLUSTERS = 500  # D2ADA: ReDALSelector(2, 2, 500, 0.95)
 _PROB_TOL = 1e-3
@@ -209,7 +209,7 @@ def _vector(x, name, n, nonnegative=True):
 
 
 def _check_seed(seed):
-    _check_int('seed', seed, 0)
+    check_int('seed', seed, 0)
 
 
 def _empty_order():
@@ -223,7 +223,7 @@ def gradient_embeddings(probs, feats, segments, num_segments):
     """(N, S, C*D) region mean of (p - onehot(argmax p)) outer f; NaN rows for empty ids."""
     if not torch.is_tensor(probs) or probs.ndim != 4 or not probs.is_floating_point():
         raise ValueError('probs must be a floating (N, C, H, W) tensor')
-    _check_pool(probs, segments, num_segments, 'probs')
+    check_region_pool(probs, segments, num_segments, 'probs')
     if not torch.is_tensor(feats) or feats.ndim != 4 or not feats.is_floating_point():
         raise ValueError('feats must be a floating (N, D, H, W) tensor')
     N, C, H, W = probs.shape
@@ -264,7 +264,7 @@ def region_edge_fraction(edges, segments, num_segments):
         raise ValueError(f'edges must be a bool (N, H, W) tensor, got {got}')
     N, H, W = edges.shape
     shape_only = torch.zeros((), dtype=torch.float32).expand(N, 1, H, W)  # no copy
-    _check_pool(shape_only, segments, num_segments, 'edges')
+    check_region_pool(shape_only, segments, num_segments, 'edges')
     offset = torch.arange(N)[:, None] * num_segments
     flat = (segments.detach().cpu().reshape(N, H * W).long() + offset).reshape(-1)
     total = torch.bincount(flat, minlength=N * num_segments).to(torch.float64)
@@ -284,7 +284,7 @@ def _sq_dist(x, row):
 def badge_order(embeddings, count, seed=0):
     """BADGE k-means++ seeding order: largest norm first, then D^2 sampling."""
     x = _matrix(embeddings, 'embeddings')
-    _check_int('count', count, 0)
+    check_int('count', count, 0)
     _check_seed(seed)
     M = x.shape[0]
     k = min(int(count), M)
@@ -354,14 +354,14 @@ def redal_order(entropy, edge, feats, count, edge_weight=1.0, decay=0.95, n_clus
     M = x.shape[0]
     ent = _vector(entropy, 'entropy', M)
     edg = _vector(edge, 'edge', M)
-    _check_int('count', count, 0)
-    _check_real('edge_weight', edge_weight)
+    check_int('count', count, 0)
+    check_real('edge_weight', edge_weight)
     ok = (isinstance(decay, numbers.Real) and not isinstance(decay, bool)
           and math.isfinite(decay) and 0 < decay <= 1)
     if not ok:
         raise ValueError(f'decay must be a number in (0, 1], got {decay!r}')
     if n_clusters is not None:
-        _check_int('n_clusters', n_clusters, 1)
+        check_int('n_clusters', n_clusters, 1)
     _check_seed(seed)
     k = min(int(count), M)
     if k == 0:
@@ -411,7 +411,7 @@ def clue_order(feats, entropy, count, seed=0):
     x = _matrix(feats, 'feats')
     M = x.shape[0]
     ent = _vector(entropy, 'entropy', M)
-    _check_int('count', count, 0)
+    check_int('count', count, 0)
     _check_seed(seed)
     k = min(int(count), M)
     if k == 0:

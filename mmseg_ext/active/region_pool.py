@@ -7,7 +7,7 @@ the region baselines of its supplement).
     (H, W) bool. Returns a dict of per-segment rows for the ids that have pixels:
     ``segment`` id, ``size`` pixels, ``available`` (no blocked pixel), ``probs`` (S, C) mean
     softmax, ``entropy`` / ``confidence`` / ``margin`` (S,) the region means of the pixel scores
-    of ENT (-sum p log p), CONF (1 - max p) and MAR (-(p1 - p2)) (mmseg_ext.active.baselines),
+    of ENT (-sum p log p), CONF (1 - max p) and MAR (-(p1 - p2)) (mmseg_ext.active.scores),
     and, when asked, ``feats`` (S, D) mean features, ``grad`` (S, C*D) BADGE gradient
     embeddings, ``edge`` (S,) fraction of edge pixels.
 ``pool = RegionPool.concat(rows, images)``  all images' rows in one table; ``images`` gives
@@ -22,15 +22,21 @@ from typing import Optional
 
 import torch
 
-from . import baselines as B
 from .adeada import region_means
+from .checks import check_logits
 from .region_baselines import gradient_embeddings, region_edge_fraction
+from .scores import canny_edges, entropy_of, least_confidence_of, margin_of
+
+# what a pool strategy may need beyond the mean softmax and the ENT / CONF / MAR means
+FEATS = 'feats'  # (S, D) mean pre-classifier features
+GRAD = 'grad'    # (S, C*D) BADGE gradient embeddings (needs FEATS)
+EDGES = 'edges'  # (S,) fraction of Canny edge pixels of the target image
+NEEDS = (FEATS, GRAD, EDGES)
 
 @torch.no_grad()
 def image_regions(logits, segments, blocked=None, feats=None, edges=None, grad=False):
     """Region rows of one image (see the module docstring)."""
-    if not torch.is_tensor(logits) or logits.ndim != 3 or not logits.is_floating_point():
-        raise ValueError('logits must be a floating (C, H, W) tensor')
+    x = check_logits(logits)
     H, W = logits.shape[1:]
     if tuple(segments.shape) != (H, W):
         raise ValueError(f'segments {tuple(segments.shape)} do not match the logits ({H}, {W})')
@@ -42,13 +48,10 @@ def image_regions(logits, segments, blocked=None, feats=None, edges=None, grad=F
     n = int(seg.max()) + 1
     size = torch.bincount(seg.flatten(), minlength=n)
     present = size > 0
-    x = logits.float() if logits.dtype not in (torch.float32, torch.float64) else logits
     probs = torch.softmax(x, 0)
     C = probs.shape[0]
-    top1, arg = probs.max(0)
-    top2 = probs.scatter(0, arg[None], -1.0).amax(0) if C > 1 else torch.zeros_like(top1)
-    maps = [probs, -(probs * (probs + B._EPS).log()).sum(0, keepdim=True),  # as B.entropy
-            (1 - top1)[None], (top2 - top1)[None]]  # B.least_confidence, B.margin
+    maps = [probs, entropy_of(probs)[None], least_confidence_of(probs)[None],
+            margin_of(probs)[None]]
     if feats is not None:
         maps.append(feats.to(x.dtype))
     pooled = region_means(torch.cat(maps)[None], seg[None], n)[0][present]
@@ -69,6 +72,17 @@ def image_regions(logits, segments, blocked=None, feats=None, edges=None, grad=F
     if edges is not None:
         rows['edge'] = region_edge_fraction(edges[None].bool(), seg[None], n)[0][present]
     return rows
+
+
+def pool_rows(logits, segments, needs, blocked=None, feats=None, image=None):
+    """image_regions with what ``needs`` (a set of NEEDS) asks for: ``feats`` given for FEATS,
+    GRAD computed from them, EDGES from ``image`` ((H, W, 3) uint8 at label size)."""
+    unknown = set(needs) - set(NEEDS)
+    if unknown:
+        raise ValueError(f'unknown pool needs {sorted(unknown)}; known: {NEEDS}')
+    edges = canny_edges(image) if EDGES in needs else None
+    return image_regions(logits, segments, blocked, feats if needs else None, edges,
+                         grad=GRAD in needs)
 
 
 @dataclass

@@ -1,123 +1,100 @@
-"""ADA-MCU's adaptive sampling (Algorithm 1) as an mmengine hook: target pixels are bought
-during training, from the target images of each training batch, through the active-label
-store and its ledger like every other method (so the pixel cost is comparable)."""
+"""Online-scope acquisition (ADA-MCU's adaptive sampling, Algorithm 1) as an mmengine hook:
+target pixels are bought during training, from the target images of each training batch,
+through the active-label store and its ledger like every other method (so the pixel cost is
+comparable)."""
 import time
-import zlib
+from typing import Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from mmengine.dataset import pseudo_collate
+from mmengine.hooks import Hook
 from mmengine.logging import print_log
-from mmseg.models.utils import resize
 from mmseg.registry import HOOKS
-from PIL import Image
 
-from ..active.adamcu import (AdaptiveSampler, _check_int, _check_real, _check_thresholds,
-                             uncertainty)
+from ..active.adamcu import check_thresholds
+from ..active.checks import check_int, check_real
 from ..active.label_store import IGNORE
-from .active_selection_hook import ActiveSelectionHook, _label_size, _Pool
-
-STRATEGY = 'adamcu_as'
-
-
-def label_size_heads(model, batch):
-    """(main, aux) logits of a pool batch, each a list of (C, h, w) at the label size: the
-    decode head and the first auxiliary head on the same features, resized like mmseg's
-    whole-image predict (bilinear to the padded input, padding cropped, to ori_shape)."""
-    data = model.data_preprocessor(batch, False)
-    metas = [sample.metainfo for sample in data['data_samples']]
-    inputs = data['inputs']
-    feats = model.extract_feat(inputs)
-    heads = model.auxiliary_head
-    aux_head = heads[0] if isinstance(heads, torch.nn.ModuleList) else heads
-    out = []
-    for logits in (model.decode_head.forward(feats), aux_head.forward(feats)):
-        logits = resize(logits, size=inputs.shape[2:], mode='bilinear',
-                        align_corners=model.align_corners, warning=False)
-        out.append(_label_size(model, logits, metas))
-    return out
+from ..active.strategies import Budget, build_strategy
+from .inference import PoolImages, label_size_outputs
+from .rounds import Schedule, unwrap
+from .target_pool import DEFAULT_PIPELINE, TargetPool, seeded_generator
 
 
 @HOOKS.register_module()
-class AdaptiveSamplingHook(ActiveSelectionHook):
-    """Buys target pixels during training with ADA-MCU's adaptive sampling (Algorithm 1).
+class AdaptiveSamplingHook(Hook):
+    """Buys target pixels during training with an online-scope strategy (ADA-MCU, Algorithm 1).
 
     Before the update of every `interval`-th iteration from `start_iter` (Algorithm 1 buys, then
     computes the losses of the same iteration), while the sampler's phase is not 'done': the
     target images of the batch are scored at label size with the model in eval mode, no grad
-    (u = adamcu.uncertainty of the main and the first auxiliary head), and ONE
-    AdaptiveSampler.select over the whole batch buys pixels: M_e = budget over the whole target
-    set, half from the high group with pi_high decayed by `decay` per call, then half uniformly
+    (the strategy's score: ADA-MCU's uncertainty of the main and the first auxiliary head), and
+    ONE AdaptiveSampler.select over the whole batch buys pixels: M_e = budget over the whole
+    target set, half from the high group with pi_high decayed per call, then half uniformly
     from the medium group, then nothing (the segmentor pseudo-labels the low group).
 
     Purchases are kept in memory and committed to the active-label store (one store round, one
     ledger row per image bought in it; a round with no purchase is committed too, so the round
     count follows the iterations) every `commit_interval` iterations, before every validation
     and checkpoint and at the end of training: the data-loader workers read the committed label
-    files. The labels
-    bought since the last commit and in the commit before it (batches the workers prefetched
-    before it) are written into the batch's target labels before the update, so the
-    iteration that buys a pixel trains on it, as in Algorithm 1; this needs a target pipeline
-    without random crops (resize and flip are mapped; with a crop the bought labels are used
-    from the next load of the image, a warning says so). The segmentor's `pi_high` follows the
-    sampler's (its anchors are the high group of the current threshold).
+    files. The labels bought since the last commit and in the commit before it (batches the
+    workers prefetched before it) are written into the batch's target labels before the update,
+    so the iteration that buys a pixel trains on it, as in Algorithm 1; this needs a target
+    pipeline without random crops (resize and flip are mapped; with a crop the bought labels
+    are used from the next load of the image, a warning says so). The segmentor's `pi_high`
+    follows the sampler's (its anchors are the high group of the current threshold).
 
     Args:
+        strategy: dict(type='ADA-MCU', decay=0.9, high_fraction=0.5, medium_fraction=0.5,
+            adaptive_sampling=True, decay_every=1) (mmseg_ext.active.strategies.adamcu).
         budget: dict(ratio=...) (fraction of all target-train pixels, the paper's M_e) or
             dict(pixels=..., resolution=...) per image, summed over the target set.
         pi_high, pi_low, gamma: the uncertainty thresholds and KL weight; None = the model's
             (ADAMCUSegmentor's pi_high / pi_low / gamma).
-        decay, high_fraction, medium_fraction: AdaptiveSampler's (paper: 0.9, 0.5; 0.5).
-        decay_every: decay pi_high at every buying iteration (1, Algorithm 1 step 7), every k
-            of them, or 'epoch' (once per pass over the target set: the text's "in each
-            training epoch", l. 718-720).
-        adaptive_sampling: False = the paper's "AL (w/o AS)" ablation: the whole budget from
-            the high group at a fixed pi_high (AdaptiveSampler(decay=1, high_share=1)).
         interval: buy at every interval-th iteration (paper: 1).
         commit_interval: iterations between store commits (ledger rounds).
         start_iter: first iteration that buys (0: from the start, the paper).
+        eval_iters: iterations (completed updates) at which a sweep evaluates and reports
+            before the final evaluation (ADA-MCU has no selection rounds to report at).
         pool_pipeline: how target images are loaded for scoring (test-like, no labels).
         seed: seeds the uniform draws (crc32 of seed and iteration).
     """
-    unit = 'pixel'
+    priority = 'NORMAL'
 
-    def __init__(self, budget=dict(ratio=0.05), pi_high=None, pi_low=None, gamma=None,
-                 decay=0.9, high_fraction=0.5, medium_fraction=0.5, adaptive_sampling=True,
-                 decay_every=1, interval=1, commit_interval=50, start_iter=0,
-                 pool_pipeline=None, seed=0):
+    def __init__(self, strategy: Union[dict, str] = dict(type='ADA-MCU'),
+                 budget: dict = dict(ratio=0.05), pi_high: float = None, pi_low: float = None,
+                 gamma: float = None, interval: int = 1, commit_interval: int = 50,
+                 start_iter: int = 0, eval_iters=(), pool_pipeline=None, seed: int = 0):
         name = type(self).__name__
         try:
             if (pi_high is None) != (pi_low is None):
                 raise ValueError(f'pi_high and pi_low must both be given or both None, got '
                                  f'pi_high={pi_high!r}, pi_low={pi_low!r}')
             if pi_high is not None:
-                _check_thresholds(pi_high, pi_low)
+                check_thresholds(pi_high, pi_low)
             if gamma is not None:
-                _check_real('gamma', gamma)
-            if decay_every != 'epoch':
-                _check_int("decay_every (or 'epoch')", decay_every, 1)
-            _check_int('interval', interval, 1)
-            _check_int('commit_interval', commit_interval, 1)
-            _check_int('start_iter', start_iter, 0)
-            # the sampler's own checks, with a stand-in budget
-            AdaptiveSampler(1, 1.0, 0.0, decay, high_fraction, medium_fraction)
-            # the shared settings (budget, pool pipeline, seed); one "round" starting at
-            # start_iter, selected before the update, so none of the parent's round logic runs
-            self._init_rounds([start_iter], budget, pool_pipeline, 8, 0, seed, True)
+                check_real('gamma', gamma)
+            check_int('interval', interval, 1)
+            check_int('commit_interval', commit_interval, 1)
+            check_int('start_iter', start_iter, 0)
+            self.eval_iters = sorted(set(int(i) for i in eval_iters))
+            self.strategy = build_strategy(strategy, scope='online')
+            self.budget = Budget(rounds=1, **budget)
         except ValueError as err:
             raise ValueError(f'{name}: {err}') from None
         self.pi_high, self.pi_low, self.gamma = pi_high, pi_low, gamma
-        self.decay, self.high_fraction = decay, high_fraction
-        self.medium_fraction, self.adaptive_sampling = medium_fraction, bool(adaptive_sampling)
-        self.decay_every = decay_every
         self.interval, self.commit_interval = interval, commit_interval
-        self.start_iter = start_iter
-        self.sampler = None
+        self.start_iter, self.seed = start_iter, seed
+        self.pool_pipeline = list(pool_pipeline or DEFAULT_PIPELINE)
+        self.pool = self.sampler = None
         self._pending, self._last = {}, {}  # rel -> (flat indices, labels) bought, uncommitted
         self._resume_state = None
         self._warned_geometry = self._warned_medium = False
         self._completed = None  # updates completed once the current iteration ends
+
+    def acquisition_schedule(self, max_iters: int) -> Schedule:
+        return Schedule([], [i for i in self.eval_iters if 0 < i < max_iters])
 
     # ---------------------------------------------------------------- set-up and checks
 
@@ -126,20 +103,26 @@ class AdaptiveSamplingHook(ActiveSelectionHook):
             raise ValueError(f'{type(self).__name__}: start_iter={self.start_iter} is not '
                              f'before the end of training (max_iters={max_iters})')
 
+    def check_pool(self, infos):
+        """Check the budget against the target-train pool (data infos), without a runner."""
+        self.pool = TargetPool(infos)
+        self._check_budget()
+
     def _check_budget(self):
+        sizes, name = self.pool.sizes, type(self).__name__
         if self.budget.pixels is not None and any(
-                self.budget.pixels_per_round(h, w) > h * w for h, w in self.sizes):
-            raise ValueError(f'{type(self).__name__}: the budget ({self.budget}) is above the '
-                             f'pixels of a target image')
+                self.budget.pixels_per_round(h, w) > h * w for h, w in sizes):
+            raise ValueError(f'{name}: the budget ({self.budget}) is above the pixels of a '
+                             'target image')
         self.budget_pixels = int(round(sum(self.budget.pixels_per_round(h, w)
-                                           for h, w in self.sizes)))
-        if not 1 <= self.budget_pixels <= self.total_pixels:
-            raise ValueError(f'{type(self).__name__}: the budget ({self.budget}) is '
-                             f'{self.budget_pixels} pixels; expected 1..{self.total_pixels} '
-                             '(the target-train pixels)')
+                                           for h, w in sizes)))
+        if not 1 <= self.budget_pixels <= self.pool.total_pixels:
+            raise ValueError(f'{name}: the budget ({self.budget}) is {self.budget_pixels} '
+                             f'pixels; expected 1..{self.pool.total_pixels} (the target-train '
+                             'pixels)')
 
     def before_train(self, runner):
-        model = self._model(runner)
+        model = unwrap(runner.model)
         if not getattr(model, 'with_auxiliary_head', False):
             raise ValueError(f'{type(self).__name__}: the model needs an auxiliary head (the '
                              "uncertainty's KL term)")
@@ -149,19 +132,18 @@ class AdaptiveSamplingHook(ActiveSelectionHook):
                     raise ValueError(f'{type(self).__name__}: {key} is not set and '
                                      f'{type(model).__name__} has none')
                 setattr(self, key, float(getattr(model, key)))
-        super().before_train(runner)
-        decay, share = (self.decay, 0.5) if self.adaptive_sampling else (1.0, 1.0)
-        every = self.decay_every
-        if every == 'epoch':  # buying iterations per pass over the target set
-            per_batch = runner.train_dataloader.batch_size * self.interval
-            every = max(1, -(-len(self.infos) // per_batch))
-        self.sampler = AdaptiveSampler(self.budget_pixels, self.pi_high, self.pi_low, decay,
-                                       self.high_fraction, self.medium_fraction, share, every)
+        self.check_schedule(runner.max_iters)
+        self.pool = TargetPool.of_runner(runner, type(self).__name__)
+        self._check_budget()
+        per_batch = runner.train_dataloader.batch_size * self.interval
+        buys_per_epoch = max(1, -(-len(self.pool) // per_batch))
+        self.sampler = self.strategy.sampler(self.budget_pixels, self.pi_high, self.pi_low,
+                                             buys_per_epoch)
         if self._resume_state is not None:
             self.sampler.load_state_dict(self._resume_state)
-        self.index_of = {str(info['seg_map_path']): i for i, info in enumerate(self.infos)}
-        self.rel_index = {self.store_rel(info): i for i, info in enumerate(self.infos)}
-        self.pool = _Pool(self.infos, self.pool_pipeline)
+        self.index_of = {str(info['seg_map_path']): i for i, info in enumerate(self.pool.infos)}
+        self.rel_index = {self.pool.rel(info): i for i, info in enumerate(self.pool.infos)}
+        self.images = PoolImages(self.pool.infos, self.pool_pipeline)
         self._sync(model)
 
     def _sync(self, model):
@@ -187,7 +169,8 @@ class AdaptiveSamplingHook(ActiveSelectionHook):
             self._commit(runner, runner.iter + 1)
 
     def before_val_epoch(self, runner):
-        if self.store is not None and self._completed is not None:  # reports see the labels
+        if self.pool is not None and self.pool.store is not None and \
+                self._completed is not None:  # reports see the labels
             self._commit(runner, self._completed)
 
     def after_train(self, runner):
@@ -210,24 +193,27 @@ class AdaptiveSamplingHook(ActiveSelectionHook):
                                  'active-label store (is the target active_label_dir set?)')
             if self.index_of[path] not in indices:
                 indices.append(self.index_of[path])
-        model = self._model(runner)
+        model = unwrap(runner.model)
         was_training = model.training
         model.eval()
         try:
-            main, aux = label_size_heads(model, pseudo_collate([self.pool[i] for i in indices]))
+            out = label_size_outputs(model, pseudo_collate([self.images[i] for i in indices]),
+                                     auxiliary=True)
         finally:
             model.train(was_training)
-        rels = [self.store_rel(self.infos[i]) for i in indices]
-        H = max(self.sizes[i][0] for i in indices)
-        W = max(self.sizes[i][1] for i in indices)
+        main, aux = out.logits, out.aux_logits
+        sizes = self.pool.sizes
+        rels = [self.pool.rel(self.pool.infos[i]) for i in indices]
+        H = max(sizes[i][0] for i in indices)
+        W = max(sizes[i][1] for i in indices)
         u = torch.zeros(len(indices), H, W)
         blocked = torch.ones(len(indices), H, W, dtype=torch.bool)  # padding is never bought
         for row, (i, rel, m, a) in enumerate(zip(indices, rels, main, aux)):
-            h, w = self.sizes[i]
-            u[row, :h, :w] = uncertainty(m[None].float(), a[None].float(), self.gamma)[0].cpu()
+            h, w = sizes[i]
+            u[row, :h, :w] = self.strategy.score(m[None].float(), a[None].float(),
+                                                 self.gamma)[0].cpu()
             blocked[row, :h, :w] = torch.from_numpy(self._blocked(rel))
-        generator = torch.Generator().manual_seed(
-            zlib.crc32(f'{self.seed}/{iteration}'.encode()))
+        generator = seeded_generator(self.seed, iteration)
         phase = self.sampler.phase
         picked = self.sampler.select(u, blocked, generator)
         if phase == 'medium' and not bool(picked.any()) and \
@@ -239,10 +225,10 @@ class AdaptiveSamplingHook(ActiveSelectionHook):
                       'lower pi_low avoids it)', logger='current', level=30)
             self._warned_medium = True
         for row, (i, rel) in enumerate(zip(indices, rels)):
-            h, w = self.sizes[i]
+            h, w = sizes[i]
             flat = np.flatnonzero(picked[row, :h, :w].numpy())
             if flat.size:
-                gt = self._gt(rel)
+                gt = self.pool.ground_truth(rel)
                 old = self._pending.get(rel, (np.zeros(0, np.int64), np.zeros(0, np.uint8)))
                 self._pending[rel] = (np.concatenate([old[0], flat]),
                                       np.concatenate([old[1], gt.flat[flat]]))
@@ -252,11 +238,8 @@ class AdaptiveSamplingHook(ActiveSelectionHook):
         hub.update_scalar('adamcu/bought', self.sampler.bought)
         hub.update_scalar('adamcu/select_seconds', time.perf_counter() - start)
 
-    def _gt(self, rel):
-        return np.array(Image.open(self.store.gt_path(rel)))
-
     def _blocked(self, rel):
-        blocked, _ = self.store.state(rel)
+        blocked, _ = self.pool.store.state(rel)
         for bought in (self._pending, self._last):
             if rel in bought:
                 blocked.flat[bought[rel][0]] = True
@@ -268,11 +251,11 @@ class AdaptiveSamplingHook(ActiveSelectionHook):
             path = str(sample.metainfo.get('seg_map_path'))
             if path not in self.index_of:
                 continue
-            rel = self.store_rel(self.infos[self.index_of[path]])
+            rel = self.pool.rel(self.pool.infos[self.index_of[path]])
             parts = [bought[rel] for bought in (self._last, self._pending) if rel in bought]
             if not parts:
                 continue
-            h, w = self.sizes[self.index_of[path]]
+            h, w = self.pool.sizes[self.index_of[path]]
             full = np.full(h * w, IGNORE, np.uint8)
             for flat, labels in parts:
                 full[flat] = labels
@@ -310,27 +293,29 @@ class AdaptiveSamplingHook(ActiveSelectionHook):
     # ---------------------------------------------------------------- store and checkpoints
 
     def _commit(self, runner, iteration):
-        if any(r['iteration'] == iteration for r in self.store.rounds()[-1:]):
+        store = self.pool.store
+        if any(r['iteration'] == iteration for r in store.rounds()[-1:]):
             return  # committed at this iteration already (checkpoint and end of training)
         start = time.perf_counter()
         deltas = {}
         for rel, (flat, _) in self._pending.items():
-            mask = np.zeros(self.sizes[self.rel_index[rel]], bool)
+            mask = np.zeros(self.pool.sizes[self.rel_index[rel]], bool)
             mask.flat[flat] = True
-            deltas[rel] = self.store.delta(rel, mask, mask, units=int(flat.size))
-        round_index = len(self.store.rounds())
-        rows = self.store.commit_round(round_index, iteration, deltas, strategy=STRATEGY)
+            deltas[rel] = store.delta(rel, mask, mask, units=int(flat.size))
+        round_index = len(store.rounds())
+        rows = store.commit_round(round_index, iteration, deltas, strategy=self.strategy.name)
         self._last, self._pending = self._pending, {}
-        self._log(runner, round_index, rows, time.perf_counter() - start)
+        self.pool.log_round(runner, round_index, rows, time.perf_counter() - start,
+                            self.strategy.unit)
 
     def before_save_checkpoint(self, runner, checkpoint):
-        if self.store is None:
+        if self.pool is None or self.pool.store is None:
             return
         iteration = checkpoint.get('meta', {}).get('iter', runner.iter + 1)
         if self._completed is not None:  # after the loop mmengine's meta says max_iters + 1
             iteration = min(iteration, self._completed)
         self._commit(runner, iteration)
-        super().before_save_checkpoint(runner, checkpoint)
+        checkpoint['active_rounds'] = self.pool.checkpoint_rounds()
         checkpoint['adamcu_sampler'] = self.sampler.state_dict()
 
     def after_load_checkpoint(self, runner, checkpoint):

@@ -1,61 +1,39 @@
+"""Pool-scope acquisition (ADeADA and the region baselines) as an mmengine hook."""
 import os
-import zlib
+from typing import Union
 
 import numpy as np
 import torch
-from mmengine.dataset import pseudo_collate
+from mmengine.hooks import Hook
 from mmengine.utils import ProgressBar
 from mmseg.registry import HOOKS
-from PIL import Image
 
-from ..active.baselines import canny_edges
-from ..active.region_pool import RegionPool, image_regions
-from ..active.region_strategies import build_region_strategy
-from ..active.segments import grid_segments
-from ..active.superpixels import SuperpixelCache
-from .active_selection_hook import ActiveSelectionHook, _Pool, label_size_outputs, target_dataset
-
-REGION_TYPES = ('superpixel', 'grid', 'square')
-
-
-def _check_region(region):
-    kind = region.get('type')
-    keys = {'superpixel': {'n_segments', 'compactness'}, 'grid': {'cell'}, 'square': {'k'}}
-    if kind not in REGION_TYPES:
-        raise ValueError(f'RegionSelectionHook: region type {kind!r}, expected one of '
-                         f'{REGION_TYPES}')
-    unknown = set(region) - keys[kind] - {'type'}
-    if unknown:
-        raise ValueError(f'RegionSelectionHook: unknown {kind} region option(s) '
-                         f'{sorted(unknown)}; known: {sorted(keys[kind])}')
-    if kind == 'grid':
-        cell = region.get('cell')
-        if not (isinstance(cell, (list, tuple)) and len(cell) == 2
-                and all(isinstance(v, int) and v >= 1 for v in cell)):
-            raise ValueError(f'RegionSelectionHook: grid cell must be (h, w) ints >= 1, got '
-                             f'{cell!r}')
-    if kind == 'square' and not (isinstance(region.get('k'), int) and region['k'] >= 0):
-        raise ValueError(f'RegionSelectionHook: square k must be an int >= 0, got '
-                         f'{region.get("k")!r}')
+from ..active.region_pool import RegionPool, pool_rows
+from ..active.strategies import Budget, build_strategy, strategy_config
+from ..active.units import SuperpixelCache, check_region, region_segments
+from .inference import label_size_outputs
+from .rounds import Schedule, SelectionRounds
+from .target_pool import DEFAULT_PIPELINE, TargetPool, seeded_generator, target_dataset
 
 
 @HOOKS.register_module()
-class RegionSelectionHook(ActiveSelectionHook):
+class RegionSelectionHook(Hook):
     """Buys target regions ranked over the whole target pool (ADeADA and its region baselines).
 
     At each selection iteration the model (eval mode, no grad) runs over every target-train
     image (and, for strategies that need it, the source-train images), each image's regions
     get their statistics at label size (mmseg_ext.active.region_pool: mean softmax, entropy,
-    pre-classifier features, ...), and the strategy (mmseg_ext.active.region_strategies)
-    picks regions of the whole pool under the round's pixel budget; the active-label store buys
-    their ground truth. Pre-classifier features are the input of the decode head's `conv_seg`
-    (DeepLab-v3+: the 256-d decoder output; DeepLab-v2: DeepLabV2Head(feature_channels=256)),
-    bilinearly resized like the logits.
+    pre-classifier features, ...), and a pool-scope strategy picks regions of the whole pool
+    under the round's pixel budget; the active-label store buys their ground truth.
+    Pre-classifier features are the input of the decode head's `conv_seg` (DeepLab-v3+: the
+    256-d decoder output; DeepLab-v2: DeepLabV2Head(feature_channels=256)), bilinearly resized
+    like the logits.
 
     Args:
         select_iters: iterations at which to select, one round each (ADeADA: before the
             update, at the start of each fine-tuning stage).
-        strategy, strategy_cfg: a name of REGION_STRATEGIES and its options.
+        strategy: dict(type=NAME, **options) of a pool-scope strategy, e.g.
+            dict(type='ADeADA', alpha=1.0, beta=1.0) (an old name with `strategy_cfg` works).
         budget: Budget kwargs, whole run; a round buys sum over images of
             Budget.pixels_per_round (ratio 0.05 over 5 rounds = 1% of the target pixels each).
         budget_overshoot: keep the region that crosses the budget (D2ADA) instead of stopping
@@ -71,27 +49,41 @@ class RegionSelectionHook(ActiveSelectionHook):
             extracts its features with training augmentation on, its quirk 3).
         select_before_update: True (default): select before the update of the iteration.
     """
+    priority = 'NORMAL'  # before CheckpointHook, so a checkpoint holds its iteration's labels
 
-    def __init__(self, select_iters, strategy='adeada', strategy_cfg=None,
-                 budget=dict(ratio=0.05), budget_overshoot=False,
-                 region=dict(type='superpixel', n_segments=40, compactness=10.0),
-                 superpixel_root=None, source_images=None, pool_pipeline=None,
-                 source_pipeline=None, batch_size=8, num_workers=0, seed=0,
-                 select_before_update=True):
-        self._init_rounds(select_iters, budget, pool_pipeline, batch_size, num_workers, seed,
-                          select_before_update)
-        self.strategy = build_region_strategy(strategy, overshoot=budget_overshoot,
-                                              **(strategy_cfg or {}))
+    def __init__(self, select_iters, strategy: Union[dict, str] = dict(type='ADeADA'),
+                 strategy_cfg: dict = None, budget: dict = dict(ratio=0.05),
+                 budget_overshoot: bool = False,
+                 region: dict = dict(type='superpixel', n_segments=40, compactness=10.0),
+                 superpixel_root: str = None, source_images: int = None, pool_pipeline=None,
+                 source_pipeline=None, batch_size: int = 8, num_workers: int = 0, seed: int = 0,
+                 select_before_update: bool = True):
+        name = type(self).__name__
+        self.rounds = SelectionRounds(select_iters, select_before_update, name)
+        try:
+            self.strategy = build_strategy(strategy_config(strategy, strategy_cfg, 'pool'),
+                                           scope='pool', overshoot=budget_overshoot)
+        except ValueError as err:
+            raise ValueError(f'{name}: {err}') from None
+        self.budget = Budget(rounds=len(self.rounds), **budget)
         self.region = dict(region)
-        _check_region(self.region)
-        self.superpixel_root = superpixel_root
+        check_region(self.region, name)
         if source_images is not None and not (isinstance(source_images, int)
                                               and source_images >= 1):
-            raise ValueError(f'RegionSelectionHook: source_images must be None or an int >= 1, '
-                             f'got {source_images!r}')
-        self.source_images = source_images
-        self.source_pipeline = source_pipeline or self.pool_pipeline
-        self._caches = {}
+            raise ValueError(f'{name}: source_images must be None or an int >= 1, got '
+                             f'{source_images!r}')
+        self.superpixel_root, self.source_images = superpixel_root, source_images
+        self.pool_pipeline = list(pool_pipeline or DEFAULT_PIPELINE)
+        self.source_pipeline = list(source_pipeline or self.pool_pipeline)
+        self.batch_size, self.num_workers, self.seed = batch_size, num_workers, seed
+        self.pool, self.source_infos, self._caches = None, None, {}
+
+    @property
+    def select_iters(self):
+        return self.rounds.iters
+
+    def acquisition_schedule(self, max_iters: int) -> Schedule:
+        return self.rounds.schedule()
 
     # ---------------------------------------------------------------- set-up and checks
 
@@ -107,106 +99,121 @@ class RegionSelectionHook(ActiveSelectionHook):
             self.source_infos = [source.get_data_info(int(i)) for i in index]
         self.data_roots = dict(target=target_dataset(runner).data_root,
                                source=getattr(source, 'data_root', None))
-        super().before_train(runner)
+        self.rounds.check(runner.max_iters)
+        self.pool = TargetPool.of_runner(runner, type(self).__name__)
+        self._check_budget()
+        if not self.rounds.before_update and runner.iter > 0:
+            # resumed from a checkpoint taken at a selection iteration but before its round
+            self._maybe_select(runner, runner.iter)
+
+    def check_pool(self, infos):
+        """Check the budget against the target-train pool (data infos), without a runner."""
+        self.pool = TargetPool(infos)
+        self._check_budget()
 
     def _check_budget(self):
-        per_image = [self.budget.pixels_per_round(h, w) * len(self.select_iters) > h * w
-                     for h, w in self.sizes]
-        if self.budget.pixels is not None and any(per_image):
-            raise ValueError(f'RegionSelectionHook: the budget ({self.budget}) is above the '
-                             f'pixels of a target image')
-        if not hasattr(self, 'source_infos'):  # check_pool without a runner: the budget only
+        name, sizes = type(self).__name__, self.pool.sizes
+        if self.budget.pixels is not None and any(
+                self.budget.pixels_per_round(h, w) * len(self.rounds) > h * w for h, w in sizes):
+            raise ValueError(f'{name}: the budget ({self.budget}) is above the pixels of a '
+                             'target image')
+        if self.source_infos is None:  # check_pool without a runner: the budget only
             return
-        rounds = range(1, len(self.select_iters) + 1)
-        if not self.source_infos and any(self.strategy.needs_source(r) for r in rounds):
-            raise ValueError(f'RegionSelectionHook: {self.strategy.name} needs source images '
-                             '(a TwoDomainDataset train set)')
-        h, w = self.sizes[0]
-        self._segments('target', self.infos[0], h, w)  # a cache of another size fails now
+        if not self.source_infos and any(self.strategy.needs_source(r)
+                                         for r in range(1, len(self.rounds) + 1)):
+            raise ValueError(f'{name}: {self.strategy.name} needs source images (a '
+                             'TwoDomainDataset train set)')
+        h, w = sizes[0]
+        self._segments('target', self.pool.infos[0], h, w)  # a cache of another size fails now
 
-    def round_budget(self):
-        return float(sum(self.budget.pixels_per_round(h, w) for h, w in self.sizes))
+    def round_budget(self) -> float:
+        return float(sum(self.budget.pixels_per_round(h, w) for h, w in self.pool.sizes))
 
     # ---------------------------------------------------------------- regions
 
-    def _cache(self, domain):
+    def _cached(self, domain, info):
         if domain not in self._caches:
             n, c = self.region['n_segments'], float(self.region['compactness'])
             base = self.superpixel_root or os.path.join(self.data_roots[domain], 'superpixel')
             root = os.path.join(base, f'slic_n{n}_c{c:g}')
             self._caches[domain] = (SuperpixelCache(root, n, c), self.data_roots[domain])
-        return self._caches[domain]
-
-    def _segments(self, domain, info, h, w):
-        kind = self.region['type']
-        if kind == 'grid':
-            return grid_segments(h, w, *self.region['cell'])
-        if kind == 'square':
-            side = 2 * self.region['k'] + 1
-            return grid_segments(h, w, side, side)
-        cache, root = self._cache(domain)
+        cache, root = self._caches[domain]
         rel = os.path.relpath(info['img_path'], root) if root else os.path.basename(
             info['img_path'])
-        seg = cache.get(info['img_path'], rel)
+        return cache.get(info['img_path'], rel)
+
+    def _segments(self, domain, info, h, w):
+        seg = region_segments(self.region, h, w, cached=lambda: self._cached(domain, info))
         if tuple(seg.shape) != (h, w):
-            raise ValueError(f'RegionSelectionHook: superpixels of {info["img_path"]} are '
+            raise ValueError(f'{type(self).__name__}: superpixels of {info["img_path"]} are '
                              f'{tuple(seg.shape)}, its label map is {(h, w)}')
         return seg
 
     def _regions(self, runner, model, infos, domain):
         """RegionPool of `infos` (target: with the store's blocked maps)."""
-        needs = self.strategy.needs
-        loader = torch.utils.data.DataLoader(
-            _Pool(infos, self.pool_pipeline if domain == 'target' else self.source_pipeline),
-            batch_size=self.batch_size, num_workers=self.num_workers, collate_fn=pseudo_collate)
-        runner.logger.info(f'{self.strategy.name}: region statistics of {len(infos)} {domain} '
-                           'images')
+        strategy, pool = self.strategy, self.pool
+        pipeline = self.pool_pipeline if domain == 'target' else self.source_pipeline
+        runner.logger.info(f'{strategy.name}: region statistics of {len(infos)} {domain} images')
         progress = ProgressBar(len(infos))
         rows, images = [], []
-        for batch in loader:
-            logits, feats = label_size_outputs(model, batch, features=bool(needs))
+        for batch in pool.loader(pipeline, self.batch_size, self.num_workers, infos):
+            out = label_size_outputs(model, batch, features=strategy.needs_features)
             for j, index in enumerate(batch['index']):
                 info = infos[index]
-                h, w = logits[j].shape[-2:]
+                h, w = out.logits[j].shape[-2:]
                 blocked = None
                 if domain == 'target':
-                    if (h, w) != tuple(self.sizes[index]):
-                        raise ValueError(f'RegionSelectionHook: logits {(h, w)} do not match the '
-                                         f'label size {self.sizes[index]} of '
+                    if (h, w) != tuple(pool.sizes[index]):
+                        raise ValueError(f'{type(self).__name__}: logits {(h, w)} do not match '
+                                         f'the label size {pool.sizes[index]} of '
                                          f'{info["gt_seg_map_path"]}')
-                    blocked = torch.from_numpy(self.store.state(self.store_rel(info))[0])
-                edges = canny_edges(self._image(info, h, w)) if 'edges' in needs else None
-                seg = self._segments(domain, info, h, w)
-                rows.append(image_regions(
-                    logits[j].float().cpu(), seg, blocked,
-                    feats[j].float().cpu() if feats is not None else None, edges,
-                    grad='grad' in needs))
+                    blocked = torch.from_numpy(pool.blocked(info))
+                rows.append(pool_rows(
+                    out.logits[j].float().cpu(), self._segments(domain, info, h, w),
+                    strategy.needs, blocked,
+                    out.feats[j].float().cpu() if out.feats is not None else None,
+                    pool.image(info, h, w) if strategy.needs_image else None))
                 images.append(index)
                 progress.update()
         return RegionPool.concat(rows, images)
 
     # ---------------------------------------------------------------- selection
 
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        if self.rounds.before_update:
+            self._maybe_select(runner, runner.iter)
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        if not self.rounds.before_update:
+            self._maybe_select(runner, runner.iter + 1)
+
+    def _maybe_select(self, runner, iteration):
+        if self.rounds.due(iteration, self.pool):
+            self.rounds.buy(runner, self.pool, iteration, self.strategy,
+                            lambda model, r: self.round_deltas(runner, model, r))
+
     def round_deltas(self, runner, model, round_index):
-        pool = self._regions(runner, model, self.infos, 'target')
+        pool = self._regions(runner, model, self.pool.infos, 'target')
         source = None
         if self.strategy.needs_source(round_index + 1):
             source = self._regions(runner, model, self.source_infos, 'source')
-        generator = torch.Generator().manual_seed(
-            zlib.crc32(f'{self.seed}/{round_index}'.encode()))
         rows = self.strategy.select(pool, self.round_budget(), round_index + 1, source,
-                                    generator)
+                                    seeded_generator(self.seed, round_index))
         return self._deltas(pool, rows)
 
-    def _deltas(self, pool, rows):
-        deltas = {}
-        images = pool.image[rows]
+    def _deltas(self, regions, rows):
+        deltas, pool = {}, self.pool
+        images = regions.image[rows]
         for index in torch.unique(images).tolist():
-            info = self.infos[index]
-            rel = self.store_rel(info)
-            blocked, _ = self.store.state(rel)
+            info = pool.infos[index]
+            rel = pool.rel(info)
+            blocked = pool.blocked(info)
             h, w = blocked.shape
-            ids = pool.segment[rows[images == index]]
+            ids = regions.segment[rows[images == index]]
             bought = torch.isin(self._segments('target', info, h, w), ids).numpy()
-            deltas[rel] = self.store.delta(rel, bought, blocked | bought, int(ids.numel()))
+            deltas[rel] = pool.store.delta(rel, bought, blocked | bought, int(ids.numel()))
         return deltas
+
+    def before_save_checkpoint(self, runner, checkpoint):
+        if self.pool is not None and self.pool.store is not None:
+            checkpoint['active_rounds'] = self.pool.checkpoint_rounds()

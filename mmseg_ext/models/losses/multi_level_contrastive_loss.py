@@ -34,7 +34,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmseg.registry import MODELS
 
-from ...active.adeada import _check_int
+from ...active.checks import check_int
 
 LEVELS = ('intra_image', 'cross_image', 'cross_domain')
 UNITS = ('pixel', 'centre')
@@ -169,9 +169,9 @@ class MultiLevelContrastiveLoss(nn.Module):
             raise ValueError(f'temperature must be a finite number > 0, got {temperature!r}')
         self.levels = _check_choice('levels', levels, LEVELS)
         self.units = _check_choice('units', units, UNITS)
-        _check_int('max_anchors_per_class', max_anchors_per_class, 1)
-        _check_int('max_positives_per_class', max_positives_per_class, 1)
-        _check_int('max_negatives_per_class', max_negatives_per_class, 1)
+        check_int('max_anchors_per_class', max_anchors_per_class, 1)
+        check_int('max_positives_per_class', max_positives_per_class, 1)
+        check_int('max_negatives_per_class', max_negatives_per_class, 1)
         if not (isinstance(loss_weight, numbers.Real) and loss_weight >= 0):
             raise ValueError(f'loss_weight must be >= 0, got {loss_weight!r}')
         if not (isinstance(loss_name, str) and loss_name.startswith('loss_')):

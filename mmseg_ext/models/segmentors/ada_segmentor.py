@@ -6,6 +6,8 @@ from mmseg.models.segmentors import EncoderDecoder
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 
+from ..head_forward import forward_heads
+
 
 @dataclass
 class DomainOutputs:
@@ -81,13 +83,7 @@ class ADASegmentor(EncoderDecoder):
     def domain_forward(self, inputs, data_samples):
         batch = self.data_preprocessor(dict(inputs=inputs, data_samples=data_samples), True)
         inputs, data_samples = batch['inputs'], batch['data_samples']
-        feats = self.extract_feat(inputs)
-        logits = self.decode_head.forward(feats)
-        aux_logits = None
-        if self.with_auxiliary_head:
-            head = self.auxiliary_head[0] if isinstance(self.auxiliary_head, torch.nn.ModuleList) \
-                else self.auxiliary_head
-            aux_logits = head.forward(feats)
+        feats, logits, aux_logits = forward_heads(self, inputs, self.with_auxiliary_head)
         label = torch.stack([s.gt_sem_seg.data for s in data_samples]).squeeze(1).long()
         logits_full = resize(logits, size=inputs.shape[2:], mode='bilinear',
                              align_corners=self.align_corners)

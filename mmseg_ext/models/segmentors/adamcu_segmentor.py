@@ -58,8 +58,9 @@ from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from torch import nn
 
-from mmseg_ext.active.adamcu import (CategoryCorrelation, _check_real, _check_thresholds,
-                                     uncertainty, uncertainty_groups)
+from mmseg_ext.active.adamcu import (CategoryCorrelation, check_thresholds, uncertainty,
+                                     uncertainty_groups)
+from mmseg_ext.active.checks import check_real
 
 from .ada_segmentor import ADASegmentor, DomainOutputs
 
@@ -122,9 +123,9 @@ class ADAMCUSegmentor(ADASegmentor):
             if pi_high is None or pi_low is None:
                 raise ValueError(f'pi_high and pi_low are required, got pi_high={pi_high!r}, '
                                  f'pi_low={pi_low!r}')
-            _check_thresholds(pi_high, pi_low)
-            _check_real('gamma', gamma)
-            _check_real('pseudo_label_weight', pseudo_label_weight)
+            check_thresholds(pi_high, pi_low)
+            check_real('gamma', gamma)
+            check_real('pseudo_label_weight', pseudo_label_weight)
             if use_dccm:
                 CategoryCorrelation(1, dccm_momentum)  # its momentum check
             if auxiliary_head is None:

@@ -1,0 +1,123 @@
+"""The region baselines of D2ADA's supplement (section B), ranked over the whole pool.
+
+  Pool-RAND  uniform random order (the generator)
+  Pool-ENT   mean pixel entropy of the region, highest first
+  Pool-CONF  mean 1 - max p (least confidence)              ("CONF" in the paper's tables)
+  Pool-MAR   mean -(p1 - p2) (smallest margin first)
+  BADGE      k-means++ seeding on region-averaged gradient embeddings
+  ReDAL      entropy + edge_weight * edge fraction, diversity-aware greedy [edge_weight=1.0,
+             decay=0.95]
+  AADA       domain-discriminator importance weight x entropy (logistic regression on region
+             features, source vs target)
+  CLUE       uncertainty-weighted k-means, the region nearest each centroid
+The paper's RAND / ENT / MAR are prefixed Pool- because RIPU's per-image baselines hold those
+names. The clustering baselines (BADGE, CLUE) pick ``ceil(budget / mean available region
+size)`` regions (the number the budget buys on average); when those hold fewer pixels than the
+budget the rest is bought in entropy order. See mmseg_ext.active.region_baselines.
+"""
+import math
+
+import torch
+
+from .. import region_baselines as RB
+from ..checks import is_real
+from ..region_pool import EDGES, FEATS, GRAD
+from .base import register_strategy
+from .pool import PoolStrategy, descending
+
+
+def _count(pool, rows, budget):
+    return min(rows.numel(), math.ceil(budget / float(pool.size[rows].double().mean())))
+
+
+def seed_of(generator) -> int:
+    """An int seed drawn from the round's generator (0 without one)."""
+    return int(torch.randint(2 ** 31 - 1, (1,), generator=generator)) if generator else 0
+
+
+@register_strategy
+class PoolRand(PoolStrategy):
+    name = 'Pool-RAND'
+
+    def order(self, pool, rows, budget, source, generator):
+        gen_device = generator.device if generator is not None else 'cpu'
+        return rows[torch.randperm(rows.numel(), generator=generator, device=gen_device)]
+
+
+class PooledScoreStrategy(PoolStrategy):
+    """Regions by one pooled score of the RegionPool (``field``), highest first."""
+    field = None
+
+    def order(self, pool, rows, budget, source, generator):
+        return descending(getattr(pool, self.field), rows)
+
+
+@register_strategy
+class PoolEnt(PooledScoreStrategy):
+    name, field = 'Pool-ENT', 'entropy'
+
+
+@register_strategy
+class PoolConf(PooledScoreStrategy):
+    name, field = 'Pool-CONF', 'confidence'
+
+
+@register_strategy
+class PoolMar(PooledScoreStrategy):
+    name, field = 'Pool-MAR', 'margin'
+
+
+@register_strategy
+class Badge(PoolStrategy):
+    name = 'BADGE'
+    needs = frozenset({FEATS, GRAD})
+
+    def pick(self, pool, rows, budget, round_index, source, generator):
+        picks = RB.badge_order(pool.grad[rows], _count(pool, rows, budget),
+                               seed=seed_of(generator))
+        return self.fill(pool, rows, rows[picks], budget)
+
+
+@register_strategy
+class Clue(PoolStrategy):
+    name = 'CLUE'
+    needs = frozenset({FEATS})
+
+    def pick(self, pool, rows, budget, round_index, source, generator):
+        picks = RB.clue_order(pool.feats[rows], pool.entropy[rows], _count(pool, rows, budget),
+                              seed=seed_of(generator))
+        return self.fill(pool, rows, rows[picks], budget)
+
+
+@register_strategy
+class Redal(PoolStrategy):
+    name = 'ReDAL'
+    defaults = {'edge_weight': 1.0, 'decay': 0.95}
+    needs = frozenset({FEATS, EDGES})
+
+    def validate(self):
+        if not is_real(self.options['edge_weight'], 0):
+            self.bad('edge_weight', 'a number >= 0')
+        if not (is_real(self.options['decay'], 0) and self.options['decay'] <= 1):
+            self.bad('decay', 'a number in [0, 1]')
+
+    def order(self, pool, rows, budget, source, generator):
+        o = self.options
+        picks = RB.redal_order(pool.entropy[rows], pool.edge[rows], pool.feats[rows],
+                               rows.numel(), edge_weight=o['edge_weight'], decay=o['decay'],
+                               n_clusters=_count(pool, rows, budget), seed=seed_of(generator))
+        return rows[picks]
+
+
+@register_strategy
+class Aada(PoolStrategy):
+    name = 'AADA'
+    needs = frozenset({FEATS})
+
+    def needs_source(self, round_index):
+        return True
+
+    def order(self, pool, rows, budget, source, generator):
+        score = RB.aada_scores(source.feats, pool.feats[rows], pool.entropy[rows],
+                               seed=seed_of(generator))
+        return rows[torch.sort(score, descending=True, stable=True).indices]
