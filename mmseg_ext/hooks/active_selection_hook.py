@@ -64,9 +64,7 @@ class ActiveSelectionHook(Hook):
         self.rounds.check(runner.max_iters)
         self.pool = TargetPool.of_runner(runner, type(self).__name__)
         self._check_budget()
-        if not self.rounds.before_update and runner.iter > 0:
-            # resumed from a checkpoint taken at a selection iteration but before its round
-            self._maybe_select(runner, runner.iter)
+        self.rounds.resume(runner, self.pool, self.strategy, self.round_deltas)
 
     def check_pool(self, infos):
         """Check the budget against the target-train pool (data infos): what before_train
@@ -95,17 +93,10 @@ class ActiveSelectionHook(Hook):
     # ---------------------------------------------------------------- selection
 
     def before_train_iter(self, runner, batch_idx, data_batch=None):
-        if self.rounds.before_update:
-            self._maybe_select(runner, runner.iter)
+        self.rounds.before_iter(runner, self.pool, self.strategy, self.round_deltas)
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
-        if not self.rounds.before_update:
-            self._maybe_select(runner, runner.iter + 1)
-
-    def _maybe_select(self, runner, iteration):
-        if self.rounds.due(iteration, self.pool):
-            self.rounds.buy(runner, self.pool, iteration, self.strategy,
-                            lambda model, r: self.round_deltas(runner, model, r))
+        self.rounds.after_iter(runner, self.pool, self.strategy, self.round_deltas)
 
     def round_deltas(self, runner, model, round_index):
         """{rel: store delta} of what round `round_index` buys (model in eval mode)."""
@@ -142,5 +133,5 @@ class ActiveSelectionHook(Hook):
                                       pick.units)}
 
     def before_save_checkpoint(self, runner, checkpoint):
-        if self.pool is not None and self.pool.store is not None:
-            checkpoint['active_rounds'] = self.pool.checkpoint_rounds()
+        if self.pool is not None:
+            self.pool.save_rounds(checkpoint)

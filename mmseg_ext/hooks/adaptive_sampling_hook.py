@@ -315,7 +315,7 @@ class AdaptiveSamplingHook(Hook):
         if self._completed is not None:  # after the loop mmengine's meta says max_iters + 1
             iteration = min(iteration, self._completed)
         self._commit(runner, iteration)
-        checkpoint['active_rounds'] = self.pool.checkpoint_rounds()
+        self.pool.save_rounds(checkpoint)
         checkpoint['adamcu_sampler'] = self.sampler.state_dict()
 
     def after_load_checkpoint(self, runner, checkpoint):

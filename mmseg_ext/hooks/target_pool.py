@@ -84,9 +84,10 @@ class TargetPool:
     def has_round_at(self, iteration: int) -> bool:
         return any(r['iteration'] == iteration for r in self.store.rounds())
 
-    def checkpoint_rounds(self) -> list:
+    def save_rounds(self, checkpoint: dict) -> None:
         """What a checkpoint records of the store: the iterations of its rounds."""
-        return [r['iteration'] for r in self.store.rounds()]
+        if self.store is not None:
+            checkpoint['active_rounds'] = [r['iteration'] for r in self.store.rounds()]
 
     # ---------------------------------------------------------------- log
 
