@@ -111,3 +111,41 @@ def test_rollback_undoes_rounds_bought_before_the_update_of_the_checkpoint_itera
                        before_update=True)
     assert store.rollback(16) == [1] and store.rollback(8) == []
     assert [r['iteration'] for r in store.rounds()] == [8]
+
+
+def test_pseudo_labels_are_kept_apart_from_bought_labels(store, monkeypatch):
+    """POINT-ENT: oracle points are bought (ground truth, counted as pixels), pseudo labels are
+    written to the label file but counted as pseudo_pixels and flagged in the state; a pseudo
+    label never overwrites a bought pixel; recover and rollback handle them like bought ones."""
+    rel = store.index()[0]['rel']
+    gt = np.array(Image.open(store.gt_path(rel)))
+    before = _snapshot(store)
+    pseudo = np.full((6, 8), 255, np.uint8)
+    pseudo[:, 4:] = 7                         # the model's labels on the right half
+    pseudo[0, 5] = 255                        # a pixel without a pseudo label
+    oracle = _box(0, 1, 4, 6)                 # two oracle clicks inside the pseudo area
+    d = store.delta(rel, oracle, oracle, units=2, pseudo=pseudo)
+    assert d['row']['pixels'] == 2 and d['row']['pseudo_pixels'] == 6 * 4 - 1 - 1
+
+    def crash(*args):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(store, '_apply', crash)
+    with pytest.raises(KeyboardInterrupt):
+        store.commit_round(0, 0, {rel: d}, before_update=True)
+    monkeypatch.undo()
+    ActiveLabelStore(store.root).recover()
+    labels = store.labels(rel)
+    assert labels[0, 4] == gt[0, 4] and labels[0, 5] == gt[0, 5]  # bought: ground truth
+    assert np.all(labels[1:, 4:] == 7) and np.all(labels[:, :4] == 255)
+    assert store.pseudo(rel).sum() == 22 and not store.pseudo(rel)[0, 4]
+    assert store.state(rel)[1].sum() == 2      # bought = the oracle pixels only
+    assert store.ledger()[0]['pseudo_pixels'] == 22
+    other = store.index()[1]['rel']           # rows without pseudo labels do not change
+    store.commit_round(1, 5, {other: store.delta(other, _box(0, 1, 0, 1), _box(0, 1, 0, 1), 1)})
+    assert 'pseudo_pixels' not in store.ledger()[1] and np.all(store.labels(rel)[1:, 4:] == 7)
+    with pytest.raises(ValueError, match='pseudo-labelled'):
+        store.delta(rel, _box(2, 3, 6, 7), _box(2, 3, 6, 7), 1)
+    assert store.rollback(0) == [1, 0]         # both undone, newest first
+    after = _snapshot(store)
+    assert all(np.array_equal(a, b) for k in before for a, b in zip(before[k], after[k]))
+    assert not store.pseudo(rel).any()

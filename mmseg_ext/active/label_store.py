@@ -3,13 +3,17 @@
 Layout of `root` (one entry per target image, named by the image's label path relative to the
 dataset's label folder, `rel`):
 
-    labels/<rel>          uint8 PNG: the bought ground truth, 255 = not bought (the training
-                          pipeline reads these, so data-loader workers see new labels)
+    labels/<rel>          uint8 PNG: the bought ground truth and the pseudo labels, 255 = neither
+                          (the training pipeline reads these, so data-loader workers see new
+                          labels)
     state/<rel>           uint8 PNG: bit 0 = blocked (cannot be picked again), bit 1 = bought
+                          (oracle label), bit 2 = pseudo label (the model's, not bought)
     rounds/round_NNN.npz  per round: the flat indices each image newly bought / newly blocked
+                          (and newly pseudo-labelled, with the pseudo classes)
     rounds/round_NNN.json per round: iteration, strategy, ledger rows
     ledger.jsonl          one row per (round, image): round, iteration, image, units, pixels,
-                          void_pixels, classes {train id: pixels}
+                          void_pixels, classes {train id: pixels}, and pseudo_pixels for a round
+                          that gave pseudo labels (POINT-ENT)
     index.json            the image list (rel, ground-truth path)
 
 Rounds are committed in three steps (delta file, label/state files, round json), every file is
@@ -30,7 +34,8 @@ from ..fileio import atomic_write, atomic_write_many, fsync_dir
 from ..testing import kill_point
 
 IGNORE = 255
-BLOCKED, BOUGHT = 1, 2
+BLOCKED, BOUGHT, PSEUDO = 1, 2, 4
+_NONE = np.zeros(0, np.int64)
 
 
 _atomic_write = atomic_write  # the commit steps must reach the disk in order (see above)
@@ -117,6 +122,11 @@ class ActiveLabelStore:
         """(blocked, bought) bool maps of one image."""
         return _decode_state(_load_png(self.root / 'state' / rel))
 
+    def pseudo(self, rel):
+        """(H, W) bool map of one image's pseudo-labelled pixels (not bought)."""
+        state = _load_png(self.root / 'state' / rel)
+        return (state & PSEUDO).astype(bool) & ~(state & BOUGHT).astype(bool)
+
     def labels(self, rel):
         return _load_png(self.label_path(rel))
 
@@ -130,14 +140,19 @@ class ActiveLabelStore:
                 out.append(json.loads(path.read_text()))
         return out
 
-    def delta(self, rel, bought, blocked, units):
+    def delta(self, rel, bought, blocked, units, pseudo=None):
         """What one image buys this round: bool (H, W) maps of the pick -> a compact delta.
 
         Pixels already bought or blocked are left out; the ledger row counts what is new.
+        `pseudo`: (H, W) uint8 pseudo labels (255 = none) given with the round, not bought: the
+        row counts them as pseudo_pixels, and a pixel bought now or before keeps its ground truth.
         """
         state = _load_png(self.root / 'state' / rel)
         old_blocked, old_bought = _decode_state(state)
         new_bought = np.asarray(bought, bool) & ~old_bought
+        if (state & PSEUDO).any() and (new_bought & (state & PSEUDO).astype(bool)).any():
+            raise ValueError(f'{rel}: buying a pseudo-labelled pixel is not supported (a round '
+                             'that gives pseudo labels is the last one to touch them)')
         new_blocked = (np.asarray(blocked, bool) | new_bought) & ~old_blocked
         gt = _load_png(self.gt_path(rel))
         got = gt[new_bought]
@@ -146,6 +161,14 @@ class ActiveLabelStore:
                    void_pixels=int((got == IGNORE).sum()),
                    classes={str(c): int(n) for c, n in enumerate(classes) if n})
         out = dict(row=row, bought=np.flatnonzero(new_bought), blocked=np.flatnonzero(new_blocked))
+        if pseudo is not None:
+            pseudo = np.asarray(pseudo, np.uint8)
+            if pseudo.shape != gt.shape:
+                raise ValueError(f'pseudo labels of {rel} are {pseudo.shape}, its labels {gt.shape}')
+            given = (pseudo != IGNORE) & ~(state & PSEUDO).astype(bool) & ~old_bought & ~new_bought
+            out['pseudo'] = np.flatnonzero(given)
+            out['pseudo_labels'] = pseudo.flat[out['pseudo']]
+            row['pseudo_pixels'] = int(given.sum())
         if self._kept_bytes + state.nbytes + gt.nbytes <= self.keep_bytes:
             self._kept_bytes += state.nbytes + gt.nbytes
             out['arrays'] = (state, gt)  # saves commit_round reading them again
@@ -160,6 +183,8 @@ class ActiveLabelStore:
         arrays = {}
         for i, d in enumerate(deltas.values()):
             arrays[f'{i}_bought'], arrays[f'{i}_blocked'] = d['bought'], d['blocked']
+            if 'pseudo' in d:
+                arrays[f'{i}_pseudo'], arrays[f'{i}_pseudo_labels'] = d['pseudo'], d['pseudo_labels']
         name = self.root / 'rounds' / f'round_{round_index:03d}'
         _save_npz(f'{name}.npz', arrays)
         pending = dict(round=round_index, iteration=int(iteration), strategy=strategy,
@@ -178,8 +203,12 @@ class ActiveLabelStore:
         return self._gt[rel]
 
     def _load_delta(self, pending, npz):
+        """{rel: (bought, blocked, pseudo, pseudo_labels)} flat indices (and pseudo classes)."""
         with np.load(npz) as data:
-            return {rel: (data[f'{i}_bought'], data[f'{i}_blocked'])
+            def get(key):
+                return data[key] if key in data.files else _NONE
+            return {rel: (data[f'{i}_bought'], data[f'{i}_blocked'], get(f'{i}_pseudo'),
+                          get(f'{i}_pseudo_labels').astype(np.uint8))
                     for i, rel in enumerate(pending['images'])}
 
     def _apply(self, pending, npz, arrays=None):
@@ -188,14 +217,25 @@ class ActiveLabelStore:
         arrays = arrays or {}
 
         def files():
-            for rel, (bought, blocked) in self._load_delta(pending, npz).items():
+            for rel, (bought, blocked, pseudo, pseudo_labels) in \
+                    self._load_delta(pending, npz).items():
                 if rel in arrays:
                     state, gt = arrays[rel][0].copy(), arrays[rel][1]
                 else:
                     state, gt = _load_png(self.root / 'state' / rel), _load_png(self.gt_path(rel))
+                old = self.labels(rel) if (state & PSEUDO).any() else None  # earlier pseudo labels
                 state.flat[blocked] |= BLOCKED
                 state.flat[bought] |= BOUGHT | BLOCKED
+                state.flat[pseudo] |= PSEUDO
                 labels = np.where(state & BOUGHT, gt, np.uint8(IGNORE))  # bought = ground truth
+                if old is not None or pseudo.size:
+                    kept = (state & PSEUDO).astype(bool) & ~(state & BOUGHT).astype(bool)
+                    if old is not None:
+                        labels[kept] = old[kept]
+                    new = np.zeros(labels.size, bool)
+                    new[pseudo] = True
+                    new &= kept.ravel()
+                    labels.flat[np.flatnonzero(new)] = pseudo_labels[new[pseudo]]
                 yield _png(self.label_path(rel), labels)
                 yield _png(self.root / 'state' / rel, state)
         _save_pngs(files())  # every label and state file on disk before the round counts as done
@@ -219,11 +259,13 @@ class ActiveLabelStore:
         undone = []
 
         def files(delta):
-            for rel, (bought, blocked) in delta.items():
+            for rel, (bought, blocked, pseudo, _) in delta.items():
                 labels, state = self.labels(rel), _load_png(self.root / 'state' / rel)
                 labels.flat[bought] = IGNORE
+                labels.flat[pseudo] = IGNORE
                 state.flat[bought] &= ~np.uint8(BOUGHT)
                 state.flat[blocked] &= ~np.uint8(BLOCKED)
+                state.flat[pseudo] &= ~np.uint8(PSEUDO)
                 yield _png(self.label_path(rel), labels)
                 yield _png(self.root / 'state' / rel, state)
         for rnd in reversed(self.rounds()):
