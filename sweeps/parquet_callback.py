@@ -102,7 +102,8 @@ class ParquetResultsCallback(Callback):
                 iteration=int(result.get('iteration', 0)),
                 labelled_fraction=float(result.get('labelled_fraction', 0.0)),
                 pixels_bought=int(result.get('pixels_bought', 0)),
-                units_bought=int(result.get('units_bought', 0)), metrics=metrics,
+                units_bought=int(result.get('units_bought', 0)),
+                pseudo_pixels=result.get('pseudo_pixels'), metrics=metrics,
                 is_final=bool(result.get('is_final', False)), status='ok',
                 config=self._config(trial), wall_seconds=float(result.get('wall_seconds', 0.0)),
                 train_seconds=result.get('train_seconds'), **where)

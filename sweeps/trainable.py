@@ -130,6 +130,8 @@ class TuneReportHook(Hook):
                       pixels_bought=int(_scalar(hub, 'active/pixels')),
                       units_bought=int(_scalar(hub, 'active/units')),
                       wall_seconds=wall, train_seconds=train, **self.where)
+        if 'active/pseudo_pixels' in hub.log_scalars:  # a strategy that gives pseudo labels
+            result['pseudo_pixels'] = int(_scalar(hub, 'active/pseudo_pixels'))
         if not os.path.isdir(store) and _fully_labelled_target(runner):  # e.g. the oracle
             pixels = self.target_pixels(runner)
             result.update(labelled_fraction=1.0, pixels_bought=pixels, units_bought=pixels)

@@ -28,7 +28,8 @@ class ActiveSelectionHook(Hook):
             (mmseg_ext.active.strategies), e.g. dict(type='RIPU-RA', k=1). An old name
             ('ripu_ra') with `strategy_cfg` options still works.
         budget: Budget kwargs: dict(ratio=...) (fraction of target pixels, whole run) or
-            dict(pixels=..., resolution=(h, w)); rounds = len(select_iters).
+            dict(pixels=..., resolution=(h, w)); rounds = len(select_iters). None for a
+            strategy whose options say what each image gets (POINT-ENT: K patches x N points).
         pool_pipeline: how target images are loaded for scoring (test-like; no labels).
         select_before_update: select before the update of the iteration instead of after it
             (RIPU's source-free variant, which selects at iteration 0 with the source model).
@@ -46,7 +47,10 @@ class ActiveSelectionHook(Hook):
                                            scope='image')
         except ValueError as err:
             raise ValueError(f'{name}: {err}') from None
-        self.budget = Budget(rounds=len(self.rounds), **budget)
+        if budget is None and self.strategy.needs_budget:
+            raise ValueError(f'{name}: {self.strategy.name} needs a budget (dict(ratio=...) or '
+                             'dict(pixels=...))')
+        self.budget = None if budget is None else Budget(rounds=len(self.rounds), **budget)
         self.pool_pipeline = list(pool_pipeline or DEFAULT_PIPELINE)
         self.batch_size, self.num_workers, self.seed = batch_size, num_workers, seed
         self.pool = None
@@ -129,8 +133,9 @@ class ActiveSelectionHook(Hook):
         pick = self.strategy.select(logits.float().cpu(), count, blocked=torch.from_numpy(blocked),
                                     image=image,
                                     generator=seeded_generator(self.seed, round_index, rel))
+        pseudo = None if pick.pseudo is None else pick.pseudo.to(torch.uint8).numpy()
         return {rel: pool.store.delta(rel, pick.labelled.numpy(), pick.blocked.numpy(),
-                                      pick.units)}
+                                      pick.units, pseudo=pseudo)}
 
     def before_save_checkpoint(self, runner, checkpoint):
         if self.pool is not None:

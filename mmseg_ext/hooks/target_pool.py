@@ -96,6 +96,7 @@ class TargetPool:
         ledger = self.store.ledger()
         pixels = sum(r['pixels'] for r in ledger)
         units = sum(r['units'] for r in ledger)
+        pseudo = sum(r.get('pseudo_pixels', 0) for r in ledger)
         classes = {}
         for row in rows:
             for c, n in row['classes'].items():
@@ -106,10 +107,13 @@ class TargetPool:
         for key, value in dict(round=round_index, labelled_fraction=fraction, pixels=pixels,
                                units=units, seconds=seconds).items():
             hub.update_scalar(f'active/{key}', value)
+        if any('pseudo_pixels' in r for r in ledger):
+            hub.update_scalar('active/pseudo_pixels', pseudo)
         hub.update_info('active/classes', {names[c]: n for c, n in sorted(classes.items())})
         histogram = ', '.join(f'{names[c]} {n}' for c, n in sorted(classes.items()))
         runner.logger.info(
             f'active round {round_index} at iter {rows[0]["iteration"] if rows else "?"}: bought '
             f'{sum(r["pixels"] for r in rows)} px in {sum(r["units"] for r in rows)} '
             f'{unit}s; labelled {fraction:.4%} of target pixels ({pixels} px, '
-            f'{units} units) in {seconds:.1f}s; classes: {histogram}')
+            f'{units} units{f", {pseudo} px pseudo-labelled" if pseudo else ""}) in '
+            f'{seconds:.1f}s; classes: {histogram}')

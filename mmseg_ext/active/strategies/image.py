@@ -30,6 +30,7 @@ class Pick(NamedTuple):
     blocked: torch.Tensor           # (H, W) bool, input blocked | new suppression/segments
     units: int                      # regions / pixels / segments bought
     centers: Optional[torch.Tensor]  # (units, 2) (row, col) or (units,) segment ids
+    pseudo: Optional[torch.Tensor] = None  # (H, W) long pseudo labels, 255 = none (POINT-ENT)
 
 
 class ImageStrategy(Strategy):
@@ -38,6 +39,7 @@ class ImageStrategy(Strategy):
     defaults = {'entropy_norm_classes': 19}
     needs_image = False
     needs_logits = True  # False: select() uses only the size of `logits` (C may be 0)
+    needs_budget = True  # False: the options say what an image gets (the hook's budget=None)
 
     def __init__(self, **options):
         super().__init__(**options)
