@@ -1,6 +1,6 @@
 """Train one model from an mmengine config, as mmsegmentation's tools/train.py.
 
-    python tools/train.py configs/synthshift/source_only.py [--work-dir DIR] [--resume]
+    python tools/train.py configs/source_only/synthshift.py [--work-dir DIR] [--resume]
         [--cfg-options key=value ...]
 """
 import argparse
