@@ -1,7 +1,7 @@
 """Benchmark: one ADA-MCU training step relative to plain two-domain training with the same model
 on SynthShift (not a test; prints the figures of one run).
 
-Both models are the model of configs/adamcu/synthshift/adamcu.py (the tiny SynthShift model with
+Both models are the model of configs/adamcu/synthshift.py (the tiny SynthShift model with
 its auxiliary FCN head, which ADA-MCU's uncertainty needs): as `ADASegmentor` (source +
 labelled-target CE, auxiliary CE) against `ADAMCUSegmentor` (the same plus uncertainty groups,
 the pseudo-label loss, the projection head, the multi-level contrastive loss and the DCCM
@@ -26,7 +26,7 @@ import torch
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-CONFIG = 'configs/adamcu/synthshift/adamcu.py'
+CONFIG = 'configs/adamcu/synthshift.py'
 PLAIN_KEYS = ('data_preprocessor', 'backbone', 'decode_head', 'auxiliary_head', 'train_cfg',
               'test_cfg')
 

@@ -181,7 +181,7 @@ class Plan:
         self.trials = self._trials()
         # building every variant's config checks config files, knobs and --set keys/types
         self.configs, self.warmups, self.reports = {}, {}, 1
-        from sweeps.trainable import eval_iters
+        from sweeps.trial_config import eval_iters
         built = []
         for variant in self.space.variants:
             example = next((t for t in self.trials if t['variant'] == variant), None)
@@ -239,8 +239,9 @@ class Plan:
         space = self.space
         return dict(
             space=space.name, benchmark=self.benchmark,
-            variants={n: dict(config=v.config, configs=v.configs or space.configs,
-                              knobs=json.loads(json.dumps(v.knobs, default=str)))
+            variants={n: dict(config=space.variant_config(n),
+                              knobs=json.loads(json.dumps(v.knobs_for(self.benchmark),
+                                                          default=str)))
                       for n, v in space.variants.items()},
             axes={n: repr(a) for n, a in space.axes.items()}, seeds=self.seeds,
             search=self.search, num_samples=self.num_samples if self.search != 'grid' else None,

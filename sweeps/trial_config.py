@@ -4,18 +4,32 @@ No Ray here: the same function builds the config for `--dry-run`, for the checks
 before anything starts, and inside the Ray trial.
 """
 import ast
+import inspect
 import os.path as osp
+from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
 
-from mmengine.config import Config
+from mmengine.config import Config, ConfigDict
 
 from .common import REPO, SweepError, default_data_root  # noqa: F401  (re-exported)
+from .knobs import KNOB_ROWS, Knob, is_knob, knob, order, unknown_knobs_message
 from .paths import is_path_key, rebase_data_roots
-from .space import ADAMCU_MODEL_KNOBS, ADEADA_KNOBS, REGION_HOOK_KNOBS
+from .space import Space
+from .warmup import warmup_checkpoint
 
+# TEMP until the acquisition layer lands: the hooks of today, which have no acquisition_schedule
 HOOK_TYPES = ('ActiveSelectionHook', 'RegionSelectionHook', 'AdaptiveSamplingHook')
+# The strategies' names before the acquisition layer (per scope), for the one-line hint when a
+# space or --set still gives one.
+OLD_STRATEGY_NAMES = {
+    'ripu_ra': 'RIPU-RA', 'ripu_pa': 'RIPU-PA', 'impurity': 'RIPU-Impurity',
+    'uncertainty': 'RIPU-Uncertainty', 'sconf': 'SCONF', 'canny_ent': 'Canny-ENT',
+    'ripu_rect': 'RIPU-Rect', 'ripu_superpixel': 'RIPU-Superpixel', 'rand': "'RAND' or 'Pool-RAND'",
+    'ent': "'ENT' or 'Pool-ENT'", 'mar': "'MAR' or 'Pool-MAR'", 'conf': 'Pool-CONF',
+    'badge': 'BADGE', 'redal': 'ReDAL', 'aada': 'AADA', 'clue': 'CLUE', 'adeada': 'ADeADA',
+}
 
 
-def trial_spec(config):
+def trial_spec(config: Mapping) -> Tuple[str, int, Dict[str, Any]]:
     """A Tune trial config -> (variant, seed, sampled knobs). Grid trials carry a 'trial' dict
     {variant, seed, params}; optuna/PBT put variant, seed and knobs at the top level."""
     spec = dict(config.get('trial', {}))
@@ -25,80 +39,220 @@ def trial_spec(config):
     return spec['variant'], int(spec.get('seed', 0)), knobs
 
 
-def config_path(benchmark, name, folder='ripu'):
-    path = osp.join(REPO, 'configs', folder, benchmark, f'{name}.py')
+def config_path(benchmark: str, config: str) -> str:
+    """The file of a variant's `config` on `benchmark`: 'ripu' -> configs/ripu/<benchmark>.py
+    (the method's anchor), 'ripu/source_free_ra' -> configs/ripu/<benchmark>/source_free_ra.py."""
+    method, _, protocol = config.partition('/')
+    rel = osp.join('configs', method, benchmark, f'{protocol}.py') if protocol else \
+        osp.join('configs', method, f'{benchmark}.py')
+    path = osp.join(REPO, rel)
     if not osp.isfile(path):
-        raise SweepError(f'no config {name!r} for benchmark {benchmark!r} (expected {path})')
+        from .moved import moved_message
+        raise SweepError(moved_message(rel) or f'no config {config!r} for benchmark '
+                         f'{benchmark!r} (expected {path})')
     return path
 
 
-def active_hook(cfg):
+def _hook_class(type_name: Any) -> Optional[type]:
+    import mmseg_ext  # noqa: F401  (registers the hooks)
+    from mmseg.registry import HOOKS
+    return HOOKS.get(type_name) if isinstance(type_name, str) else None
+
+
+def active_hook(cfg: Mapping) -> Optional[dict]:
+    """The config's active hook: the custom hook whose registered class tells its acquisition
+    schedule (`acquisition_schedule`); None when the config buys no labels."""
     for hook in cfg.get('custom_hooks', []) or []:
-        if hook.get('type') in HOOK_TYPES:
+        cls = _hook_class(hook.get('type'))
+        if cls is not None and hasattr(cls, 'acquisition_schedule'):
+            return hook
+        if hook.get('type') in HOOK_TYPES:  # TEMP until the acquisition layer lands
             return hook
     return None
 
 
-def _loss(cfg, group, loss_type):
-    for loss in cfg.model.get(group, []) or []:
-        if loss.get('type') == loss_type:
-            return loss
-    return None
+def hook_parameters(type_name: str) -> Set[str]:
+    """The arguments the hook class `type_name` takes by name."""
+    cls = _hook_class(type_name)
+    if cls is None:
+        raise SweepError(f'hook type {type_name!r} is not registered')
+    params = inspect.signature(cls.__init__).parameters.values()
+    return {p.name for p in params if p.name != 'self' and p.kind in (
+        p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 
 
-def apply_knobs(cfg, knobs):
-    """Set the space's named knobs (sweeps.space.KNOBS) in `cfg`; returns the knobs it applied
-    (a knob that does not apply, e.g. alpha1 on the fully supervised config, is left out)."""
-    hook, applied = active_hook(cfg), {}
-    lcr = _loss(cfg, 'source_losses', 'LocalConsistencyLoss')
-    nl = _loss(cfg, 'target_losses', 'NegativeLearningLoss')
-    for name, value in knobs.items():
-        if name == 'max_iters':
-            set_max_iters(cfg, value)
-        elif name == 'lr':
-            cfg.optim_wrapper.optimizer.lr = float(value)
-        elif name in ('alpha1', 'lcr_region'):
-            if lcr is None:
-                continue
-            lcr['loss_weight' if name == 'alpha1' else 'region'] = value
-        elif name in ('alpha2', 'tau'):
-            if nl is None:
-                continue
-            nl['loss_weight' if name == 'alpha2' else 'threshold'] = value
-        elif name in ADAMCU_MODEL_KNOBS:
-            if not _apply_adamcu_knob(cfg.model, name, value):
-                continue
-        elif hook is None:
-            continue
-        elif name in ('adaptive_sampling', 'decay_every'):
-            if hook.get('type') != 'AdaptiveSamplingHook':
-                continue
-            hook[name] = bool(value) if name == 'adaptive_sampling' else value
-        elif name == 'strategy':
-            hook['strategy'] = value
-        elif name == 'strategy_cfg':
-            hook['strategy_cfg'] = dict(value)
-        elif name in REGION_HOOK_KNOBS:
-            if hook.get('type') != 'RegionSelectionHook':
-                continue
-            hook[name] = value
-        elif name in ('k', 'unit') + ADEADA_KNOBS:
-            if name in ADEADA_KNOBS and hook.get('strategy') != 'adeada':
-                continue
-            hook['strategy_cfg'] = {**(hook.get('strategy_cfg') or {}), name: value}
-        elif name == 'budget_ratio':
-            hook['budget'] = dict(ratio=float(value))
-        elif name == 'budget_pixels':
-            hook['budget'] = {**{k: v for k, v in hook['budget'].items() if k == 'resolution'},
-                              'pixels': float(value)}
-        applied[name] = value
-    return applied
+def strategy_options(type_name: str) -> Dict[str, Any]:
+    """Every option of the strategy `type_name` with its default (the class's `defaults`);
+    SweepError for a name that is not registered."""
+    # TEMP until the acquisition layer lands: today's two dicts and ADA-MCU's hook arguments,
+    # through the new names. Then: the strategy registry's class of `type_name`, `.defaults`.
+    from mmseg_ext.active.region_strategies import REGION_STRATEGIES
+    from mmseg_ext.active.strategies import STRATEGIES
+    image = {'RIPU-RA': 'ripu_ra', 'RIPU-PA': 'ripu_pa', 'RIPU-Impurity': 'impurity',
+             'RIPU-Uncertainty': 'uncertainty', 'RAND': 'rand', 'ENT': 'ent', 'SCONF': 'sconf',
+             'MAR': 'mar', 'Canny-ENT': 'canny_ent', 'RIPU-Rect': 'ripu_rect',
+             'RIPU-Superpixel': 'ripu_superpixel'}
+    pool = {'Pool-RAND': 'rand', 'Pool-ENT': 'ent', 'Pool-CONF': 'conf', 'Pool-MAR': 'mar',
+            'BADGE': 'badge', 'ReDAL': 'redal', 'AADA': 'aada', 'CLUE': 'clue',
+            'ADeADA': 'adeada'}
+    if type_name in image:
+        return {**STRATEGIES[image[type_name]].defaults, 'entropy_norm_classes': 19}
+    if type_name in pool:
+        return dict(REGION_STRATEGIES[pool[type_name]].defaults)
+    if type_name == 'ADA-MCU':
+        return dict(decay=0.9, high_fraction=0.5, medium_fraction=0.5, adaptive_sampling=True,
+                    decay_every=1)
+    hint = OLD_STRATEGY_NAMES.get(type_name)
+    known = sorted([*image, *pool, 'ADA-MCU'])
+    raise SweepError(f'unknown strategy {type_name!r}' + (f' (now {hint})' if hint else '') +
+                     f'; known: {", ".join(known)}')
 
 
-def set_max_iters(cfg, value):
+def _child(node: Any, part: str) -> Any:
+    """`node[part]`, where part may be `name[Type]` (the item of list `name` of that type);
+    None when it is not there."""
+    if not isinstance(node, Mapping):
+        return None
+    if part.endswith(']') and '[' in part:
+        name, type_name = part[:-1].split('[', 1)
+        items = node.get(name) or []
+        return next((i for i in items if isinstance(i, Mapping) and i.get('type') == type_name),
+                    None)
+    return node.get(part)
+
+
+def _locate(cfg: Config, path: str) -> Tuple[Any, str]:
+    """(the mapping that holds the path's last key, that key); the mapping is None when the path
+    is not in the config. `hook.` and `strategy.` start at the active hook and its strategy."""
+    parts = path.split('.')
+    hook = active_hook(cfg)
+    if parts[0] == 'hook':
+        node, parts = hook, parts[1:]
+    elif parts[0] == 'strategy':
+        node, parts = (hook or {}).get('strategy'), parts[1:]
+    else:
+        node = getattr(cfg, '_cfg_dict', cfg)
+    for part in parts[:-1]:
+        node = _child(node, part)
+    return (node if isinstance(node, Mapping) else None), parts[-1]
+
+
+def _applies(cfg: Config, row: Knob) -> bool:
+    if row.when == 'always':
+        return True
+    hook = active_hook(cfg)
+    if row.when == 'hook':
+        return hook is not None
+    if row.when == 'hook_takes':
+        return hook is not None and row.path.split('.', 1)[1] in hook_parameters(hook['type'])
+    if row.when == 'option':
+        strategy = (hook or {}).get('strategy')
+        if not isinstance(strategy, Mapping):
+            return False
+        option = row.path.split('.', 1)[1]
+        return option in strategy_options(strategy.get('type')) and (
+            not row.strategies or strategy.get('type') in row.strategies)
+    node, key = _locate(cfg, row.path)  # 'exists'
+    if node is None:
+        return False
+    return _child(node, key) is not None if key.endswith(']') else key in node
+
+
+def _swap_hook(cfg: Config, value: Mapping) -> None:
+    hook = active_hook(cfg)
+    if not isinstance(value, Mapping) or 'type' not in value:
+        raise SweepError(f'hook={value!r}: expected dict(type=<hook>, ...)')
+    takes = hook_parameters(value['type'])
+    new = {k: v for k, v in hook.items() if k in takes}
+    new.update(value)
+    hooks = cfg.custom_hooks
+    hooks[[id(h) for h in hooks].index(id(hook))] = ConfigDict(new)
+
+
+def _set_strategy(cfg: Config, value: Any) -> None:
+    hook = active_hook(cfg)
+    if isinstance(value, str):
+        strategy_options(value)
+        hook['strategy'] = {**(hook.get('strategy') or {}), 'type': value}
+    elif isinstance(value, Mapping) and 'type' in value:
+        strategy_options(value['type'])
+        hook['strategy'] = dict(value)
+    else:
+        raise SweepError(f'strategy={value!r}: expected dict(type=<strategy>, **options) or a '
+                         'strategy name')
+
+
+def _set_strategy_options(cfg: Config, value: Mapping) -> None:
+    hook = active_hook(cfg)
+    hook['strategy'] = {'type': hook['strategy']['type'], **dict(value)}
+
+
+def _set_budget_pixels(cfg: Config, value: Any) -> None:
+    hook = active_hook(cfg)
+    hook['budget'] = {**{k: v for k, v in (hook.get('budget') or {}).items()
+                         if k == 'resolution'}, 'pixels': float(value)}
+
+
+def _selection_only(cfg: Config, value: Any) -> None:
+    if not value:
+        return
+    for group, loss in (('source_losses', 'LocalConsistencyLoss'),
+                        ('target_losses', 'NegativeLearningLoss')):
+        if _child(cfg.model, f'{group}[{loss}]') is not None:
+            cfg.model[group] = [dict(type=loss, loss_weight=0.0)]
+
+
+def _off_if_false(cfg: Config, row: Knob, value: Any) -> None:
+    if not value:
+        node, key = _locate(cfg, row.path)
+        node[key] = None
+
+
+def _set(cfg: Config, row: Knob, value: Any) -> None:
+    node, key = _locate(cfg, row.path)
+    node[key] = row.convert(value) if row.convert else value
+
+
+# the ways a row sets its value (Knob.how) other than 'set'
+SETTERS = {
+    'swap_hook': lambda cfg, row, value: _swap_hook(cfg, value),
+    'strategy': lambda cfg, row, value: _set_strategy(cfg, value),
+    'strategy_options': lambda cfg, row, value: _set_strategy_options(cfg, value),
+    'budget_pixels': lambda cfg, row, value: _set_budget_pixels(cfg, value),
+    'selection_only': lambda cfg, row, value: _selection_only(cfg, value),
+    'max_iters': lambda cfg, row, value: set_max_iters(cfg, value),
+    'off_if_false': _off_if_false,
+    'set': _set,
+}
+
+
+def apply_knob(cfg: Config, name: str, value: Any) -> bool:
+    """Set one knob (sweeps.knobs) in `cfg`; False (and nothing changed) where it does not
+    apply."""
+    row = knob(name)
+    if row is None:
+        raise SweepError(unknown_knobs_message([name]))
+    if not _applies(cfg, row):
+        return False
+    SETTERS[row.how](cfg, row, value)
+    return True
+
+
+def apply_knobs(cfg: Config, knobs: Mapping[str, Any]) -> Dict[str, Any]:
+    """Set the named knobs (sweeps.knobs: the table's rows and `strategy.<option>`) in `cfg`,
+    in the table's order; returns the knobs it applied (one that does not apply, e.g. alpha1 on
+    the fully supervised config, is left out)."""
+    unknown = [name for name in knobs if not is_knob(name)]
+    if unknown:
+        raise SweepError(unknown_knobs_message(unknown))
+    applied = {name for name in sorted(knobs, key=order) if apply_knob(cfg, name, knobs[name])}
+    return {name: value for name, value in knobs.items() if name in applied}
+
+
+def set_max_iters(cfg: Config, value: int) -> None:
     """Change the training length and everything defined over it: validation interval, the LR
-    schedule (`end` / RoundPolyLR `period`), selection and evaluation iterations. The one way
-    both the `max_iters` knob and `--set train_cfg.max_iters=N` take."""
+    schedule (`end` / RoundPolyLR `period`), the active hook's selection and evaluation
+    iterations. The one way both the `max_iters` knob and `--set train_cfg.max_iters=N` take."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise SweepError(f'max_iters={value!r}: expected an integer >= 1')
     old = cfg.train_cfg.max_iters
@@ -114,32 +268,35 @@ def set_max_iters(cfg, value):
             sched['end'] = int(value)
         if 'period' in sched:  # RoundPolyLR: one period per round
             sched['period'] = int(sched['period'] * value / old)
-    if hook is not None and 'select_iters' in hook:
-        hook['select_iters'] = [int(i * value / old) for i in hook['select_iters']]
+    for key in ('select_iters', 'eval_iters'):
+        if hook is not None and hook.get(key):
+            hook[key] = [int(i * value / old) for i in hook[key]]
     if cfg.get('eval_iters'):
         cfg.eval_iters = [int(i * value / old) for i in cfg.eval_iters]
 
 
-def _apply_adamcu_knob(model, name, value):
-    """Set an ADA-MCU model knob; False when it does not apply (another model, or a
-    contrastive-loss knob with the loss switched off)."""
-    if model.get('type') != 'ADAMCUSegmentor':
-        return False
-    if name == 'contrastive':
-        if not value:
-            model['contrastive_loss'] = None
-        return True
-    if name in ('mcu_levels', 'mcu_units', 'mcu_weight'):
-        if model.get('contrastive_loss') is None:
-            return False
-        key = {'mcu_levels': 'levels', 'mcu_units': 'units', 'mcu_weight': 'loss_weight'}[name]
-        model['contrastive_loss'][key] = float(value) if key == 'loss_weight' else tuple(value)
-        return True
-    model[name] = value
-    return True
+def acquisition_schedule(cfg: Config) -> Tuple[List[int], List[int]]:
+    """(selection iterations, evaluation iterations) of the config's active hook, as the hook
+    tells them (`acquisition_schedule(max_iters)`); ([], []) without one."""
+    hook = active_hook(cfg)
+    if hook is None:
+        return [], []
+    cls = _hook_class(hook['type'])
+    if hasattr(cls, 'acquisition_schedule'):
+        from mmseg.registry import HOOKS
+        schedule = HOOKS.build(dict(hook)).acquisition_schedule(cfg.train_cfg.max_iters)
+        return list(schedule.select_iters), list(schedule.eval_iters)
+    # TEMP until the acquisition layer lands: image / pool hooks evaluate where they select
+    select = [int(i) for i in hook.get('select_iters') or []]
+    return select, [int(i) for i in hook.get('eval_iters', select) or []]
 
 
-def parse_sets(pairs):
+def eval_iters(cfg: Config) -> List[int]:
+    """The iterations (> 0) a trial evaluates at before the end (the trainable's reports)."""
+    return [i for i in acquisition_schedule(cfg)[1] if i > 0]
+
+
+def parse_sets(pairs: Optional[List[str]]) -> Dict[str, Any]:
     """`--set key=value` strings -> {key: python value} (values parsed as Python literals)."""
     sets = {}
     for pair in pairs or []:
@@ -153,7 +310,7 @@ def parse_sets(pairs):
     return sets
 
 
-def _lookup(cfg, key):
+def _lookup(cfg: Config, key: str) -> Any:
     node = getattr(cfg, '_cfg_dict', cfg)
     for part in key.split('.'):
         if isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
@@ -165,10 +322,36 @@ def _lookup(cfg, key):
     return node
 
 
-def check_sets(cfg, sets):
+# --set keys that are the path of a row with a setter of its own take that setter
+# (`train_cfg.max_iters` rescales what is defined over it, as the max_iters knob does)
+SET_ROUTES = {row.path: row.name for row in KNOB_ROWS if row.how != 'set' and row.when == 'always'}
+
+
+def _split_sets(sets: Mapping[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """--set items -> (knobs, config keys): a key that is a knob (sweeps.knobs) or the path of a
+    row in SET_ROUTES is set as that knob (a knob name wins over a top-level config variable)."""
+    knobs, keys = {}, {}
+    for key, value in sets.items():
+        if key in SET_ROUTES:
+            knobs[SET_ROUTES[key]] = value
+        elif '.' not in key and is_knob(key) or key.startswith('strategy.'):
+            knobs[key] = value
+        else:
+            keys[key] = value
+    return knobs, keys
+
+
+def check_sets(cfg: Config, sets: Mapping[str, Any]) -> None:
     """Every --set key must exist in the config and keep its value's type (int -> float is fine).
     A key whose value is None takes a path (a path key: it must exist), a number, a bool, a
-    string, a list or a dict, and None itself; a path key's path must exist."""
+    string, a list or a dict, and None itself; a path key's path must exist. A knob (sweeps.knobs)
+    must apply to the config."""
+    knobs, sets = _split_sets(sets)
+    for name in knobs:
+        row = knob(name)
+        if not _applies(cfg, row):
+            raise SweepError(f'--set {name}: the knob does not apply to this config (it sets '
+                             f'{row.path}; applies to {row.applies_to})')
     for key, value in sets.items():
         old = _lookup(cfg, key)
         if is_path_key(key) and isinstance(value, str) and '://' not in value and \
@@ -189,19 +372,23 @@ def check_sets(cfg, sets):
                              f'like the config value {old!r}')
 
 
-def apply_sets(cfg, sets):
-    """`--set` overrides into `cfg`, checked; `train_cfg.max_iters` rescales what depends on it
-    (as the max_iters knob does)."""
+def apply_sets(cfg: Config, sets: Optional[Mapping[str, Any]]) -> None:
+    """`--set` overrides into `cfg`, checked: knobs first (sweeps.knobs, in the table's order;
+    `train_cfg.max_iters` is the max_iters knob), then the config keys."""
     sets = dict(sets or {})
     check_sets(cfg, sets)
-    if 'train_cfg.max_iters' in sets:
-        set_max_iters(cfg, sets.pop('train_cfg.max_iters'))
+    knobs, sets = _split_sets(sets)
+    apply_knobs(cfg, knobs)
     if sets:
         cfg.merge_from_dict(sets)
 
 
-def build_trial_config(space, benchmark, variant, knobs, seed, sets=None, work_dir=None,
-                       storage=None, data_root=None, warmups=None):
+def build_trial_config(space: Space, benchmark: str, variant: str, knobs: Mapping[str, Any],
+                       seed: int, sets: Optional[Mapping[str, Any]] = None,
+                       work_dir: Optional[str] = None, storage: Optional[str] = None,
+                       data_root: Optional[str] = None,
+                       warmups: Optional[Mapping[str, str]] = None
+                       ) -> Tuple[Config, Dict[str, Any]]:
     """The mmengine Config of one trial; `knobs` = the variant's plus the sampled ones. Dataset
     roots are rebased onto `data_root` (default: sweeps.common.default_data_root()). A config
     naming a `warmup_config` starts from its checkpoint (`warmups[warmup_config]` when the
@@ -211,8 +398,8 @@ def build_trial_config(space, benchmark, variant, knobs, seed, sets=None, work_d
         raise SweepError(f'space {space.name!r} has no variant {variant!r}; variants: '
                          f'{", ".join(space.variants)}')
     spec = space.variants[variant]
-    cfg = Config.fromfile(config_path(benchmark, spec.config, spec.configs or space.configs))
-    applied = apply_knobs(cfg, {**spec.knobs, **knobs})
+    cfg = Config.fromfile(config_path(benchmark, space.variant_config(variant)))
+    applied = apply_knobs(cfg, {**spec.knobs_for(benchmark), **knobs})
     cfg.randomness = dict(seed=int(seed))
     dataset = cfg.train_dataloader.dataset
     if dataset.get('type') == 'TwoDomainDataset':
@@ -229,6 +416,5 @@ def build_trial_config(space, benchmark, variant, knobs, seed, sets=None, work_d
         if warmups and cfg.warmup_config in warmups:
             cfg.load_from = warmups[cfg.warmup_config]
         elif storage is not None:
-            from .warmup import warmup_checkpoint
             cfg.load_from = warmup_checkpoint(cfg, storage, data_root)
     return cfg, applied

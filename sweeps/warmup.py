@@ -21,6 +21,7 @@ import hashlib
 import os
 import os.path as osp
 import shutil
+from typing import Callable, Optional
 
 from mmengine.config import Config
 
@@ -31,14 +32,17 @@ CHECKPOINT = 'warmup.pth'
 CHECKPOINTS_PER_RUN = 10  # how often a warm-up saves what a killed one resumes from
 
 
-def warmup_checkpoint(cfg, storage, data_root=None):
+def warmup_checkpoint(cfg: Config, storage: str, data_root: Optional[str] = None
+                      ) -> Optional[str]:
     """Where the warm-up checkpoint of `cfg` is (or will be); None if cfg names no warm-up."""
     rel = cfg.get('warmup_config')
     if not rel:
         return None
     path = osp.join(REPO, rel)
     if not osp.isfile(path):
-        raise SweepError(f'warmup_config {rel!r} does not exist (expected {path})')
+        from .moved import moved_message
+        raise SweepError(moved_message(rel) or
+                         f'warmup_config {rel!r} does not exist (expected {path})')
     text = Config.fromfile(path).pretty_text + osp.abspath(data_root or default_data_root())
     digest = hashlib.sha1(text.encode()).hexdigest()[:12]
     name = osp.splitext(osp.basename(rel))[0]
@@ -46,7 +50,7 @@ def warmup_checkpoint(cfg, storage, data_root=None):
     return osp.join(osp.abspath(storage), 'warmup', f'{bench}-{name}-{digest}', CHECKPOINT)
 
 
-def warmup_train_config(rel, work_dir, data_root):
+def warmup_train_config(rel: str, work_dir: str, data_root: str) -> Config:
     """The warm-up's config as it trains: data under `data_root`, its work dir, resuming from
     the last of its checkpoints (one every tenth of the schedule, the last one kept)."""
     cfg = Config.fromfile(osp.join(REPO, rel))
@@ -61,13 +65,13 @@ def warmup_train_config(rel, work_dir, data_root):
     return cfg
 
 
-def publish(source, target):
+def publish(source: str, target: str) -> None:
     """Copy `source` to `target` atomically and durably (file and folder fsynced)."""
     from mmseg_ext.fileio import atomic_write
     atomic_write(target, lambda tmp: shutil.copyfile(source, tmp))
 
 
-def train_warmup(rel, target, data_root, log=print):
+def train_warmup(rel: str, target: str, data_root: str, log: Callable = print) -> str:
     """Train the warm-up config `rel` (resuming a killed one) and publish it at `target`, unless
     it is there; one trainer at a time per target (a file lock next to it). Returns target."""
     folder = osp.dirname(target)
@@ -102,7 +106,8 @@ def _train_task(rel, target, data_root):
     return train_warmup(rel, target, data_root, log=lambda *a, **k: None)
 
 
-def ensure_warmup(cfg, storage, data_root=None, cpus=1, gpus=0, log=print):
+def ensure_warmup(cfg: Config, storage: str, data_root: Optional[str] = None, cpus: float = 1,
+                  gpus: float = 0, log: Callable = print) -> Optional[str]:
     """The warm-up checkpoint of `cfg`, trained first if it is missing (a Ray task with `cpus`
     and `gpus` when Ray is initialised, else here); returns its path (None: no warm-up)."""
     data_root = osp.abspath(data_root or default_data_root())

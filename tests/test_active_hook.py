@@ -8,7 +8,7 @@ from runner_utils import tiny_config
 
 from mmseg_ext.active.label_store import ActiveLabelStore
 
-RIPU = 'configs/ripu/synthshift/ripu_ra.py'
+RIPU = 'configs/ripu/synthshift.py'
 
 
 @HOOKS.register_module()

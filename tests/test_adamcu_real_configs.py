@@ -27,6 +27,9 @@ ITERS = {'adamcu': 40000, 'adamcu_v3plus': 40000, 'adamcu_adeada_warmup': 600000
 
 
 def _path(benchmark, name):
+    """'adamcu' is the anchor configs/adamcu/<benchmark>.py; other names live in its folder."""
+    if name == 'adamcu':
+        return osp.join(REPO, 'configs', 'adamcu', f'{benchmark}.py')
     return osp.join(REPO, 'configs', 'adamcu', benchmark, f'{name}.py')
 
 
@@ -66,6 +69,10 @@ def test_adamcu_config(benchmark, name):
     (hook, ) = [h for h in cfg.custom_hooks if h['type'] == 'AdaptiveSamplingHook']
     assert hook['budget'] == dict(ratio=0.05) and hook['commit_interval'] == 500
     assert 'LoadAnnotations' not in [t['type'] for t in hook['pool_pipeline']]
+    assert hook['strategy'] == dict(type='ADA-MCU', decay=0.9, high_fraction=0.5,
+                                    medium_fraction=0.5, adaptive_sampling=True, decay_every=1)
+    assert hook['eval_iters'] == ([120000 * r for r in range(1, 5)]
+                                  if name == 'adamcu_adeada_warmup' else [])
     HOOKS.build(dict(hook)).check_schedule(cfg.train_cfg.max_iters)
 
 
@@ -116,7 +123,9 @@ def test_translated_source_dir_is_set_once_for_both(benchmark, name, tmp_path):
             assert text.count('translated_source_dir = None') == 1
             text = text.replace('translated_source_dir = None',
                                 "translated_source_dir = '/x/cyclegan'")
-        text = text.replace("'../../_base_/", repr(osp.join(REPO, 'configs', '_base_', ''))[:-1])
+        base = repr(osp.join(REPO, 'configs', '_base_', ''))[:-1]
+        text = text.replace("'../../_base_/", base).replace("'../_base_/", base)
+        text = text.replace(f"'./{benchmark}/", "'./")  # the anchor's base in its folder
         (tmp_path / f'{config}.py').write_text(text)
     for config in (name, pretrain):
         loaded = Config.fromfile(str(tmp_path / f'{config}.py'))

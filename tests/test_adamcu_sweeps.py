@@ -39,10 +39,10 @@ def _model_and_hook(variant):
 
 def test_ablation_rows_switch_the_parts_they_name():
     model, hook = _model_and_hook('al_without_as')
-    assert hook['adaptive_sampling'] is False and model.contrastive_loss is None
+    assert hook['strategy']['adaptive_sampling'] is False and model.contrastive_loss is None
     assert model.use_dccm is False
     model, hook = _model_and_hook('al_with_as')
-    assert hook['adaptive_sampling'] is True and model.contrastive_loss is None
+    assert hook['strategy']['adaptive_sampling'] is True and model.contrastive_loss is None
     model, _ = _model_and_hook('mcu_image')
     assert model.contrastive_loss.levels == LEVELS[:2] and model.use_dccm is False
     model, _ = _model_and_hook('p2p')

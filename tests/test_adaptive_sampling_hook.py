@@ -14,7 +14,7 @@ from mmseg_ext.active.label_store import ActiveLabelStore
 from mmseg_ext.hooks import AdaptiveSamplingHook
 from mmseg_ext.models.segmentors.adamcu_segmentor import ADAMCUSegmentor
 
-ADAMCU = 'configs/adamcu/synthshift/adamcu.py'
+ADAMCU = 'configs/adamcu/synthshift.py'
 
 
 @HOOKS.register_module()

@@ -1,6 +1,6 @@
 """The ADeADA (D2ADA) protocol configs of the real benchmarks (GTA5/SYNTHIA -> Cityscapes,
-DeepLab-v3+ and the 256-d DeepLab-v2): they load, their selection hooks build and fit the
-schedule, the models build (no ImageNet weights), the lr restarts every round, and the sweeps
+DeepLab-v3+ and the 256-d DeepLab-v2) and the rows on them (sweeps/spaces/rows.py ADEADA_ROWS):
+they load, their selection hooks build and fit the schedule, the models build (no ImageNet weights), the lr restarts every round, and the sweeps
 that use them build every trial config (--dry-run)."""
 import os.path as osp
 
@@ -10,12 +10,16 @@ from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from runner_utils import REPO, sweep_dry_run
 
+from sweeps.spaces.rows import ADEADA_ROWS
+from sweeps.trial_config import apply_knobs
+
 import mmseg_ext  # noqa: F401
 from mmseg.registry import HOOKS, MODELS, PARAM_SCHEDULERS
 
 BENCHMARKS = ('gta5_to_cityscapes', 'synthia_to_cityscapes')
-STRATEGIES = ('rand', 'ent', 'conf', 'mar', 'badge', 'redal', 'aada', 'clue')
-CONFIGS = ('adeada', 'adeada_deeplabv2') + STRATEGIES + ('ripu_ra',)
+STRATEGIES = {'rand': 'Pool-RAND', 'ent': 'Pool-ENT', 'conf': 'Pool-CONF', 'mar': 'Pool-MAR',
+              'badge': 'BADGE', 'redal': 'ReDAL', 'aada': 'AADA', 'clue': 'CLUE'}
+CONFIGS = ('adeada', 'adeada_deeplabv2', *STRATEGIES, 'ripu_ra')
 ALPHA = {'gta5_to_cityscapes': 1.0, 'synthia_to_cityscapes': 0.5}
 NUM_CLASSES = {'gta5_to_cityscapes': 19, 'synthia_to_cityscapes': 16}
 ROUND_ITERS = 120000
@@ -24,7 +28,12 @@ BASE_LR = 2.5e-4
 
 
 def _load(benchmark, name):
-    return Config.fromfile(osp.join(REPO, 'configs', 'adeada', benchmark, f'{name}.py'))
+    """configs/adeada/<benchmark>.py with the row `name`, or the DeepLab-v2 config."""
+    if name == 'adeada_deeplabv2':
+        return Config.fromfile(osp.join(REPO, 'configs', 'adeada', benchmark, f'{name}.py'))
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'adeada', f'{benchmark}.py'))
+    apply_knobs(cfg, ADEADA_ROWS[name].knobs_for(benchmark))
+    return cfg
 
 
 @pytest.mark.parametrize('benchmark', BENCHMARKS)
@@ -48,18 +57,18 @@ def test_config_loads_and_hook_fits_schedule(benchmark, name):
     assert hook['budget'] == dict(ratio=0.05) and hook['select_before_update'] is True
     if name == 'ripu_ra':
         assert hook['type'] == 'ActiveSelectionHook'
-        assert hook['strategy'] == 'ripu_ra' and hook['strategy_cfg'] == dict(k=1)
+        assert hook['strategy'] == dict(type='RIPU-RA', k=1)
     else:
         assert hook['type'] == 'RegionSelectionHook'
         assert hook['region'] == dict(type='superpixel', n_segments=40, compactness=10.0)
         if name.startswith('adeada'):
-            assert hook['strategy'] == 'adeada'
-            assert hook['strategy_cfg']['alpha'] == ALPHA[benchmark]
-            assert hook['strategy_cfg']['beta'] == 1.0
+            assert hook['strategy']['type'] == 'ADeADA'
+            assert hook['strategy']['alpha'] == ALPHA[benchmark]
+            assert hook['strategy']['beta'] == 1.0
             # 16-way head on SYNTHIA: terrain/truck/train do not exist, nothing to ignore
-            assert tuple(hook['strategy_cfg'].get('ignore_classes', ())) == ()
+            assert tuple(hook['strategy'].get('ignore_classes', ())) == ()
         else:
-            assert hook['strategy'] == name and hook['strategy_cfg'] == {}
+            assert hook['strategy'] == dict(type=STRATEGIES[name])
     # scored at the training input size (the dataset config's Resize), no labels loaded
     pool = [t['type'] for t in hook['pool_pipeline']]
     assert pool == ['LoadImageFromFile', 'Resize', 'PackSegInputs']

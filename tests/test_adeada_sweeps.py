@@ -23,9 +23,9 @@ def test_spaces_build_every_variant_from_the_warmup(name, tmp_path):
             assert hook['select_iters'] == [0, 120, 240, 360, 480]
         assert cfg.load_from == warmup_checkpoint(cfg, str(tmp_path))
         assert cfg.load_from.startswith(str(tmp_path / 'warmup' / 'synthshift-warmup-'))
-        if hook['type'] == 'RegionSelectionHook' and hook['strategy'] == 'adeada':
+        if hook['strategy']['type'] == 'ADeADA':
             want = {k: v for k, v in space.variants[variant].knobs.items()}
-            assert {k: hook['strategy_cfg'][k] for k in want} == want
+            assert {k: hook['strategy'][k] for k in want} == want
 
 
 def test_ablation_and_schedule_rows():
@@ -37,7 +37,7 @@ def test_ablation_and_schedule_rows():
     curve = load_space('strategy_curve').variants
     assert list(curve) == ['rand', 'mar', 'conf', 'ent', 'badge', 'redal', 'aada', 'clue',
                            'adeada', 'ripu_ra', 'adamcu']
-    assert curve['adamcu'].configs == 'adamcu'
+    assert curve['adamcu'].config == 'adamcu/adamcu_adeada_warmup'
 
 
 def test_knobs_only_reach_the_hooks_they_apply_to(tmp_path):
@@ -45,10 +45,11 @@ def test_knobs_only_reach_the_hooks_they_apply_to(tmp_path):
     cfg, applied = build_trial_config(space, 'synthshift', 'ent', dict(alpha=0.5, region=dict(
         type='grid', cell=(8, 8)), budget_overshoot=True), 0)
     hook = cfg.custom_hooks[0]
-    assert 'alpha' not in hook['strategy_cfg'] and 'alpha' not in applied
+    assert hook['strategy'] == dict(type='Pool-ENT') and 'alpha' not in applied
     assert hook['region'] == dict(type='grid', cell=(8, 8)) and hook['budget_overshoot'] is True
     cfg, applied = build_trial_config(space, 'synthshift', 'ripu_ra', dict(region='x'), 0)
-    assert 'region' not in cfg.custom_hooks[0] and not applied
+    assert cfg.custom_hooks[0]['type'] == 'ActiveSelectionHook'
+    assert 'region' not in cfg.custom_hooks[0] and 'region' not in applied
     cfg, _ = build_trial_config(space, 'synthshift', 'adeada', dict(max_iters=300), 0)
     assert cfg.custom_hooks[0]['select_iters'] == [0, 60, 120, 180, 240]
     assert cfg.param_scheduler[0]['period'] == 60 and cfg.param_scheduler[0]['end'] == 300

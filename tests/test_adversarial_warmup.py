@@ -163,7 +163,7 @@ def test_constructor_applies_paramwise_cfg_to_the_segmentor_group():
     with pytest.raises(ValueError, match='exactly the keys'):
         build_optim_wrapper(model, dict(constructor='AdversarialOptimWrapperConstructor',
                                         segmentor=cfg['segmentor']))
-    plain = MODELS.build(Config.fromfile(f'{REPO}/configs/synthshift/source_only.py').model)
+    plain = MODELS.build(Config.fromfile(f'{REPO}/configs/source_only/synthshift.py').model)
     with pytest.raises(ValueError, match='no discriminator'):
         build_optim_wrapper(plain, cfg)
 
@@ -224,7 +224,7 @@ def test_warmup_checkpoint_loads_into_the_plain_tiny_segmentor(warmed_up):
     _, work_dir, runner, _ = warmed_up
     ckpt = torch.load(work_dir / 'iter_4.pth', map_location='cpu', weights_only=False)
     assert set(ckpt['optimizer']) == {'segmentor', 'discriminator'}
-    plain = MODELS.build(Config.fromfile(f'{REPO}/configs/synthshift/source_only.py').model)
+    plain = MODELS.build(Config.fromfile(f'{REPO}/configs/source_only/synthshift.py').model)
     assert type(plain).__name__ == 'ADASegmentor'
     load_checkpoint(plain, str(work_dir / 'iter_4.pth'), map_location='cpu', strict=False)
     trained = runner.model.state_dict()

@@ -19,9 +19,10 @@ from runner_utils import REPO
 
 SPACE = '''"""Cluster test space."""
 from sweeps.space import Space, Variant
+from sweeps.spaces.rows import RIPU_ROWS, with_knobs
 SPACE = Space(name='cluster', description=__doc__, seeds=2, variants={
-    'rand': Variant('rand_region', dict(max_iters=60)),
-    'ripu': Variant('ripu_ra', dict(max_iters=60)),
+    'rand': with_knobs(RIPU_ROWS['rand_region'], max_iters=60),
+    'ripu': with_knobs(RIPU_ROWS['ripu_ra'], max_iters=60),
 })
 '''
 

@@ -15,9 +15,9 @@ from runner_utils import tiny_config
 from mmseg_ext.active.label_store import ActiveLabelStore
 from mmseg_ext.engine import rng_state, set_rng_state
 
-SOURCE_ONLY = 'configs/synthshift/source_only.py'
-RIPU = 'configs/ripu/synthshift/ripu_ra.py'
-ADAMCU = 'configs/adamcu/synthshift/adamcu.py'
+SOURCE_ONLY = 'configs/source_only/synthshift.py'
+RIPU = 'configs/ripu/synthshift.py'
+ADAMCU = 'configs/adamcu/synthshift.py'
 FLIP = dict(type='RandomFlip', prob=0.5)
 
 

@@ -21,9 +21,10 @@ from runner_utils import REPO
 
 SPACE = '''"""Kill-anywhere test space: two region strategies from a short warm-up."""
 from sweeps.space import Space, Variant
-SPACE = Space(name='killable', description=__doc__, seeds=1, configs='adeada', variants={
-    'rand': Variant('rand', dict(max_iters=40)),
-    'ent': Variant('ent', dict(max_iters=40)),
+from sweeps.spaces.rows import ADEADA_ROWS, with_knobs
+SPACE = Space(name='killable', description=__doc__, seeds=1, variants={
+    'rand': with_knobs(ADEADA_ROWS['rand'], max_iters=40),
+    'ent': with_knobs(ADEADA_ROWS['ent'], max_iters=40),
 })
 '''
 WARMUP = '''_base_ = [{base!r}]

@@ -14,8 +14,9 @@ from runner_utils import REPO, sweep_killed_after_first_report
 
 OPTUNA_SPACE = '''"""A tiny Optuna space for tests."""
 from sweeps.space import Axis, Space, Variant
+from sweeps.spaces.rows import RIPU_ROWS, with_knobs
 SPACE = Space(name='tiny_optuna', description=__doc__, seeds=1,
-              variants={{'f_ripu': Variant('ripu_ra', dict(max_iters={iters}))}},
+              variants={{'f_ripu': with_knobs(RIPU_ROWS['ripu_ra'], max_iters={iters})}},
               axes={{'tau': Axis(low=0.01, high=0.2)}},
               metric='miou', mode='max', search='optuna', scheduler='fifo', num_samples=2)
 '''

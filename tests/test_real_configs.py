@@ -10,6 +10,8 @@ from runner_utils import REPO
 
 from mmseg_ext.active.label_store import ActiveLabelStore
 from mmseg_ext.tools.convert_datasets import convert
+from sweeps.spaces.rows import RIPU_ROWS
+from sweeps.trial_config import apply_knobs
 
 SIZE = (32, 64)  # (h, w) of the fixture images and labels
 
@@ -53,11 +55,15 @@ def _shrink(cfg, source_root, cityscapes_root, work_dir):
     ('synthia_to_cityscapes', 'ripu_ra_v3plus'),
 ])
 def test_real_config_runs_on_official_layout_fixtures(tmp_path, releases, benchmark, config):
-    cfg = Config.fromfile(f'{REPO}/configs/ripu/{benchmark}/{config}.py')
+    if config == 'ripu_ra_v3plus':
+        cfg = Config.fromfile(f'{REPO}/configs/ripu/{benchmark}/{config}.py')
+    else:  # the anchor with the row (sweeps/spaces/rows.py)
+        cfg = Config.fromfile(f'{REPO}/configs/ripu/{benchmark}.py')
+        apply_knobs(cfg, RIPU_ROWS[config].knobs_for(benchmark))
     source = releases['gta5'] if benchmark.startswith('gta5') else releases['synthia']
     cfg = _shrink(cfg, source, releases['cityscapes'], tmp_path)
     if config == 'ripu_pa':  # 40 px at 1280x640 scaled to a 32x64 label map; k fits the image
-        cfg.custom_hooks[0].strategy_cfg = dict(k=2)
+        cfg.custom_hooks[0].strategy['k'] = 2
     runner = RUNNERS.build(cfg)
     runner.train()
     metrics = runner.val_loop.run()

@@ -16,7 +16,7 @@ from mmseg_ext.active.label_store import ActiveLabelStore
 from mmseg_ext.active.units import SuperpixelCache
 from mmseg_ext.hooks.inference import PoolImages as _Pool, label_size_outputs
 
-ADEADA = 'configs/adeada/synthshift/adeada.py'
+ADEADA = 'configs/adeada/synthshift.py'
 
 
 def _cfg(tmp_path, root, config=ADEADA, iters=6, rounds=3, **hook):

@@ -30,9 +30,10 @@ SPACE = '''"""A hand-made space for the report test.
 
 Second paragraph of the description."""
 from sweeps.space import Space, Variant
+from sweeps.spaces.rows import RIPU_ROWS, with_knobs
 SPACE = Space(name='handmade', description=__doc__, seeds=3, variants={
-    'rand': Variant('rand_region'), 'ripu': Variant('ripu_ra'),
-    'oracle': Variant('target_oracle'), 'boom': Variant('ripu_ra', dict(lr=1e12))})
+    'rand': RIPU_ROWS['rand_region'], 'ripu': RIPU_ROWS['ripu_ra'],
+    'oracle': RIPU_ROWS['target_oracle'], 'boom': with_knobs(RIPU_ROWS['ripu_ra'], lr=1e12)})
 '''
 FINAL = {'rand': (40.0, 42.0, 44.0), 'ripu': (45.0, 46.0, 49.0)}
 FRACTIONS = (0.0, 0.01, 0.02)
@@ -299,10 +300,11 @@ def test_handmade_report_renders_in_chromium(tmp_path):
 
 TINY_SPACE = '''"""A tiny space for the report test: random vs RIPU regions, and the oracle."""
 from sweeps.space import Space, Variant
+from sweeps.spaces.rows import RIPU_ROWS, with_knobs
 SPACE = Space(name='tiny', description=__doc__, seeds=1, variants={
-    'rand': Variant('rand_region', dict(max_iters=20)),
-    'f_ripu': Variant('ripu_ra', dict(max_iters=20)),
-    'oracle': Variant('target_oracle', dict(max_iters=20)),
+    'rand': with_knobs(RIPU_ROWS['rand_region'], max_iters=20),
+    'f_ripu': with_knobs(RIPU_ROWS['ripu_ra'], max_iters=20),
+    'oracle': with_knobs(RIPU_ROWS['target_oracle'], max_iters=20),
 })
 '''
 

@@ -13,7 +13,7 @@ from runner_utils import REPO, tiny_config
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory, synthshift_root):
     work_dir = tmp_path_factory.mktemp('source_only')
-    cfg = tiny_config('configs/synthshift/source_only.py', work_dir, synthshift_root, iters=6)
+    cfg = tiny_config('configs/source_only/synthshift.py', work_dir, synthshift_root, iters=6)
     runner = Runner.from_cfg(cfg)
     runner.train()
     metrics = runner.val_loop.run()
@@ -61,12 +61,12 @@ def test_tools_train_and_test_cli(tmp_path, synthshift_root):
     for key in ('train_dataloader.dataset', 'val_dataloader.dataset'):
         options += [f'{key}.{ss}'] + [f'{key}.{g}' for g in gen.split()]
     env = dict(os.environ, PYTHONWARNINGS='ignore')
-    out = subprocess.run([sys.executable, 'tools/train.py', 'configs/synthshift/target_oracle.py',
+    out = subprocess.run([sys.executable, 'tools/train.py', 'configs/target_oracle/synthshift.py',
                           '--work-dir', str(tmp_path), '--cfg-options', *options],
                          cwd=REPO, capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr[-3000:]
     assert 'per class results' in out.stdout + out.stderr
-    out = subprocess.run([sys.executable, 'tools/test.py', 'configs/synthshift/target_oracle.py',
+    out = subprocess.run([sys.executable, 'tools/test.py', 'configs/target_oracle/synthshift.py',
                           str(tmp_path / 'iter_2.pth'), '--work-dir', str(tmp_path / 'test'),
                           '--cfg-options', *[o for o in options if 'val_' in o or 'test' in o],
                           *[o.replace('val_dataloader', 'test_dataloader') for o in options

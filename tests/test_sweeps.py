@@ -11,9 +11,10 @@ from runner_utils import REPO, sweep_killed_after_first_report
 
 TINY_SPACE = '''"""A tiny space for tests."""
 from sweeps.space import Space, Variant
+from sweeps.spaces.rows import RIPU_ROWS, with_knobs
 SPACE = Space(name='tiny', description=__doc__, seeds=1, variants={{
-    'rand': Variant('rand_region', dict(max_iters={iters})),
-    'f_ripu': Variant('ripu_ra', dict(max_iters={iters})),
+    'rand': with_knobs(RIPU_ROWS['rand_region'], max_iters={iters}),
+    'f_ripu': with_knobs(RIPU_ROWS['ripu_ra'], max_iters={iters}),
 {extra}}})
 '''
 
@@ -71,7 +72,7 @@ def test_tables_on_a_missing_sweep(tmp_path):
 
 
 def test_sweep_writes_rows_per_round_and_resumes(tmp_path, data_env):
-    oracle = "    'oracle': Variant('target_oracle', dict(max_iters=20)),\n"
+    oracle = "    'oracle': with_knobs(RIPU_ROWS['target_oracle'], max_iters=20),\n"
     space, storage = _space(tmp_path, extra=oracle), str(tmp_path / 'results')
     args = ['--space', space, '--storage', storage, '--name', 'tiny']
     out = _run(args, data_env)
@@ -101,7 +102,7 @@ def test_sweep_writes_rows_per_round_and_resumes(tmp_path, data_env):
 
 
 def test_a_failing_trial_is_recorded_retried_and_the_sweep_goes_on(tmp_path, data_env):
-    extra = "    'exploding': Variant('ripu_ra', dict(max_iters=20, lr=1e12)),\n"
+    extra = "    'exploding': with_knobs(RIPU_ROWS['ripu_ra'], max_iters=20, lr=1e12),\n"
     space, storage = _space(tmp_path, extra=extra), str(tmp_path / 'results')
     out = _run(['--space', space, '--storage', storage, '--name', 'nan', '--max-failures', '1'],
                data_env)

@@ -1,6 +1,6 @@
 """Train one model from an mmengine config, as mmsegmentation's tools/train.py.
 
-    python tools/train.py configs/synthshift/source_only.py [--work-dir DIR] [--resume]
+    python tools/train.py configs/source_only/synthshift.py [--work-dir DIR] [--resume]
         [--cfg-options key=value ...]
 """
 import argparse
@@ -13,6 +13,16 @@ import mmseg_ext  # noqa: E402,F401  (compat before mmengine builds anything)
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 from mmseg.registry import RUNNERS  # noqa: E402
+
+
+def _missing_config(path):
+    """A config that moved (sweeps/moved.py): one `error:` line naming the new one, exit 2."""
+    from sweeps.moved import moved_message
+    message = moved_message(path)
+    if message:
+        print(message, file=sys.stderr)
+        raise SystemExit(2)
+    raise SystemExit(f'error: config file {path!r} does not exist')
 
 
 def parse_args(argv=None):
@@ -29,7 +39,7 @@ def parse_args(argv=None):
 
 def build_config(args):
     if not osp.isfile(args.config):
-        raise SystemExit(f'error: config file {args.config!r} does not exist')
+        _missing_config(args.config)
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)

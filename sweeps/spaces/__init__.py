@@ -1,15 +1,19 @@
-"""Named sweep spaces: one file per space in this folder, each defining SPACE = Space(...)."""
+"""Named sweep spaces: one file per space in this folder, each defining SPACE = Space(...);
+`rows.py` holds the rows several spaces share and is not a space."""
 import importlib.util
 from pathlib import Path
+from typing import List, Optional
 
 HERE = Path(__file__).resolve().parent
+NOT_SPACES = ('rows',)  # modules of this folder that are not spaces
 
 
-def known_spaces():
-    return sorted(p.stem for p in HERE.glob('*.py') if not p.stem.startswith('_'))
+def known_spaces() -> List[str]:
+    return sorted(p.stem for p in HERE.glob('*.py')
+                  if not p.stem.startswith('_') and p.stem not in NOT_SPACES)
 
 
-def space_file(name_or_path):
+def space_file(name_or_path: str) -> Path:
     """The absolute path of a space given by name (sweeps/spaces/<name>.py) or by path."""
     path = Path(name_or_path)
     if not (path.suffix == '.py' and path.is_file()):
@@ -20,7 +24,7 @@ def space_file(name_or_path):
     return path.resolve()
 
 
-def load_space(name_or_path, source=None):
+def load_space(name_or_path: str, source: Optional[str] = None):
     """A space by name (sweeps/spaces/<name>.py) or by path to a file that defines SPACE.
     `source`: the file's text, when the driver sent it (a trial on another node, or in another
     directory, needs no copy of the file)."""

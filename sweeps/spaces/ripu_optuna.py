@@ -5,7 +5,7 @@ from sweeps.space import Axis, Space, Variant
 SPACE = Space(
     name='ripu_optuna',
     description=__doc__,
-    variants={'f_ripu': Variant('ripu_ra')},
+    variants={'f_ripu': Variant('ripu')},
     axes={'tau': Axis(low=0.01, high=0.2, log=True),
           'alpha1': Axis(low=0.0, high=1.0),
           'alpha2': Axis(low=0.0, high=2.0),

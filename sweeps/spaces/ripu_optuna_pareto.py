@@ -6,7 +6,7 @@ from sweeps.space import Axis, Space, Variant
 SPACE = Space(
     name='ripu_optuna_pareto',
     description=__doc__,
-    variants={'f_ripu': Variant('ripu_ra')},
+    variants={'f_ripu': Variant('ripu')},
     axes={'budget_ratio': Axis(low=0.005, high=0.05, log=True),
           'k': Axis(values=(1, 2, 3)),
           'alpha1': Axis(low=0.0, high=1.0),

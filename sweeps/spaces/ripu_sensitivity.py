@@ -10,7 +10,7 @@ VALUES = {
 SPACE = Space(
     name='ripu_sensitivity',
     description=__doc__,
-    variants={f'{knob}={value:g}': Variant('ripu_ra', {knob: value})
+    variants={f'{knob}={value:g}': Variant('ripu', {knob: value})
               for knob, values in VALUES.items() for value in values},
     seeds=3, metric='miou', mode='max', search='grid', scheduler='fifo',
     table='sensitivity', table_param='tau')

@@ -5,13 +5,14 @@ row at the same pixel cost, all from the same warm-up with the same fine-tuning;
 from the same warm-up and is evaluated at the end (the 5% column).
 `tables.py NAME --plot budget_curve --out fig3.png` draws the curves."""
 from sweeps.space import Space, Variant
+from sweeps.spaces.rows import ADEADA_ROWS
 
 SPACE = Space(
     name='strategy_curve',
     description=__doc__,
-    variants={**{name: Variant(name) for name in
+    variants={**{name: ADEADA_ROWS[name] for name in
                  ('rand', 'mar', 'conf', 'ent', 'badge', 'redal', 'aada', 'clue', 'adeada',
                   'ripu_ra')},
-              'adamcu': Variant('adamcu_adeada_warmup', configs='adamcu')},
+              'adamcu': Variant('adamcu/adamcu_adeada_warmup')},
     seeds=3, metric='miou', mode='max', search='grid', scheduler='fifo',
     configs='adeada', table='rounds')

@@ -34,6 +34,10 @@ adamcu_model = dict(type='ADAMCUSegmentor', pi_high=adamcu_pi_high, pi_low=adamc
 # medium group. Thresholds and gamma come from the model. Purchases reach the label store (and
 # the data-loader workers) every `commit_interval` iterations; the buying iteration itself
 # trains on them. adaptive_sampling=False is the paper's "AL (w/o AS)" ablation.
-adamcu_hook = dict(type='AdaptiveSamplingHook', budget=dict(ratio=0.05), decay=0.9,
-                   high_fraction=0.5, medium_fraction=0.5, adaptive_sampling=True, interval=1,
-                   commit_interval=50, start_iter=0)
+# The sampler's options are the 'ADA-MCU' strategy's; the evaluations of a sweep trial are the
+# hook's `eval_iters` (none: only at the end).
+adamcu_hook = dict(type='AdaptiveSamplingHook',
+                   strategy=dict(type='ADA-MCU', decay=0.9, high_fraction=0.5, medium_fraction=0.5,
+                                 adaptive_sampling=True, decay_every=1),
+                   budget=dict(ratio=0.05), interval=1, commit_interval=50, start_iter=0,
+                   eval_iters=[])

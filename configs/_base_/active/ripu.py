@@ -13,6 +13,6 @@ ripu_target_losses = [dict(type='NegativeLearningLoss', threshold=0.05, loss_wei
 # The hook scores target images with the target train pipeline minus LoadAnnotations (RIPU: the
 # resized image; no augmentation), unless `pool_pipeline` is given.
 active_hook = dict(type='ActiveSelectionHook', select_iters=[10000, 12000, 14000, 16000, 18000],
-                   strategy='ripu_ra', strategy_cfg=dict(k=1), budget=dict(ratio=0.022),
+                   strategy=dict(type='RIPU-RA', k=1), budget=dict(ratio=0.022),
                    batch_size=2)
 custom_hooks = [active_hook]

@@ -2,7 +2,7 @@
 # l. 1084-1086; papers/004_1ecdab4497048225.txt, 'l. N' = its line N): "Since the DeepLab v3+ is
 # adopted as the backbone network of this method, we follow their experiment setting" (l. 887-
 # 889), "We set Me = 5%" (l. 894-896), "The other settings are the same as the former
-# experiments" (l. 896-897): everything as adamcu.py except the model and the warm-up.
+# experiments" (l. 896-897): everything as configs/adamcu/gta5_to_cityscapes.py except the model and the warm-up.
 # - model: configs/_base_/models/deeplabv3plus_r101.py (RIPU's: ImageNet ResNet-101, output
 #   stride 8, frozen backbone BN, depthwise-separable ASPP head with 512 channels and a 1x1
 #   `conv_seg`, whose input is the contrastive feature). The head keeps the base's dropout 0.1
@@ -14,7 +14,7 @@
 # - start: source_pretrain_v3plus.py (the same model as an ADASegmentor on the source only).
 # - model, heads, source data (and `translated_source_dir`), optimiser and schedule
 #   (configs/_base_/schedules/adamcu_40k.py): source_pretrain_v3plus.py, which this config
-#   inherits; the method values, budget and hook: as adamcu.py.
+#   inherits; the method values, budget and hook: as configs/adamcu/gta5_to_cityscapes.py.
 _base_ = ['./source_pretrain_v3plus.py', '../../_base_/active/adamcu.py']
 warmup_config = 'configs/adamcu/gta5_to_cityscapes/source_pretrain_v3plus.py'
 load_from = None

@@ -1,10 +1,10 @@
 # ADA-MCU's starting point, GTA5 -> Cityscapes, DeepLab-v2 ResNet-101
 # (papers/004_1ecdab4497048225.txt; 'l. N' = its line N): "Before the domain adaptation
 # procedure, we use translated source domain data to train the model first" (l. 635-636;
-# Algorithm 1 step 2, l. 680). The model of adamcu.py (same backbone, 256-d main head on
+# Algorithm 1 step 2, l. 680). The model of configs/adamcu/gta5_to_cityscapes.py (same backbone, 256-d main head on
 # layer4 and DeepLab-v2 auxiliary head on layer3, so the checkpoint loads there; its
 # projection head and DCCM start fresh) as a plain ADASegmentor, trained on the source only
-# (like configs/synthshift/source_only.py), so the uncertainty's KL term compares two trained
+# (like configs/source_only/synthshift.py), so the uncertainty's KL term compares two trained
 # heads from the first adaptation step.
 # - optimiser and schedule: configs/_base_/schedules/adamcu_40k.py (l. 626-631; 40k iterations,
 #   not given in the paper).
@@ -13,7 +13,7 @@
 # - source: `translated_source_dir` (CycleGAN-translated source images, l. 632-636);
 #   None = the raw source; the ADA-MCU configs inherit this file, so set it here only.
 # Sweeps train it once (sweeps/warmup.py); by hand: tools/train.py it, then
-# --cfg-options load_from=<its checkpoint> on adamcu.py.
+# --cfg-options load_from=<its checkpoint> on configs/adamcu/gta5_to_cityscapes.py.
 _base_ = ['../../_base_/default_runtime.py', '../../_base_/models/deeplabv2_r101.py',
           '../../_base_/datasets/gta5_to_cityscapes.py', '../../_base_/schedules/adamcu_40k.py']
 # A folder of CycleGAN-translated source images with the same file names as the source images

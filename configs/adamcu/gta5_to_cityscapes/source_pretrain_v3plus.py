@@ -3,7 +3,7 @@
 # trains the model first (l. 635-636; Algorithm 1 step 2, l. 680). The model of adamcu_v3plus.py
 # (DeepLab-v3+ ResNet-101 with the auxiliary FCNHead on layer3, so the checkpoint loads there;
 # its projection head and DCCM start fresh) as a plain ADASegmentor on the source only (like
-# configs/synthshift/source_only.py).
+# configs/source_only/synthshift.py).
 # - optimiser and schedule: configs/_base_/schedules/adamcu_40k.py (l. 626-631; 40k iterations,
 #   not given in the paper).
 # - data: RIPU's source input (1280x720), batch 2 source images; validated at the end.

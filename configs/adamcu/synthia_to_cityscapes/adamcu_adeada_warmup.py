@@ -1,7 +1,7 @@
 # ADA-MCU as a row of `strategy_curve` (ADeADA's strategy comparison), SYNTHIA -> Cityscapes (16
 # classes): the full ADA-MCU model (configs/_base_/active/adamcu.py; papers/
 # 004_1ecdab4497048225.txt, 'l. N' = its line N) on ADeADA's DeepLab-v3+ model (as
-# configs/adeada/synthia_to_cityscapes/adeada.py: 256-channel decoder, 16-way head, so its
+# configs/adeada/synthia_to_cityscapes.py: 256-channel decoder, 16-way head, so its
 # warm-up checkpoint loads), started from the same AdaptSegNet warm-up as the region strategies
 # (warmup_deeplabv3plus.py; the auxiliary head and the projection are not in that checkpoint and
 # start untrained), buying the same 5% of the target pixels. It buys during training, not in
@@ -34,7 +34,7 @@ aux_head = dict(type='FCNHead', in_channels=1024, in_index=2, channels=256, num_
                 norm_cfg=_base_.head_norm_cfg, align_corners=True,
                 loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4,
                                  avg_non_ignore=True))
-# D2ADA's v3+ decoder has 256 channels (configs/adeada/synthia_to_cityscapes/adeada.py).
+# D2ADA's v3+ decoder has 256 channels (configs/adeada/synthia_to_cityscapes.py).
 model = dict(
     _base_.adamcu_model, projection=dict(channels=128),
     contrastive_loss=_base_.adamcu_contrastive_loss,
@@ -48,5 +48,5 @@ param_scheduler = [dict(type='PolyLR', eta_min=1e-6, power=0.9, begin=0,
 train_dataloader = dict(dataset=dict(target=dict(active_label_dir='active_labels')))
 # Score the target image as the model trains on it (the resized image), no labels loaded.
 pool_pipeline = [t for t in _base_.target_pipeline if t['type'] != 'LoadAnnotations']
-custom_hooks = [dict(_base_.adamcu_hook, pool_pipeline=pool_pipeline, commit_interval=500)]
-eval_iters = [120000 * r for r in range(1, 5)]
+custom_hooks = [dict(_base_.adamcu_hook, pool_pipeline=pool_pipeline, commit_interval=500,
+                     eval_iters=[120000 * r for r in range(1, 5)])]

@@ -1,6 +1,6 @@
 # ADA-MCU's starting point on SynthShift (Algorithm 1 step 2, l. 680: "use Ds to train the
 # segmentation network F" before adaptation): the tiny model with the auxiliary head trained on
-# the source only (configs/synthshift/source_only.py plus the head), so the uncertainty's KL term
+# the source only (configs/source_only/synthshift.py plus the head), so the uncertainty's KL term
 # compares two trained heads from the first iteration. Sweeps train it once and set load_from
 # (sweeps/warmup.py); by hand: tools/train.py it, then --cfg-options load_from=...
 # The paper first translates the source with CycleGAN (step 1); SynthShift has no translator, so

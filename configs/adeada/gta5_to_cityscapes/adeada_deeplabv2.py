@@ -1,6 +1,6 @@
 # ADeADA (D2ADA), GTA5 -> Cityscapes, DeepLab-v2 ResNet-101 with the paper's 256-d ASPP variant
 # (supplement Table 8: 63.45 / 67.61 / 69.09 / 69.68 / 69.73 mIoU at 1..5% of the target pixels).
-# Everything as adeada.py (protocol, alpha 1 / beta 1, fine-tuning, inputs and their documented
+# Everything as configs/adeada/gta5_to_cityscapes.py (protocol, alpha 1 / beta 1, fine-tuning, inputs and their documented
 # deviations: see there) except the model:
 # - configs/_base_/models/deeplabv2_r101.py with decode_head feature_channels=256: the four
 #   dilated 3x3 convs map 2048 -> 256 (no bias), their sum is the region feature and a 1x1
@@ -20,5 +20,5 @@ pool_pipeline = [t for t in _base_.target_pipeline if t['type'] != 'LoadAnnotati
 score_source_pipeline = [t for t in _base_.source_pipeline if t['type'] != 'LoadAnnotations']
 select_iters = [r * _base_.round_iters for r in range(_base_.adeada_rounds)]
 custom_hooks = [dict(_base_.region_hook, select_iters=select_iters,
-                     strategy_cfg=dict(alpha=1.0, beta=1.0), pool_pipeline=pool_pipeline,
-                     source_pipeline=score_source_pipeline)]
+                     strategy=dict(type='ADeADA', alpha=1.0, beta=1.0),
+                     pool_pipeline=pool_pipeline, source_pipeline=score_source_pipeline)]

@@ -1,6 +1,6 @@
 # ADeADA (D2ADA), SYNTHIA -> Cityscapes (16 classes), DeepLab-v2 ResNet-101 with the paper's 256-d
 # ASPP variant (supplement Table 8: 59.53 / 67.07 / 68.99 / 70.04 / 70.62 16-class mIoU at 1..5%
-# of the target pixels). Everything as adeada.py (protocol, alpha 0.5 / beta 1, 16 classes and
+# of the target pixels). Everything as configs/adeada/synthia_to_cityscapes.py (protocol, alpha 0.5 / beta 1, 16 classes and
 # the empty ignore_classes, fine-tuning, inputs and their documented deviations: see there)
 # except the model:
 # - configs/_base_/models/deeplabv2_r101.py with decode_head feature_channels=256: the four
@@ -22,5 +22,5 @@ pool_pipeline = [t for t in _base_.target_pipeline if t['type'] != 'LoadAnnotati
 score_source_pipeline = [t for t in _base_.source_pipeline if t['type'] != 'LoadAnnotations']
 select_iters = [r * _base_.round_iters for r in range(_base_.adeada_rounds)]
 custom_hooks = [dict(_base_.region_hook, select_iters=select_iters,
-                     strategy_cfg=dict(alpha=0.5, beta=1.0, ignore_classes=()),
+                     strategy=dict(type='ADeADA', alpha=0.5, beta=1.0, ignore_classes=()),
                      pool_pipeline=pool_pipeline, source_pipeline=score_source_pipeline)]

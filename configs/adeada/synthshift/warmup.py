@@ -5,13 +5,13 @@
 # - D2ADA warmup.py (reference notes 2.7): adv_weight 0.0005 (AdaptSegNet single-level: 0.001),
 #   FCDiscriminator (ndf 64) on the full-resolution softmax, D trained with source 0 / target 1
 #   (each term / 2), D optimiser Adam 2.5e-4 betas (0.9, 0.99), poly 0.9 on both optimisers.
-# - scaled to the tiny benchmark like configs/synthshift/source_only.py: the segmentor keeps the
+# - scaled to the tiny benchmark like configs/source_only/synthshift.py: the segmentor keeps the
 #   SynthShift schedule (AdamW lr 1e-2, poly 0.9, 600 iterations; the real configs keep D2ADA's
 #   SGD), batch 4 source + 4 target (D2ADA: 1 + 1), no linear LR warm-up (D2ADA: 5000 of 100k
 #   iterations), validation at the end and the last checkpoint kept (D2ADA keeps the best).
 # Target labels: the target dataset loads them, AdversarialSegmentor never uses them.
 # Measured once (seed 0, full SynthShift, 600 iterations, 2 CPU cores, ~3 min): target val mIoU
-# 21.3 against 18.8 for configs/synthshift/source_only.py (the discriminator wins easily: its
+# 21.3 against 18.8 for configs/source_only/synthshift.py (the discriminator wins easily: its
 # losses fall to ~0.05 while the weighted loss_adv grows to ~0.004).
 _base_ = ['../../_base_/default_runtime.py', '../../_base_/models/tiny_synthshift.py',
           '../../_base_/datasets/synthshift.py', '../../_base_/schedules/synthshift.py']

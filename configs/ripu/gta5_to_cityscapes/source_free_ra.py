@@ -4,10 +4,10 @@
 # poly over 62.5k iterations, stopped at 30k. Target/test size (1280, 640) (w x h) as in the reference.
 # Initialise from the source-only stage: --cfg-options load_from=<source_only checkpoint>.
 # Reference: 67.1 mIoU.
-_base_ = ['./ripu_ra.py']
+_base_ = ['../gta5_to_cityscapes.py']
 model = dict(single_domain='target', source_losses=[])
 train_dataloader = dict(dataset=dict(_delete_=True, **_base_.target_train,
                                      active_label_dir='active_labels'))
 train_cfg = dict(max_iters=30000, val_interval=30000)
 custom_hooks = [dict(_base_.custom_hooks[0], select_iters=[0, 2000, 4000, 6000, 8000],
-                     select_before_update=True, strategy_cfg=dict(k=9))]
+                     select_before_update=True, strategy=dict(type='RIPU-RA', k=9))]

@@ -1,4 +1,0 @@
-# AADA: entropy weighted by a source/target discriminator on region features (ADeADA supplement, section B),
-# same regions, budget and fine-tuning protocol as adeada.py.
-_base_ = ['./adeada.py']
-custom_hooks = [dict(_base_.custom_hooks[0], strategy='aada', strategy_cfg=dict())]

@@ -1,4 +1,0 @@
-# CONF: regions by mean least confidence (1 - max p) (ADeADA supplement, section B),
-# same regions, budget and fine-tuning protocol as adeada.py.
-_base_ = ['./adeada.py']
-custom_hooks = [dict(_base_.custom_hooks[0], strategy='conf', strategy_cfg=dict())]

@@ -1,4 +1,0 @@
-# ENT: regions by mean pixel entropy (ADeADA supplement, section B),
-# same regions, budget and fine-tuning protocol as adeada.py.
-_base_ = ['./adeada.py']
-custom_hooks = [dict(_base_.custom_hooks[0], strategy='ent', strategy_cfg=dict())]

@@ -1,4 +1,0 @@
-# SYNTHIA -> Cityscapes (16 classes), DeepLab-v2: "fully supervised" (every source and target label), RIPU Table 3.
-_base_ = ['../../_base_/default_runtime.py', '../../_base_/models/deeplabv2_r101.py',
-          '../../_base_/datasets/synthia_to_cityscapes.py', '../../_base_/schedules/ripu_40k.py']
-model = dict(decode_head=dict(num_classes=16))
