@@ -24,7 +24,7 @@ from PIL import Image
 
 from mmseg_ext.hooks.target_pool import target_dataset
 
-from .trial_config import active_hook, build_trial_config, trial_spec
+from .trial_config import build_trial_config, eval_iters, trial_spec
 
 CHECKPOINT_FILE = 'latest.pth'
 STORE_DIR = 'active_labels'
@@ -116,7 +116,7 @@ class TuneReportHook(Hook):
         rounds = len(ActiveLabelStore(store).rounds()) if os.path.isdir(store) else 0
         final = runner.iter >= runner.max_iters
         iteration = runner.iter + (0 if final else 1)
-        schedule = acquisition_schedule(runner.hooks, runner.max_iters)
+        schedule = runner_schedule(runner.hooks, runner.max_iters)
         if schedule is not None and not schedule.select_iters:
             # buys during training (online scope, ADA-MCU), so its store rounds are commits,
             # not selection rounds: report the evaluation's index, which lines up with
@@ -178,27 +178,13 @@ def _fully_labelled_target(runner):
     return is_target and getattr(target, 'active_label_dir', None) is None
 
 
-def acquisition_schedule(hooks, max_iters):
+def runner_schedule(hooks, max_iters):
     """The Schedule of the acquisition hook among `hooks` (the one with an
     `acquisition_schedule` method), or None."""
     for hook in hooks:
         if hasattr(hook, 'acquisition_schedule'):
             return hook.acquisition_schedule(max_iters)
     return None
-
-
-def eval_iters(cfg):
-    """Iterations at which a trial of `cfg` evaluates and reports before its final evaluation:
-    what its acquisition hook says (a config's own `eval_iters` first)."""
-    hook = active_hook(cfg)
-    if hook is None:
-        return []
-    iters = cfg.get('eval_iters')
-    if not iters:
-        import copy
-        built = HOOKS.build(copy.deepcopy(hook.to_dict() if hasattr(hook, 'to_dict') else hook))
-        iters = built.acquisition_schedule(cfg.train_cfg.max_iters).eval_iters
-    return [i for i in iters if i > 0]
 
 
 TRIAL_CONFIG = 'trial_config.json'

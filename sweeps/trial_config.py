@@ -16,19 +16,6 @@ from .paths import is_path_key, rebase_data_roots
 from .space import Space
 from .warmup import warmup_checkpoint
 
-# TEMP until the acquisition layer lands: the hooks of today, which have no acquisition_schedule
-HOOK_TYPES = ('ActiveSelectionHook', 'RegionSelectionHook', 'AdaptiveSamplingHook')
-# The strategies' names before the acquisition layer (per scope), for the one-line hint when a
-# space or --set still gives one.
-OLD_STRATEGY_NAMES = {
-    'ripu_ra': 'RIPU-RA', 'ripu_pa': 'RIPU-PA', 'impurity': 'RIPU-Impurity',
-    'uncertainty': 'RIPU-Uncertainty', 'sconf': 'SCONF', 'canny_ent': 'Canny-ENT',
-    'ripu_rect': 'RIPU-Rect', 'ripu_superpixel': 'RIPU-Superpixel', 'rand': "'RAND' or 'Pool-RAND'",
-    'ent': "'ENT' or 'Pool-ENT'", 'mar': "'MAR' or 'Pool-MAR'", 'conf': 'Pool-CONF',
-    'badge': 'BADGE', 'redal': 'ReDAL', 'aada': 'AADA', 'clue': 'CLUE', 'adeada': 'ADeADA',
-}
-
-
 def trial_spec(config: Mapping) -> Tuple[str, int, Dict[str, Any]]:
     """A Tune trial config -> (variant, seed, sampled knobs). Grid trials carry a 'trial' dict
     {variant, seed, params}; optuna/PBT put variant, seed and knobs at the top level."""
@@ -66,8 +53,6 @@ def active_hook(cfg: Mapping) -> Optional[dict]:
         cls = _hook_class(hook.get('type'))
         if cls is not None and hasattr(cls, 'acquisition_schedule'):
             return hook
-        if hook.get('type') in HOOK_TYPES:  # TEMP until the acquisition layer lands
-            return hook
     return None
 
 
@@ -84,28 +69,13 @@ def hook_parameters(type_name: str) -> Set[str]:
 def strategy_options(type_name: str) -> Dict[str, Any]:
     """Every option of the strategy `type_name` with its default (the class's `defaults`);
     SweepError for a name that is not registered."""
-    # TEMP until the acquisition layer lands: today's two dicts and ADA-MCU's hook arguments,
-    # through the new names. Then: the strategy registry's class of `type_name`, `.defaults`.
-    from mmseg_ext.active.region_strategies import REGION_STRATEGIES
-    from mmseg_ext.active.strategies import STRATEGIES
-    image = {'RIPU-RA': 'ripu_ra', 'RIPU-PA': 'ripu_pa', 'RIPU-Impurity': 'impurity',
-             'RIPU-Uncertainty': 'uncertainty', 'RAND': 'rand', 'ENT': 'ent', 'SCONF': 'sconf',
-             'MAR': 'mar', 'Canny-ENT': 'canny_ent', 'RIPU-Rect': 'ripu_rect',
-             'RIPU-Superpixel': 'ripu_superpixel'}
-    pool = {'Pool-RAND': 'rand', 'Pool-ENT': 'ent', 'Pool-CONF': 'conf', 'Pool-MAR': 'mar',
-            'BADGE': 'badge', 'ReDAL': 'redal', 'AADA': 'aada', 'CLUE': 'clue',
-            'ADeADA': 'adeada'}
-    if type_name in image:
-        return {**STRATEGIES[image[type_name]].defaults, 'entropy_norm_classes': 19}
-    if type_name in pool:
-        return dict(REGION_STRATEGIES[pool[type_name]].defaults)
-    if type_name == 'ADA-MCU':
-        return dict(decay=0.9, high_fraction=0.5, medium_fraction=0.5, adaptive_sampling=True,
-                    decay_every=1)
-    hint = OLD_STRATEGY_NAMES.get(type_name)
-    known = sorted([*image, *pool, 'ADA-MCU'])
-    raise SweepError(f'unknown strategy {type_name!r}' + (f' (now {hint})' if hint else '') +
-                     f'; known: {", ".join(known)}')
+    from mmseg_ext.active.strategies import LEGACY_NAMES, STRATEGIES, names
+    cls = STRATEGIES.get(type_name) if isinstance(type_name, str) else None
+    if cls is not None:
+        return dict(cls.defaults)
+    now = sorted({f"'{m[type_name]}'" for m in LEGACY_NAMES.values() if type_name in m})
+    hint = f' (now {" or ".join(now)})' if now else ''
+    raise SweepError(f'unknown strategy {type_name!r}{hint}; known: {", ".join(names())}')
 
 
 def _child(node: Any, part: str) -> Any:
@@ -281,14 +251,9 @@ def acquisition_schedule(cfg: Config) -> Tuple[List[int], List[int]]:
     hook = active_hook(cfg)
     if hook is None:
         return [], []
-    cls = _hook_class(hook['type'])
-    if hasattr(cls, 'acquisition_schedule'):
-        from mmseg.registry import HOOKS
-        schedule = HOOKS.build(dict(hook)).acquisition_schedule(cfg.train_cfg.max_iters)
-        return list(schedule.select_iters), list(schedule.eval_iters)
-    # TEMP until the acquisition layer lands: image / pool hooks evaluate where they select
-    select = [int(i) for i in hook.get('select_iters') or []]
-    return select, [int(i) for i in hook.get('eval_iters', select) or []]
+    from mmseg.registry import HOOKS
+    schedule = HOOKS.build(dict(hook)).acquisition_schedule(cfg.train_cfg.max_iters)
+    return list(schedule.select_iters), list(schedule.eval_iters)
 
 
 def eval_iters(cfg: Config) -> List[int]:

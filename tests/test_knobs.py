@@ -95,7 +95,7 @@ def test_unknown_knobs_and_strategies_are_refused_with_the_known_ones():
               axes={'strategy.': Axis(values=[1])})
     with pytest.raises(SweepError, match="unknown knobs \\['nope'\\]"):
         apply_knobs(_cfg('ripu'), dict(nope=1))
-    with pytest.raises(SweepError, match="unknown strategy 'ripu_pa' \\(now RIPU-PA\\); known: "):
+    with pytest.raises(SweepError, match="unknown strategy 'ripu_pa' \\(now 'RIPU-PA'\\); known: "):
         apply_knobs(_cfg('ripu'), dict(strategy='ripu_pa'))
 
 
