@@ -20,7 +20,9 @@ $(STAMP): pyproject.toml
 test: install
 	$(PY) -m pytest -q
 
+# the slow tests include the MLflow server test: the optional extra 'mlflow' first
 test-slow: install
+	$(PY) -m pip install --quiet -e '.[test,mlflow]'
 	$(PY) -m pytest -q -m slow
 
 sweep: install

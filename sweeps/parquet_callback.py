@@ -76,10 +76,11 @@ class ParquetResultsCallback(Callback):
             return json.load(f)
 
     def _base(self, trial):
+        from .progress import trial_name
         variant, seed, params = self._spec(trial)
         return dict(sweep=self.sweep, space=self.space, benchmark=self.benchmark,
-                    variant=variant, trial_id=trial.trial_id, seed=seed, params=params,
-                    git_rev=self.git_rev)
+                    variant=variant, trial_id=trial.trial_id, trial_name=trial_name(trial.config),
+                    seed=seed, params=params, git_rev=self.git_rev)
 
     def _write(self, trial, rows):
         table = rows_to_table(rows)

@@ -82,12 +82,12 @@ RESULT_SCHEMA = pa.schema(
        _f('error', pa.string()), _f('params_json', pa.string()), _f('config_json', pa.string()),
        _f('wall_seconds', pa.float64()), _f('train_seconds', pa.float64()),
        _f('git_rev', pa.string()), _f('node_id', pa.string()), _f('hostname', pa.string()),
-       _f('device', pa.string()), _f('pseudo_pixels', pa.int64()),
+       _f('device', pa.string()), _f('trial_name', pa.string()), _f('pseudo_pixels', pa.int64()),
        _f('reported_at', pa.timestamp('us', tz='UTC'), False)],
     metadata={'adasweep.results.schema_version': SCHEMA_VERSION})
 FIXED_NAMES = tuple(RESULT_SCHEMA.names)
-_STR = ('sweep', 'space', 'benchmark', 'variant', 'trial_id', 'status', 'error', 'params_json',
-        'config_json', 'git_rev', 'node_id', 'hostname', 'device')
+_STR = ('sweep', 'space', 'benchmark', 'variant', 'trial_id', 'trial_name', 'status', 'error',
+        'params_json', 'config_json', 'git_rev', 'node_id', 'hostname', 'device')
 _INT = ('seed', 'round', 'iteration', 'pixels_bought', 'units_bought', 'pseudo_pixels')
 _FLOAT = ('labelled_fraction', 'miou', 'miou13', 'wall_seconds', 'train_seconds') + IOU_COLUMNS
 

@@ -64,6 +64,12 @@ def check_budget(cfg):
         hook.check_pool([dict(info, gt_seg_map_path=info['seg_map_path']) for info in infos])
 
 
+def say(args, text):
+    """A progress line, unless --quiet."""
+    if not getattr(args, 'quiet', False):
+        print(text, flush=True)
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description='Run a sweep space with Ray Tune (see README).')
     p.add_argument('--space', help='a space name (--list-spaces) or a path to a space file')
@@ -89,6 +95,14 @@ def parse_args(argv=None):
                    help='resume a sweep whose plan differs from this command (recorded in the '
                    "sweep's history.jsonl)")
     p.add_argument('--dry-run', action='store_true', help='print the trials and exit')
+    p.add_argument('--quiet', action='store_true',
+                   help='print only the final table (no plan, no progress)')
+    p.add_argument('--tracking', metavar='NAME',
+                   help='also track trials in: mlflow (TensorBoard files are always written to '
+                   '<storage>/<name>/tensorboard)')
+    p.add_argument('--tracking-uri', metavar='URI',
+                   help='the MLflow tracking server for --tracking mlflow (e.g. '
+                   'http://127.0.0.1:5000)')
     return p.parse_args(argv)
 
 
@@ -150,6 +164,9 @@ class Plan:
         if args.benchmark not in BENCHMARKS:
             raise SweepError(f'unknown benchmark {args.benchmark!r}; known: {", ".join(BENCHMARKS)}')
         _check_resources(args)
+        from sweeps.tracking import parse_tracking
+        self.trackers, self.tracking_uri = parse_tracking(getattr(args, 'tracking', None),
+                                                          getattr(args, 'tracking_uri', None))
         self.space_file = str(space_file(args.space))
         with open(self.space_file) as f:
             self.space_source = f.read()
@@ -208,7 +225,7 @@ class Plan:
         for root in data_roots(cfg):
             if osp.basename(root) == 'synthshift':
                 if not osp.isfile(osp.join(root, 'meta.json')):
-                    print(f'generating SynthShift into {root} (once; about 20 s)', flush=True)
+                    say(self.args, f'generating SynthShift into {root} (once; about 20 s)')
                 ensure_synthshift(root, progress=False)
 
     def _trials(self):
@@ -523,20 +540,25 @@ def run(plan, folder):
 
     from sweeps.parquet_callback import ParquetResultsCallback, write_sweep_snapshot
     from sweeps.results import TrialResultWriter
+    from sweeps.progress import tune_trial_dirname, tune_trial_name
     from sweeps.trainable import run_trial
 
-    os.environ.setdefault('RAY_AIR_NEW_OUTPUT', '1')
+    # the console is ours (sweeps/progress.py): Tune's legacy output engine at verbose=0 prints
+    # nothing (the new one prints its configuration box at any verbosity)
+    os.environ['RAY_AIR_NEW_OUTPUT'] = '0'
+    os.environ.setdefault('TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S', '0')
     os.environ.setdefault('TUNE_DISABLE_AUTO_CALLBACK_LOGGERS', '1')
+    # a failed trial is one line of ours (name and reason); the traceback is in its error.txt
+    os.environ.setdefault('TUNE_PRINT_ALL_TRIAL_ERRORS', '0')
     tune_dir = osp.join(plan.sweep_dir, 'tune')
     resuming = tune.Tuner.can_restore(tune_dir)
     diff = folder.check_plan(resuming)
     connect_ray(plan)
     nodes = check_nodes(plan)
-    print(f'{nodes} node(s) can run trials; data root {plan.data_root} checked on each',
-          flush=True)
+    say(plan.args, f'{nodes} node(s) can run trials; data root {plan.data_root} checked on each')
     for cfg in plan.warmups.values():
         ensure_warmup(cfg, plan.storage, plan.data_root, cpus=plan.args.cpus_per_trial,
-                      gpus=plan.args.gpus_per_trial)
+                      gpus=plan.args.gpus_per_trial, log=lambda text: say(plan.args, text))
     if not resuming:
         write_sweep_snapshot(plan.sweep_dir, dict(
             name=plan.name, space=plan.space.name, benchmark=plan.benchmark, search=plan.search,
@@ -568,11 +590,11 @@ def run(plan, folder):
                                         plan.benchmark, git_rev(),
                                         {n: dict(v.knobs) for n, v in
                                          plan.space.variants.items()}),
-                 JsonLoggerCallback(), CSVLoggerCallback()]
+                 JsonLoggerCallback(), CSVLoggerCallback(), _driver_callbacks(plan)]
     from sweeps.run import _SweepJournal
     _SweepJournal.folder = plan.sweep_dir  # where a restored Optuna searcher's journal is
     if resuming:
-        print(f'resuming sweep {plan.name} from {tune_dir}', flush=True)
+        say(plan.args, f'resuming sweep {plan.name} from {tune_dir}')
         try:
             tuner = tune.Tuner.restore(tune_dir, trainable=trainable, resume_errored=True)
         except Exception as err:  # noqa: BLE001
@@ -587,10 +609,11 @@ def run(plan, folder):
                 metric=metric, mode=mode, search_alg=searcher, scheduler=plan.tune_scheduler,
                 num_samples=plan.num_samples if plan.search == 'optuna' else 1,
                 max_concurrent_trials=plan.args.max_concurrent or None,
+                trial_name_creator=tune_trial_name, trial_dirname_creator=tune_trial_dirname,
                 # a finished trial's worker process (torch, mmseg imported) runs the next one
                 reuse_actors=True),
             run_config=tune.RunConfig(
-                name='tune', storage_path=plan.sweep_dir, verbose=1, callbacks=callbacks,
+                name='tune', storage_path=plan.sweep_dir, verbose=0, callbacks=callbacks,
                 failure_config=tune.FailureConfig(max_failures=plan.args.max_failures),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=2)))
     tuner.fit()
@@ -598,15 +621,45 @@ def run(plan, folder):
     return table
 
 
+def _driver_callbacks(plan):
+    """The console progress and the trackers of this command (sweeps/progress.py
+    SweepCallbacks: a resumed sweep uses these, not the first run's)."""
+    from sweeps.progress import ConsoleProgress, SweepCallbacks
+    callbacks = [ConsoleProgress(quiet=plan.args.quiet,
+                                 interval=float(os.environ.get('ADASWEEP_PROGRESS_SECONDS', 60)))]
+    if 'mlflow' in plan.trackers:
+        from sweeps.tracking import mlflow_callback
+        callbacks.append(mlflow_callback(plan.tracking_uri, plan.name, plan.space.name,
+                                         plan.benchmark, git_rev(),
+                                         {n: dict(v.knobs) for n, v in
+                                          plan.space.variants.items()}))
+    return SweepCallbacks(callbacks)
+
+
 def report(plan, table):
+    """The final table: every trial (status, round, labelled %, mIoU, time) and the reasons of
+    the failed ones, the space's own table, and the best variant in words."""
     from sweeps import tables
-    print(f'\n{table.num_rows} result rows in {plan.sweep_dir}/results.parquet')
+    from sweeps.progress import best_summary, final_rows, format_table
+    rows, errors = final_rows(table, list(plan.space.variants))
+    print(f'\n{len(rows)} trials, {table.num_rows} result rows in '
+          f'{plan.sweep_dir}/results.parquet; TensorBoard: tensorboard --logdir '
+          f'{plan.sweep_dir}')
+    print(format_table(rows))
+    for name, reason in errors:
+        print(f'error in {name}: {reason}')
+    print()
     text, _ = tables.build_table(plan.sweep_dir, table=plan.space.table,
                                  param=plan.space.table_param, rounds=plan.space.table_rounds)
     print(text)
     if plan.space.objectives:
         print('\nPareto front (final evaluations):')
         print(tables.format_table(pareto_front(table, plan.space.objectives), 'markdown'))
+    metric, mode = (plan.space.objectives[0] if plan.space.objectives else
+                    (plan.space.metric, plan.space.mode))
+    summary = best_summary(table, metric, mode)
+    if summary:
+        print(f'\n{summary}')
 
 
 def pareto_front(table, objectives):
@@ -648,10 +701,11 @@ def main(argv=None):
         plan = Plan(args)
     except (SweepError, ValueError, OSError) as err:
         return _error(err)
-    print(plan.describe(), flush=True)
-    for path, cfg in plan.warmups.items():
-        state = 'trained' if os.path.isfile(path) else 'to train once'
-        print(f'warm-up {cfg.warmup_config}: {path} ({state})', flush=True)
+    if args.dry_run or not args.quiet:
+        print(plan.describe(), flush=True)
+        for path, cfg in plan.warmups.items():
+            state = 'trained' if os.path.isfile(path) else 'to train once'
+            print(f'warm-up {cfg.warmup_config}: {path} ({state})', flush=True)
     if args.dry_run:
         return 0
     folder = SweepFolder(plan)

@@ -24,6 +24,7 @@ from PIL import Image
 
 from mmseg_ext.hooks.target_pool import target_dataset
 
+from .tracking import configure_tensorboard, log_evaluation, tensorboard_dir
 from .trial_config import build_trial_config, eval_iters, trial_spec
 
 CHECKPOINT_FILE = 'latest.pth'
@@ -136,6 +137,7 @@ class TuneReportHook(Hook):
             pixels = self.target_pixels(runner)
             result.update(labelled_fraction=1.0, pixels_bought=pixels, units_bought=pixels)
         result['miou'] = result.get('mIoU', float('nan'))
+        log_evaluation(runner, result)  # TensorBoard: against round and labelled fraction
         self._pending = result
         if final:  # after the loop: nothing of the iteration is left to run
             self._report(runner)
@@ -233,6 +235,9 @@ def run_trial(config, context):
         if cfg.get(name) is not None:
             cfg[name].num_workers = context.get('data_workers', 0)
             cfg[name].persistent_workers = False
+    from .progress import trial_name
+    configure_tensorboard(cfg, tensorboard_dir(context['sweep_dir'], trial_name(config), trial_id),
+                          trial_id)
     iters = eval_iters(cfg)
     cfg.custom_hooks = [*(cfg.get('custom_hooks') or []),
                         dict(type='TuneEvalHook', eval_iters=iters),
