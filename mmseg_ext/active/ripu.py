@@ -131,7 +131,8 @@ def _sum_tree(C, dtype):
     kept only if evaluating it reproduces torch.sum bit for bit on random rows."""
     key = (C, dtype)
     if key not in _SUM_TREES:
-        _SUM_TREES[key] = _probe_sum_tree(C, dtype)
+        with one_intraop_thread():  # as the sparse path runs its torch.sum
+            _SUM_TREES[key] = _probe_sum_tree(C, dtype)
     return _SUM_TREES[key]
 
 
