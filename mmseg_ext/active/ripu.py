@@ -78,7 +78,9 @@ def _entropy_and_label(logits, workers=1):
     def work(starts):
         for r0 in starts:
             p = torch.softmax(x[:, r0:r0 + rows], 0)
-            torch.amax((p == p.amax(0)).to(lab.dtype).mul_(rev), 0, out=lab[r0:r0 + rows])
+            hit = p == p.amax(0)  # bool; as uint8 without a copy (same 0/1 bytes)
+            hit = hit.view(torch.uint8) if small else hit.to(lab.dtype)
+            torch.amax(hit.mul_(rev), 0, out=lab[r0:r0 + rows])
             torch.sum((p + _EPS).log_().mul_(p), 0, out=e[r0:r0 + rows])
 
     starts = list(range(0, H, rows))
