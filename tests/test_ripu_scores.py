@@ -68,12 +68,16 @@ def test_pixel_scores_match_reference(C, H, W, k):
     assert_close(ripu.pixel_scores(x, k), ref_pixel_scores(x, k))
 
 
-def test_sparse_and_per_class_impurity_agree(monkeypatch):
+def test_table_sparse_and_per_class_impurity_agree(monkeypatch):
     x = smooth_logits(19, 50, 80, seed=3)
-    fast = ripu.region_scores(x, 1)
+    table = ripu.region_scores(x, 1)
+    monkeypatch.setattr(ripu, '_LUT_MAX_K', 0)
+    sparse = ripu.region_scores(x, 1)
+    for a, b in zip(table, sparse):
+        assert torch.equal(a, b)  # same float order (see test_ripu_scores_fast)
     monkeypatch.setattr(ripu, '_SPARSE_MAX_WINDOW', 0)
-    slow = ripu.region_scores(x, 1)
-    for a, b in zip(fast, slow):
+    per_class = ripu.region_scores(x, 1)
+    for a, b in zip(table, per_class):
         assert_close(a, b)
 
 
