@@ -4,7 +4,7 @@ import pytest
 from mmengine.hooks import Hook
 from mmseg.registry import HOOKS, RUNNERS
 from PIL import Image
-from runner_utils import tiny_config
+from runner_utils import row_config, tiny_config
 
 from mmseg_ext.active.label_store import ActiveLabelStore
 
@@ -114,7 +114,10 @@ def test_bad_settings_fail_before_training(tmp_path, synthshift_root, hook, mess
 @pytest.mark.parametrize('config', ['ripu_pa', 'rand_pixel', 'canny_ent', 'ripu_superpixel',
                                     'source_free_ra'])
 def test_variant_configs_run(tmp_path, synthshift_root, config):
-    cfg = tiny_config(f'configs/ripu/synthshift/{config}.py', tmp_path, synthshift_root, iters=3)
+    from sweeps.space import Variant
+    from sweeps.spaces.rows import RIPU_ROWS
+    row = RIPU_ROWS.get(config) or Variant(f'ripu/{config}')  # a row, or a protocol config
+    cfg = row_config(row, tmp_path, synthshift_root, iters=3)
     before = cfg.custom_hooks[0].get('select_before_update', False)
     cfg.custom_hooks[0].select_iters = [0, 1] if before else [1, 2]
     RUNNERS.build(cfg).train()

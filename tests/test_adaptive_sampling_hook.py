@@ -49,7 +49,7 @@ def test_buys_during_training_through_the_store_and_ledger(tmp_path, synthshift_
     store = ActiveLabelStore(tmp_path / 'active_labels')
     # commits every 3 iterations, at the checkpoints (4, 8), before validation and at the end
     assert [r['iteration'] for r in store.rounds()] == [3, 4, 6, 8]
-    assert all(r['strategy'] == 'adamcu_as' for r in store.rounds())
+    assert all(r['strategy'] == 'ADA-MCU' for r in store.rounds())
     ledger = store.ledger()
     bought = sum(row['pixels'] for row in ledger)
     assert bought == hook.sampler.bought > 0
@@ -80,7 +80,8 @@ def test_first_batch_trains_on_exactly_what_it_bought(tmp_path, synthshift_root)
 
 
 def test_without_adaptive_sampling_the_threshold_stays(tmp_path, synthshift_root):
-    cfg = _cfg(tmp_path, synthshift_root, iters=3, adaptive_sampling=False)
+    cfg = _cfg(tmp_path, synthshift_root, iters=3,
+               strategy=dict(type='ADA-MCU', adaptive_sampling=False))
     runner = RUNNERS.build(cfg)
     runner.train()
     sampler = _hook(runner).sampler
@@ -89,7 +90,8 @@ def test_without_adaptive_sampling_the_threshold_stays(tmp_path, synthshift_root
 
 
 def test_decay_every_epoch_decays_once_per_pass_over_the_target(tmp_path, synthshift_root):
-    cfg = _cfg(tmp_path, synthshift_root, iters=3, decay_every='epoch', budget=dict(ratio=0.5))
+    cfg = _cfg(tmp_path, synthshift_root, iters=3, strategy=dict(type='ADA-MCU', decay_every='epoch'),
+               budget=dict(ratio=0.5))
     runner = RUNNERS.build(cfg)
     runner.train()
     sampler = _hook(runner).sampler
@@ -147,9 +149,10 @@ def test_batch_geometry_resize_flip_and_crop():
     (dict(pi_high=0.2, pi_low=0.5), 'pi_low <= pi_high'),
     (dict(pi_high=0.5), 'both be given'),
     (dict(budget=dict(ratio=1.5)), 'ratio'),
-    (dict(decay=1.5), 'decay'),
+    (dict(strategy=dict(type='ADA-MCU', decay=1.5)), 'decay'),
     (dict(commit_interval=0), 'commit_interval'),
-    (dict(decay_every='week'), 'decay_every'),
+    (dict(strategy=dict(type='ADA-MCU', decay_every='week')), 'decay_every'),
+    (dict(strategy=dict(type='RIPU-RA')), 'scope'),
 ])
 def test_bad_hook_settings_fail_when_built(hook, message):
     with pytest.raises(ValueError, match=message) as err:

@@ -10,7 +10,7 @@ from mmengine.dataset import pseudo_collate
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS, RUNNERS
 from PIL import Image
-from runner_utils import tiny_config
+from runner_utils import row_config, tiny_config
 
 from mmseg_ext.active.label_store import ActiveLabelStore
 from mmseg_ext.active.units import SuperpixelCache
@@ -19,8 +19,10 @@ from mmseg_ext.hooks.inference import PoolImages as _Pool, label_size_outputs
 ADEADA = 'configs/adeada/synthshift.py'
 
 
-def _cfg(tmp_path, root, config=ADEADA, iters=6, rounds=3, **hook):
-    cfg = tiny_config(config, tmp_path / 'work', root, iters=iters)
+def _cfg(tmp_path, root, config=ADEADA, iters=6, rounds=3, row=None, **hook):
+    """A tiny ADeADA run (`row`: a row of sweeps.spaces.rows.ADEADA_ROWS instead)."""
+    cfg = tiny_config(config, tmp_path / 'work', root, iters=iters) if row is None else \
+        row_config(row, tmp_path / 'work', root, iters=iters)
     period = iters // rounds
     cfg.param_scheduler = [dict(type='RoundPolyLR', period=period, begin=0, end=iters,
                                 by_epoch=False)]
@@ -124,7 +126,7 @@ def test_superpixel_cache_of_another_size_fails_before_training(tmp_path, synths
     (dict(region=dict(type='hexagon')), 'region type'),
     (dict(region=dict(type='grid', cell=(0, 4))), 'grid cell'),
     (dict(source_images=0), 'source_images'),
-    (dict(strategy_cfg=dict(alpha=-1.0)), 'option alpha'),
+    (dict(strategy=dict(type='ADeADA', alpha=-1.0)), 'option alpha'),
 ])
 def test_bad_settings_fail_before_training(tmp_path, synthshift_root, hook, message):
     cfg = _cfg(tmp_path, synthshift_root, **hook)
@@ -134,12 +136,13 @@ def test_bad_settings_fail_before_training(tmp_path, synthshift_root, hook, mess
 
 @pytest.mark.parametrize('config', ['badge', 'redal', 'aada', 'ripu_ra'])  # others: unit tests
 def test_strategy_configs_run(tmp_path, synthshift_root, config):
-    cfg = _cfg(tmp_path, synthshift_root, config=f'configs/adeada/synthshift/{config}.py',
-               iters=4, rounds=2)
+    from sweeps.spaces.rows import ADEADA_ROWS
+    cfg = _cfg(tmp_path, synthshift_root, iters=4, rounds=2, row=ADEADA_ROWS[config])
     if config == 'ripu_ra':
         cfg.custom_hooks = [dict(cfg.custom_hooks[0], select_iters=[0, 2],
                                  budget=dict(ratio=0.02))]
         cfg.custom_hooks[0].pop('superpixel_root')
     RUNNERS.build(cfg).train()
     store = ActiveLabelStore(os.path.join(cfg.work_dir, 'active_labels'))
-    assert len(store.rounds()) == 2 and store.rounds()[0]['strategy'] == config
+    strategy = cfg.custom_hooks[0]['strategy']['type']
+    assert len(store.rounds()) == 2 and store.rounds()[0]['strategy'] == strategy

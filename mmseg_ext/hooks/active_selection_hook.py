@@ -64,8 +64,12 @@ class ActiveSelectionHook(Hook):
 
     # ---------------------------------------------------------------- set-up and checks
 
+    def check_schedule(self, max_iters: int) -> None:
+        """select_iters inside a run of max_iters (a sweep checks every trial first)."""
+        self.rounds.check(max_iters)
+
     def before_train(self, runner):
-        self.rounds.check(runner.max_iters)
+        self.check_schedule(runner.max_iters)
         self.pool = TargetPool.of_runner(runner, type(self).__name__)
         self._check_budget()
         self.rounds.resume(runner, self.pool, self.strategy, self.round_deltas)

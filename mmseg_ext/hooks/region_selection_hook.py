@@ -87,6 +87,10 @@ class RegionSelectionHook(Hook):
 
     # ---------------------------------------------------------------- set-up and checks
 
+    def check_schedule(self, max_iters: int) -> None:
+        """select_iters inside a run of max_iters (a sweep checks every trial first)."""
+        self.rounds.check(max_iters)
+
     def before_train(self, runner):
         dataset = runner.train_dataloader.dataset
         source = getattr(dataset, 'source', None)
@@ -99,7 +103,7 @@ class RegionSelectionHook(Hook):
             self.source_infos = [source.get_data_info(int(i)) for i in index]
         self.data_roots = dict(target=target_dataset(runner).data_root,
                                source=getattr(source, 'data_root', None))
-        self.rounds.check(runner.max_iters)
+        self.check_schedule(runner.max_iters)
         self.pool = TargetPool.of_runner(runner, type(self).__name__)
         self._check_budget()
         self.rounds.resume(runner, self.pool, self.strategy, self.round_deltas)
