@@ -499,8 +499,10 @@ def connect_ray(plan):
     if plan.args.address:
         ray_env.connect(plan.args.address, log_to_driver=False)
     else:
-        ray_env.init_local(log_to_driver=False,
-                           runtime_env={'env_vars': {'PYTHONPATH': REPO}})
+        # the trials import what the driver can: the project, then the driver's PYTHONPATH
+        # (a space's own strategies, `Space.imports`)
+        path = os.pathsep.join(p for p in (REPO, os.environ.get('PYTHONPATH')) if p)
+        ray_env.init_local(log_to_driver=False, runtime_env={'env_vars': {'PYTHONPATH': path}})
     return ray
 
 

@@ -74,6 +74,7 @@ class Space:
     table_param: Optional[str] = None
     configs: str = 'ripu'                  # the method of variants without a config
     table_rounds: Optional[Sequence] = None  # rounds of table 'rounds' (None: all)
+    imports: Sequence[str] = ()            # modules of the space's own strategies (custom_imports)
 
     def __post_init__(self):
         names = [k for v in self.variants.values()
@@ -86,6 +87,9 @@ class Space:
             raise ValueError(f'space {self.name!r}: unknown benchmarks '
                              f'{sorted(benchmarks - set(BENCHMARKS))} in variant knobs; known: '
                              f'{", ".join(BENCHMARKS)}')
+        if isinstance(self.imports, str) or not all(isinstance(m, str) for m in self.imports):
+            raise ValueError(f'space {self.name!r}: imports must be a tuple of module names, got '
+                             f'{self.imports!r}')
         if self.search not in SEARCHES or self.scheduler not in SCHEDULERS:
             raise ValueError(f'space {self.name!r}: search {self.search!r} / scheduler '
                              f'{self.scheduler!r} not in {SEARCHES} / {SCHEDULERS}')

@@ -4,6 +4,7 @@ No Ray here: the same function builds the config for `--dry-run`, for the checks
 before anything starts, and inside the Ray trial.
 """
 import ast
+import importlib
 import inspect
 import os.path as osp
 from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
@@ -348,6 +349,17 @@ def apply_sets(cfg: Config, sets: Optional[Mapping[str, Any]]) -> None:
         cfg.merge_from_dict(sets)
 
 
+def import_space_modules(space: Space) -> None:
+    """Import the modules a space names (`Space.imports`: its own strategies, which register
+    themselves), before any of its configs is built; SweepError when one cannot be imported."""
+    for module in space.imports:
+        try:
+            importlib.import_module(module)
+        except ImportError as err:
+            raise SweepError(f'space {space.name!r}: cannot import {module!r} ({err}); put the '
+                             'folder that holds it on PYTHONPATH') from None
+
+
 def build_trial_config(space: Space, benchmark: str, variant: str, knobs: Mapping[str, Any],
                        seed: int, sets: Optional[Mapping[str, Any]] = None,
                        work_dir: Optional[str] = None, storage: Optional[str] = None,
@@ -363,7 +375,11 @@ def build_trial_config(space: Space, benchmark: str, variant: str, knobs: Mappin
         raise SweepError(f'space {space.name!r} has no variant {variant!r}; variants: '
                          f'{", ".join(space.variants)}')
     spec = space.variants[variant]
+    import_space_modules(space)
     cfg = Config.fromfile(config_path(benchmark, space.variant_config(variant)))
+    if space.imports:  # the trial's config says what it needs, as mmengine configs do
+        own = cfg.get('custom_imports') or dict(imports=[], allow_failed_imports=False)
+        cfg.custom_imports = dict(own, imports=[*own['imports'], *space.imports])
     applied = apply_knobs(cfg, {**spec.knobs_for(benchmark), **knobs})
     cfg.randomness = dict(seed=int(seed))
     dataset = cfg.train_dataloader.dataset

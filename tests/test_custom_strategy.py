@@ -1,0 +1,103 @@
+"""README "Writing a strategy": the example strategy file, written into a folder outside the
+project and imported through the space's `imports` (the trial config's custom_imports), runs a
+real SynthShift sweep; so does the README's space that sweeps its new option as an axis. No
+project file is touched."""
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pyarrow.parquet as pq
+import pytest
+from runner_utils import REPO
+
+ONE_TRIAL_SPACE = '''"""One trial of the README's strategy."""
+from sweeps.space import Space, Variant
+
+SPACE = Space(name='weighted_one', description=__doc__, imports=('my_strategies',), seeds=1,
+              variants={'weighted': Variant('ripu', dict(strategy='WeightedImpurity',
+                                                         **{'strategy.impurity_weight': 2.0}))})
+'''
+
+
+def _readme_blocks():
+    """The python blocks of the README's "Writing a strategy" section: (strategy, space)."""
+    text = open(os.path.join(REPO, 'README.md')).read()
+    section = text.split('### Writing a strategy', 1)[1].split('\n## ', 1)[0]
+    blocks = re.findall(r'```python\n(.*?)```', section, re.S)
+    assert len(blocks) == 2, 'the section shows the strategy file and the space file'
+    return blocks
+
+
+def _git_status():
+    return subprocess.run(['git', 'status', '--porcelain', '--untracked-files=all'], cwd=REPO,
+                          capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def user_env(tmp_path, synthshift_root):
+    ext = tmp_path / 'ext'
+    ext.mkdir()
+    strategy, space = _readme_blocks()
+    assert len(strategy.splitlines()) < 60
+    (ext / 'my_strategies.py').write_text(strategy)
+    (ext / 'weighted_impurity.py').write_text(space)
+    (ext / 'weighted_one.py').write_text(ONE_TRIAL_SPACE)
+    env = dict(os.environ, ADASWEEP_DATA=os.path.dirname(synthshift_root), PYTHONWARNINGS='ignore',
+               PYTHONPATH=os.pathsep.join([str(ext), os.environ.get('PYTHONPATH', '')]))
+    return ext, env
+
+
+def _sweep(ext, env, space, storage, *extra):
+    before = _git_status()
+    out = subprocess.run([sys.executable, 'sweeps/run.py', '--space', str(ext / space),
+                          '--storage', str(storage), '--name', 'user', '--seeds', '1', '--quiet',
+                          '--set', 'train_cfg.max_iters=20', *extra],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert _git_status() == before  # nothing of the project was written
+    rows = pq.read_table(os.path.join(storage, 'user', 'results.parquet')).to_pandas()
+    assert (rows.status == 'ok').all()
+    return rows
+
+
+def _strategy(row):
+    return json.loads(row.config_json)['custom_hooks'][0]['strategy']
+
+
+def test_readme_strategy_runs_a_one_trial_sweep(tmp_path, user_env):
+    ext, env = user_env
+    rows = _sweep(ext, env, 'weighted_one.py', tmp_path / 'results')
+    assert rows.trial_id.nunique() == 1 and sorted(rows['round']) == [0, 1, 2, 3, 4, 5]
+    final = rows[rows.is_final].iloc[0]
+    assert _strategy(final) == dict(type='WeightedImpurity', k=1, impurity_weight=2.0)
+    assert 'my_strategies' in json.loads(final.config_json)['custom_imports']['imports']
+    assert final.labelled_fraction > 0.02
+    work = os.path.join(tmp_path, 'results', 'user', 'work', final.trial_id, 'active_labels')
+    with open(os.path.join(work, 'rounds', 'round_004.json')) as f:
+        assert json.load(f)['strategy'] == 'WeightedImpurity'
+
+
+@pytest.mark.slow
+def test_readme_space_sweeps_the_new_option_as_an_axis(tmp_path, user_env):
+    ext, env = user_env
+    rows = _sweep(ext, env, 'weighted_impurity.py', tmp_path / 'results')
+    final = rows[rows.is_final]
+    assert len(final) == 3
+    weights = sorted(_strategy(r)['impurity_weight'] for _, r in final.iterrows())
+    assert weights == [0.5, 1.0, 2.0]
+    assert sorted(final.param_strategy_impurity_weight) == [0.5, 1.0, 2.0]
+    assert final.miou.nunique() > 1  # the option changes what is bought
+
+
+def test_a_space_whose_module_is_missing_is_one_error_line(tmp_path, user_env):
+    ext, env = user_env
+    env = dict(env, PYTHONPATH=os.environ.get('PYTHONPATH', ''))  # the module is not importable
+    out = subprocess.run([sys.executable, 'sweeps/run.py', '--space', str(ext / 'weighted_one.py'),
+                          '--storage', str(tmp_path / 'results'), '--dry-run'],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('error:') and "'my_strategies'" in lines[0]
+    assert not (tmp_path / 'results').exists()
