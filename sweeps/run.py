@@ -26,7 +26,8 @@ from sweeps.common import REPO, SweepError, default_data_root  # noqa: E402
 from sweeps.paths import absolute_sets, data_roots  # noqa: E402
 from sweeps.space import BENCHMARKS, SCHEDULERS, SEARCHES, sample_axis  # noqa: E402
 from sweeps.spaces import known_spaces, load_space, space_file  # noqa: E402
-from sweeps.trial_config import active_hook, build_trial_config, parse_sets  # noqa: E402
+from sweeps.trial_config import (active_hook, build_trial_config, parse_sets,  # noqa: E402
+                                  warmup_target)
 from sweeps.warmup import ensure_warmup, warmup_checkpoint  # noqa: E402
 
 PLAN_FILE = 'plan.json'
@@ -211,9 +212,10 @@ class Plan:
             if self.benchmark == 'synthshift':
                 self._ensure_synthshift(cfg)
             check_budget(cfg)
-            if cfg.get('warmup_config') and cfg.get('load_from') == warmup_checkpoint(
-                    cfg, self.storage, self.data_root):
-                self.warmups.setdefault(cfg.load_from, cfg)
+            if cfg.get('warmup_config'):
+                path = warmup_checkpoint(cfg, self.storage, self.data_root)
+                if path == warmup_target(cfg):
+                    self.warmups.setdefault(path, cfg)
             self.reports = max(self.reports, len(eval_iters(cfg)) + 1)
             self.configs[variant] = json.loads(json.dumps(cfg.to_dict(), default=str))
         self.searcher, self.param_space = _searcher(self)

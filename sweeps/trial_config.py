@@ -349,6 +349,29 @@ def apply_sets(cfg: Config, sets: Optional[Mapping[str, Any]]) -> None:
         cfg.merge_from_dict(sets)
 
 
+def _scoring_hook(cfg: Config) -> dict:
+    hook = active_hook(cfg)
+    if hook is None:
+        raise SweepError(f'warmup_scores = True but {cfg.filename} has no active hook')
+    return hook
+
+
+def warmup_target(cfg: Config) -> Optional[str]:
+    """The checkpoint the config already takes its warm-up from (load_from, or with
+    warmup_scores its active hook's score_checkpoint); None when not set yet."""
+    if cfg.get('warmup_scores'):
+        return _scoring_hook(cfg).get('score_checkpoint')
+    return cfg.get('load_from')
+
+
+def set_warmup_target(cfg: Config, path: str) -> None:
+    """Make the config take its warm-up from checkpoint `path` (see warmup_target)."""
+    if cfg.get('warmup_scores'):
+        _scoring_hook(cfg)['score_checkpoint'] = path
+    else:
+        cfg.load_from = path
+
+
 def import_space_modules(space: Space) -> None:
     """Import the modules a space names (`Space.imports`: its own strategies, which register
     themselves), before any of its configs is built; SweepError when one cannot be imported."""
@@ -393,9 +416,10 @@ def build_trial_config(space: Space, benchmark: str, variant: str, knobs: Mappin
     apply_sets(cfg, sets)
     if work_dir is not None:
         cfg.work_dir = work_dir
-    if cfg.get('warmup_config') and not cfg.get('load_from'):
-        if warmups and cfg.warmup_config in warmups:
-            cfg.load_from = warmups[cfg.warmup_config]
-        elif storage is not None:
-            cfg.load_from = warmup_checkpoint(cfg, storage, data_root)
+    if cfg.get('warmup_config') and not warmup_target(cfg):
+        path = warmups.get(cfg.warmup_config) if warmups else None
+        if path is None and storage is not None:
+            path = warmup_checkpoint(cfg, storage, data_root)
+        if path is not None:
+            set_warmup_target(cfg, path)
     return cfg, applied

@@ -7,8 +7,8 @@ from mmengine.utils import ProgressBar
 from mmseg.registry import HOOKS
 
 from ..active.strategies import Budget, build_strategy, strategy_config
-from .inference import label_size_logits
-from .rounds import Schedule, SelectionRounds
+from .inference import check_classes, label_size_logits, weights_of
+from .rounds import Schedule, SelectionRounds, unwrap
 from .target_pool import DEFAULT_PIPELINE, TargetPool, seeded_generator
 
 
@@ -33,13 +33,16 @@ class ActiveSelectionHook(Hook):
         pool_pipeline: how target images are loaded for scoring (test-like; no labels).
         select_before_update: select before the update of the iteration instead of after it
             (RIPU's source-free variant, which selects at iteration 0 with the source model).
+        score_checkpoint: a checkpoint whose weights score the pool instead of the model being
+            trained (POINT-ENT: G1 selects, a new G2 from the same initialisation trains); its
+            class count must be the model's.
     """
     priority = 'NORMAL'  # before CheckpointHook, so a checkpoint holds its iteration's labels
 
     def __init__(self, select_iters, strategy: Union[dict, str] = dict(type='RIPU-RA', k=1),
                  strategy_cfg: dict = None, budget: dict = dict(ratio=0.022),
                  pool_pipeline=None, batch_size: int = 8, num_workers: int = 0, seed: int = 0,
-                 select_before_update: bool = False):
+                 select_before_update: bool = False, score_checkpoint: str = None):
         name = type(self).__name__
         self.rounds = SelectionRounds(select_iters, select_before_update, name)
         try:
@@ -53,6 +56,7 @@ class ActiveSelectionHook(Hook):
         self.budget = None if budget is None else Budget(rounds=len(self.rounds), **budget)
         self.pool_pipeline = list(pool_pipeline or DEFAULT_PIPELINE)
         self.batch_size, self.num_workers, self.seed = batch_size, num_workers, seed
+        self.score_checkpoint = score_checkpoint
         self.pool = None
 
     @property
@@ -70,6 +74,8 @@ class ActiveSelectionHook(Hook):
 
     def before_train(self, runner):
         self.check_schedule(runner.max_iters)
+        if self.score_checkpoint is not None:
+            check_classes(unwrap(runner.model), self.score_checkpoint, type(self).__name__)
         self.pool = TargetPool.of_runner(runner, type(self).__name__)
         self._check_budget()
         self.rounds.resume(runner, self.pool, self.strategy, self.round_deltas)
@@ -83,7 +89,10 @@ class ActiveSelectionHook(Hook):
     def _check_budget(self):
         """Dry-run every round on the first target image, so an impossible budget fails now."""
         h, w = self.pool.sizes[0]
-        count = self.strategy.units_per_round(h, w, self.budget)
+        try:
+            count = self.strategy.units_per_round(h, w, self.budget)
+        except ValueError as err:
+            raise ValueError(f'{type(self).__name__}: {err}') from None
         logits = torch.zeros(1, h, w)
         logits[0, ::2] = 1.0  # two classes, so impurity/entropy scores are not degenerate
         image = self.pool.image(self.pool.infos[0], h, w) if self.strategy.needs_image else None
@@ -94,6 +103,8 @@ class ActiveSelectionHook(Hook):
                                             image=image, generator=torch.Generator())
                 blocked = pick.blocked
         except ValueError as err:
+            if self.budget is None:
+                raise ValueError(f'{type(self).__name__}: {err}') from None
             raise ValueError(f'{type(self).__name__}: the budget ({self.budget}) is larger than '
                              f'the pool of a {h}x{w} image with {self.strategy.name}: {err}') \
                 from None
@@ -113,14 +124,15 @@ class ActiveSelectionHook(Hook):
                            f'with {self.strategy.name}')
         progress = ProgressBar(len(pool))
         deltas = {}
-        for batch in pool.loader(self.pool_pipeline, self.batch_size, self.num_workers):
-            if self.strategy.needs_logits:
-                logits = label_size_logits(model, batch)
-            else:  # e.g. random: only the label size matters
-                logits = [torch.empty((0, *pool.sizes[i])) for i in batch['index']]
-            for index, image_logits in zip(batch['index'], logits):
-                deltas.update(self._pick(index, image_logits, round_index))
-                progress.update()
+        with weights_of(model, self.score_checkpoint if self.strategy.needs_logits else None):
+            for batch in pool.loader(self.pool_pipeline, self.batch_size, self.num_workers):
+                if self.strategy.needs_logits:
+                    logits = label_size_logits(model, batch)
+                else:  # e.g. random: only the label size matters
+                    logits = [torch.empty((0, *pool.sizes[i])) for i in batch['index']]
+                for index, image_logits in zip(batch['index'], logits):
+                    deltas.update(self._pick(index, image_logits, round_index))
+                    progress.update()
         return deltas
 
     def _pick(self, index, logits, round_index):

@@ -8,6 +8,7 @@ resized to the padded input size (what mmseg's whole-image predict does), the pa
 cropped, and it is resized to ``ori_shape`` (one resize per run of images with the same
 geometry): the logits equal mmseg's predict ``seg_logits``.
 """
+from contextlib import contextmanager
 from typing import List, NamedTuple, Optional
 
 import torch
@@ -96,3 +97,35 @@ def label_size(model, maps: torch.Tensor, metas) -> List[torch.Tensor]:
 def _same_geometry(a, b):
     keys = ('ori_shape', 'img_padding_size', 'padding_size')
     return all(tuple(a.get(k) or ()) == tuple(b.get(k) or ()) for k in keys)
+
+
+def checkpoint_state(path: str) -> dict:
+    """The model state dict of an mmengine checkpoint file (CPU, memory-mapped)."""
+    checkpoint = torch.load(path, map_location='cpu', mmap=True, weights_only=True)
+    return checkpoint.get('state_dict', checkpoint)
+
+
+def check_classes(model, path: str, owner: str) -> None:
+    """The checkpoint's decode head predicts as many classes as the model's; one-line
+    ValueError otherwise (a warm-up of another benchmark or class set)."""
+    key = 'decode_head.conv_seg.weight'
+    theirs = checkpoint_state(path).get(key)
+    ours = model.state_dict().get(key)
+    if theirs is not None and ours is not None and theirs.shape[0] != ours.shape[0]:
+        raise ValueError(f'{owner}: checkpoint {path} predicts {theirs.shape[0]} classes, the '
+                         f"config's model {ours.shape[0]} ({key})")
+
+
+@contextmanager
+def weights_of(model, path: Optional[str]):
+    """Inside the block the model has the weights of checkpoint `path` (None: its own); its own
+    weights and buffers are restored afterwards, bit for bit."""
+    if path is None:
+        yield model
+        return
+    own = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(checkpoint_state(path), strict=False)
+    try:
+        yield model
+    finally:
+        model.load_state_dict(own)
