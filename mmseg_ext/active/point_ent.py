@@ -53,11 +53,15 @@ the number of patches; N below 1 or above the pixels of a patch; an unknown ``se
 ``pseudo``; prob / gt of the wrong shape.
 """
 import math
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import torch
 
+from .window import one_intraop_thread
+
 IGNORE = 255
+_CHUNK_ELEMS = 1 << 17  # p log p in row chunks that stay in cache (CPU)
 SELECTIONS = ('entropy', 'random')
 PSEUDO = ('points', 'dense', 'none')
 
@@ -129,9 +133,34 @@ def patch_entropy(prob, grid):
     the grid of the pixel entropy ``-sum_c p log p`` (natural log, 0 log 0 = 0)."""
     _check_prob(prob, 'patch_entropy')
     rows, cols, ph, pw = check_grid(grid, prob.shape[1:])
-    with torch.no_grad():
-        entropy = -torch.special.xlogy(prob, prob).sum(0)  # (H, W)
-        return entropy.view(rows, ph, cols, pw).mean((1, 3))
+    with torch.no_grad(), one_intraop_thread(prob.device) as workers:
+        plogp = _sum_plogp(prob.detach(), workers)
+        return plogp.view(rows, ph, cols, pw).mean((1, 3)).neg_()
+
+
+def _sum_plogp(prob, workers=1):
+    """(C, H, W) -> (H, W) sum_c p log max(p, 1e-30): 0 log 0 = 0; the clamp changes only
+    p < 1e-30, whose terms are below 1e-28. On CPU in row chunks that stay in cache, spread
+    over `workers` Python threads (each op on one intra-op thread: on shared cores an OpenMP
+    region per op waits for descheduled workers; see window.one_intraop_thread)."""
+    num_classes, height, width = prob.shape
+    if prob.device.type != 'cpu':
+        return prob.clamp_min(1e-30).log_().mul_(prob).sum(0)
+    out = torch.empty((height, width), dtype=prob.dtype)
+    rows = max(1, _CHUNK_ELEMS // (num_classes * width))
+
+    def work(starts):
+        for r0 in starts:
+            chunk = prob[:, r0:r0 + rows]
+            torch.sum(chunk.clamp_min(1e-30).log_().mul_(chunk), 0, out=out[r0:r0 + rows])
+
+    starts = list(range(0, height, rows))
+    if workers > 1 and len(starts) > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(work, [starts[i::workers] for i in range(workers)]))
+    else:
+        work(starts)
+    return out
 
 
 def acquire(prob, gt, k, points_per_patch, grid, selection='entropy', pseudo='points',
@@ -148,8 +177,8 @@ def acquire(prob, gt, k, points_per_patch, grid, selection='entropy', pseudo='po
                                        pseudo)
     device = prob.device
     num_patches = rows * cols
-    with torch.no_grad():
-        scores = patch_entropy(prob, grid)
+    scores = patch_entropy(prob, grid)
+    with torch.no_grad(), one_intraop_thread(device):  # mid-sized ops: one thread each
         # N distinct points per patch: the N largest of one uniform draw per (patch, pixel)
         draw = torch.rand((num_patches, ph * pw), generator=generator, device=device)
         local = draw.topk(points_per_patch, dim=1, sorted=False).indices
