@@ -106,13 +106,16 @@ def batch(n=4, h=64, w=128, seed=0):
                 target_data_samples=samples(False))
 
 
-def bench_step(steps, warmup, ndf):
+def bench_step(steps, warmup, ndf, channels_last=None):
     from mmengine.config import Config
     from mmengine.optim import build_optim_wrapper
     from mmseg.registry import MODELS
     cfg = Config.fromfile(osp.join(REPO, CONFIG))
     advent_cfg = copy.deepcopy(cfg.model.to_dict())
     advent_cfg['discriminator']['ndf'] = ndf
+    if channels_last is not None:
+        advent_cfg['discriminator']['channels_last'] = channels_last
+    layout = 'NHWC' if advent_cfg['discriminator'].get('channels_last') else 'NCHW'
     plain_cfg = dict(type='ADASegmentor', **{k: advent_cfg[k] for k in PLAIN_KEYS})
     torch.manual_seed(0)
     advent = MODELS.build(advent_cfg)
@@ -126,7 +129,7 @@ def bench_step(steps, warmup, ndf):
     t_plain, t_advent = interleaved([lambda: plain.train_step(data, plain_ow),
                                      lambda: advent.train_step(data, advent_ow)], steps, warmup)
     print(f'(b) plain ADASegmentor step: {t_plain * 1e3:.1f} ms; ADVENT step (2 levels, 2 '
-          f'discriminators, ndf {ndf}): {t_advent * 1e3:.1f} ms; ratio {t_advent / t_plain:.2f}x '
+          f'discriminators, ndf {ndf}, {layout}): {t_advent * 1e3:.1f} ms; ratio {t_advent / t_plain:.2f}x '
           f'(aim <= 1.5x; batch 4 + 4, 64x128, medians of {steps})')
     return t_advent / t_plain
 
@@ -139,6 +142,9 @@ def main(argv=None):
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--ndf', type=int, nargs='+', default=[64])
     p.add_argument('--only', choices=('acquisition', 'step'))
+    p.add_argument('--layouts', nargs='+', choices=('config', 'nchw', 'nhwc'),
+                   default=['config'], help="the discriminators' memory layout (config: "
+                   'as the config sets it)')
     args = p.parse_args(argv)
     import mmseg_ext  # noqa: F401
     from mmseg.utils import register_all_modules
@@ -150,7 +156,9 @@ def main(argv=None):
         bench_acquisition(args.repeats, args.warmup)
     if args.only != 'acquisition':
         for ndf in args.ndf:
-            bench_step(args.steps, args.warmup, ndf)
+            for layout in args.layouts:
+                bench_step(args.steps, args.warmup, ndf,
+                           dict(config=None, nchw=False, nhwc=True)[layout])
     print(f'load average after: {load()}')
 
 
