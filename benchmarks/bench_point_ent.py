@@ -17,7 +17,10 @@ the same run (not a test; prints the figures of one run).
     (ADVENT: 64).
 
 The machine's load average is printed before and after: these CPUs may be shared, and the
-ratios, measured interleaved in one process, are what to compare.
+ratios, measured interleaved in one process, are what to compare. On 2 shared cores with a
+load of 4-8, `--threads 1` gave the steady figures: with 2 intra-op threads every OpenMP
+region waits for a descheduled worker and a plain step took ~40x longer (see
+mmseg_ext.active.window.one_intraop_thread).
 
     python benchmarks/bench_point_ent.py [--repeats 15] [--steps 20] [--threads 2] [--ndf 64]
 """
@@ -129,7 +132,8 @@ def bench_step(steps, warmup, ndf, channels_last=None):
     t_plain, t_advent = interleaved([lambda: plain.train_step(data, plain_ow),
                                      lambda: advent.train_step(data, advent_ow)], steps, warmup)
     print(f'(b) plain ADASegmentor step: {t_plain * 1e3:.1f} ms; ADVENT step (2 levels, 2 '
-          f'discriminators, ndf {ndf}, {layout}): {t_advent * 1e3:.1f} ms; ratio {t_advent / t_plain:.2f}x '
+          f'discriminators, ndf {ndf}, {layout}): {t_advent * 1e3:.1f} ms; ratio '
+          f'{t_advent / t_plain:.2f}x '
           f'(aim <= 1.5x; batch 4 + 4, 64x128, medians of {steps})')
     return t_advent / t_plain
 

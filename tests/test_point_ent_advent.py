@@ -259,3 +259,15 @@ def test_runner_trains_synthshift_g1(config, tmp_path, synthshift_root):
     for prefix in prefixes:
         assert any(k.startswith(prefix) for k in changed), prefix
     assert (tmp_path / f'iter_{iters}.pth').is_file()
+
+
+def test_fc_discriminator_channels_last_is_the_same_function():
+    from mmseg_ext.models import FCDiscriminator
+    torch.manual_seed(0)
+    plain = FCDiscriminator(num_classes=19)
+    nhwc = FCDiscriminator(num_classes=19, channels_last=True)
+    nhwc.load_state_dict(plain.state_dict())
+    x = torch.rand(2, 19, 64, 128)
+    torch.testing.assert_close(nhwc(x), plain(x), rtol=1e-4, atol=1e-5)
+    assert nhwc.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not plain.channels_last

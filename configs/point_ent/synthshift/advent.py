@@ -12,8 +12,11 @@
 #   scratch; ADVENT's SGD 2.5e-4 from ImageNet weights does not move it in 600 iterations),
 #   600 iterations of a poly over 1250, batch 4 + 4 (ADVENT 1 + 1), validation at the end only
 #   and the last checkpoint (ADVENT keeps the best on val);
-# - `discriminator_ndf` 64 (ADVENT) gives 64-128-256-512-1 discriminators that cost many times
-#   the tiny segmentor (benchmarks/bench_point_ent.py); the option stays for a smaller one.
+# - kept unscaled: `discriminator_ndf` 64 (ADVENT's 64-128-256-512-1). At this scale the two
+#   discriminators cost far more than the tiny segmentor (~1 GMAC per D forward of a 4-image
+#   batch against ~0.1 for the segmentor): benchmarks/bench_point_ent.py measured an ADVENT step
+#   at 10.2x a plain ADASegmentor step (1 torch thread; ndf 16: 3.1x, ndf 8: 2.8x), where on
+#   DeepLab-v2 at 1280x720 a D forward is ~7% of the network's. A smaller ndf is the knob.
 # The grid of POINT-ENT's acquisition on these 64x128 images is 8x8 patches of 8x16 pixels.
 _base_ = ['../../_base_/default_runtime.py', '../../_base_/models/tiny_synthshift.py',
           '../../_base_/models/tiny_synthshift_aux_head.py',
