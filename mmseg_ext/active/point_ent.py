@@ -50,7 +50,9 @@ only in those options are paired. No Python loop over patches or points.
 
 Bad input raises a one-line ValueError: a grid that does not divide (H, W); K negative or above
 the number of patches; N below 1 or above the pixels of a patch; an unknown ``selection`` or
-``pseudo``; prob / gt of the wrong shape.
+``pseudo``; prob / gt of the wrong shape. ``check_options(k, points_per_patch, grid, (H, W),
+selection, pseudo)`` runs the option checks alone (a config, before training) and returns
+(rows, cols, patch_h, patch_w); ``check_grid(grid, (H, W))`` the grid's alone.
 """
 import math
 from concurrent.futures import ThreadPoolExecutor
@@ -197,7 +199,7 @@ def acquire(prob, gt, k, points_per_patch, grid, selection='entropy', pseudo='po
         oracle = torch.zeros(height * width, dtype=torch.bool, device=device)
         pseudo_mask = torch.zeros(height * width, dtype=torch.bool, device=device)
         clicked = points[patches].flatten()
-        labels[clicked] = gt.flatten()[clicked].to(device=device, dtype=torch.long)
+        labels[clicked] = gt.to(device).flatten()[clicked].long()
         oracle[clicked] = True
         if pseudo == 'points':
             where = points[~selected].flatten()
