@@ -562,7 +562,7 @@ def run(plan, folder):
     say(plan.args, f'{nodes} node(s) can run trials; data root {plan.data_root} checked on each')
     for cfg in plan.warmups.values():
         ensure_warmup(cfg, plan.storage, plan.data_root, cpus=plan.args.cpus_per_trial,
-                      gpus=plan.args.gpus_per_trial, log=lambda text: say(plan.args, text))
+                      gpus=plan.args.gpus_per_trial, log=lambda text, **_: say(plan.args, text))
     if not resuming:
         write_sweep_snapshot(plan.sweep_dir, dict(
             name=plan.name, space=plan.space.name, benchmark=plan.benchmark, search=plan.search,

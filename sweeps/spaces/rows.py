@@ -87,3 +87,28 @@ ADEADA_ROWS = {
                                                 select_before_update=True)),
                        benchmarks=dict(synthshift=dict(budget_ratio=0.045))),
 }
+
+
+# POINT-ENT (paper 002): rows on the anchor configs/point_ent/<benchmark>.py (K = 10 entropy
+# patches x N = 5 points, pseudo labels at the other patches' points) and G1 alone. "All"
+# patches is the grid: 8x8 on SynthShift, 8x16 on Cityscapes.
+POINT_ENT_ROWS = {
+    'minent': Variant('point_ent/minent'),
+    'advent': Variant('point_ent/advent'),
+    'self_training': Variant('point_ent', {'strategy.k': 0}),
+    'random': Variant('point_ent', {'strategy.selection': 'random'}),
+    'active': Variant('point_ent'),
+    'full': Variant('point_ent', {'strategy.k': 64, 'strategy.pseudo': 'none'},
+                    benchmarks=on_cityscapes(**{'strategy.k': 128})),
+}
+# 40 oracle clicks per image, whatever picks them (sweeps/spaces/point_budget.py)
+POINT_BUDGET_ROWS = {
+    'point_ent_k8': Variant('point_ent', {'strategy.k': 8}),
+    'random_points': Variant('point_ent', dict(strategy=dict(type='RAND', unit='pixel'),
+                                               **PA_BUDGET),
+                             benchmarks=on_cityscapes(**PA_CITYSCAPES)),
+    'ripu_pa_40px': Variant('point_ent', dict(strategy=dict(type='RIPU-PA', k=2), **PA_BUDGET),
+                            benchmarks=on_cityscapes(strategy=dict(type='RIPU-PA', k=32),
+                                                     **PA_CITYSCAPES)),
+    'point_ent_no_pseudo': Variant('point_ent', {'strategy.k': 8, 'strategy.pseudo': 'none'}),
+}

@@ -13,7 +13,7 @@ decorated with ``@STRATEGIES.register_module()`` (or ``register_strategy``), loa
 config's ``custom_imports``; README "Writing a strategy" has a complete example.
 """
 from ..units import Budget  # noqa: F401  (the per-image budget, re-exported)
-from . import adamcu, adeada, image_baselines, pool_baselines, ripu  # noqa: F401  (register)
+from . import adamcu, adeada, image_baselines, point_ent, pool_baselines, ripu  # noqa: F401,E501
 from .base import (LEGACY_NAMES, SCOPES, STRATEGIES, Strategy, build_strategy,  # noqa: F401
                    names, register_strategy, strategy_config)
 from .image import GreedyStrategy, ImageStrategy, Pick, SegmentStrategy  # noqa: F401

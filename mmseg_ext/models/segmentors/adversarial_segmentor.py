@@ -65,7 +65,9 @@ class AdversarialSegmentor(ADASegmentor):
     (AdversarialOptimWrapperConstructor builds it); with two levels the 'discriminator' wrapper
     holds both discriminators. Its optimiser (Adam in ADVENT) is per parameter, so one Adam over
     both equals ADVENT's two Adams with the same settings and schedule. MinEnt takes a plain
-    OptimWrapper. The target labels are never used: unlike ADASegmentor there is no supervised
+    OptimWrapper. The target labels are used only with `target_supervision=True` (POINT-ENT's
+    G2: the supervised losses of ADASegmentor on the labelled target pixels, `tgt.*`, averaged
+    over those pixels by the heads' avg_non_ignore CE); by default there is no supervised
     target loss, whatever the target dataset loads. Logged: the supervised losses, the main
     level's `loss_adv` (weighted, as summed into the G loss), `loss_d_src`, `loss_d_tgt`, the aux
     level's `aux.loss_adv`, `aux.loss_d_src`, `aux.loss_d_tgt`, MinEnt's `loss_ent` and
@@ -86,7 +88,7 @@ class AdversarialSegmentor(ADASegmentor):
 
     def __init__(self, discriminator=dict(type='FCDiscriminator'), adv_weight=0.0005,
                  aux_adv_weight=None, discriminator_input='softmax', alignment='adversarial',
-                 **kwargs):
+                 target_supervision=False, **kwargs):
         if alignment not in self.ALIGNMENTS:
             raise ValueError(f'AdversarialSegmentor: alignment={alignment!r}, expected one of '
                              f'{self.ALIGNMENTS}')
@@ -99,6 +101,7 @@ class AdversarialSegmentor(ADASegmentor):
         super().__init__(**kwargs)
         self.alignment = alignment
         self.discriminator_input = discriminator_input
+        self.target_supervision = bool(target_supervision)
         self.levels = ('main',) if aux_adv_weight is None else ('main', 'aux')
         if 'aux' in self.levels and not self.with_auxiliary_head:
             raise ValueError('AdversarialSegmentor: aux_adv_weight is set but the model has no '
@@ -194,6 +197,8 @@ class AdversarialSegmentor(ADASegmentor):
         source = self.domain_forward(data['inputs'], data['data_samples'])
         target = self.domain_forward(data['target_inputs'], data['target_data_samples'])
         losses = self.supervised_losses(source, prefix='')
+        if self.target_supervision and bool((target.label != self.decode_head.ignore_index).any()):
+            losses.update(self.supervised_losses(target, prefix='tgt.'))
         losses.update(self.method_losses(source, target))
         return source, target, losses
 
