@@ -174,8 +174,10 @@ class ActiveLabelStore:
             out['arrays'] = (state, gt)  # saves commit_round reading them again
         return out
 
-    def commit_round(self, round_index, iteration, deltas, strategy='', before_update=False):
+    def commit_round(self, round_index, iteration, deltas, strategy='', before_update=False,
+                     options=None):
         """Buy the labels of one round: `deltas` = {rel: self.delta(...)}. Returns ledger rows.
+        `strategy` and its `options` (JSON values) are recorded with the round.
         `before_update`: bought before the update of iteration `iteration` (after a checkpoint
         of `iteration` completed updates, which `rollback(iteration)` therefore undoes)."""
         rows = [dict(round=round_index, iteration=int(iteration), **d['row'])
@@ -190,6 +192,8 @@ class ActiveLabelStore:
         pending = dict(round=round_index, iteration=int(iteration), strategy=strategy,
                        before_update=bool(before_update),
                        images=list(deltas), rows=rows)
+        if options:
+            pending['options'] = json.loads(json.dumps(options, default=str))
         _save_json(f'{name}.pending.json', pending)
         kill_point('commit')
         self._apply(pending, f'{name}.npz', {rel: d['arrays'] for rel, d in deltas.items()

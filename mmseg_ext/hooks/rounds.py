@@ -80,6 +80,7 @@ class SelectionRounds:
         deltas = round_deltas(runner, model, round_index)
         kill_point('selection')
         rows = pool.store.commit_round(round_index, iteration, deltas, strategy=strategy.name,
-                                       before_update=self.before_update)
+                                       before_update=self.before_update,
+                                       options=strategy.options)
         model.train(was_training)
         pool.log_round(runner, round_index, rows, time.perf_counter() - start, strategy.unit)

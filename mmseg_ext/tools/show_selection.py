@@ -3,8 +3,10 @@
     python -m mmseg_ext.tools.show_selection WORK_DIR --out FILE.png [--images 6] [--round R]
 
 Reads WORK_DIR/active_labels (see mmseg_ext.active.label_store). Each row of the figure is one
-target image: the image with the bought pixels outlined in their round's colour, then the
-bought ground truth in the Cityscapes palette.
+target image: the image with the bought pixels in their round's colour, then the bought ground
+truth in the Cityscapes palette. Pseudo labels (POINT-ENT) are grey on the image and dimmed in
+the label panel; a round of a grid strategy (POINT-ENT's `grid`, `stride`) outlines the patches
+it bought points in, in the round's colour.
 """
 import argparse
 import json
@@ -47,6 +49,21 @@ def round_map(store, rel, shape, upto=None):
     return rounds
 
 
+PSEUDO_COLOUR = (150, 150, 150)
+
+
+def _outline_patches(overlay, bought, grid, colour):
+    """Outline the cells of a (rows, cols) grid over the image that hold a bought pixel."""
+    h, w = bought.shape
+    rows, cols = grid
+    ph, pw = h // rows, w // cols
+    cells = bought[:rows * ph, :cols * pw].reshape(rows, ph, cols, pw).any(axis=(1, 3))
+    for r, c in zip(*np.nonzero(cells)):
+        top, left = r * ph, c * pw
+        overlay[top, left:left + pw] = overlay[top + ph - 1, left:left + pw] = colour
+        overlay[top:top + ph, left] = overlay[top:top + ph, left + pw - 1] = colour
+
+
 def render(store, rel, upto=None):
     gt_path = store.gt_path(rel)
     labels = store.labels(rel)
@@ -57,10 +74,18 @@ def render(store, rel, upto=None):
     rounds = round_map(store, rel, (h, w), upto)
     overlay = (image * 0.6).astype(np.uint8)
     bought = rounds >= 0
+    pseudo = store.pseudo(rel)
+    overlay[pseudo & ~bought] = PSEUDO_COLOUR
     overlay[bought] = ROUND_COLOURS[rounds[bought] % len(ROUND_COLOURS)]
+    for rnd in store.rounds():
+        grid = (rnd.get('options') or {}).get('grid')
+        if grid and rel in rnd['images'] and (upto is None or rnd['round'] <= upto):
+            _outline_patches(overlay, rounds == rnd['round'], grid,
+                             ROUND_COLOURS[rnd['round'] % len(ROUND_COLOURS)])
     palette = np.array(CITYSCAPES_PALETTE + ((0, 0, 0),) * (256 - len(CITYSCAPES_PALETTE)),
                        np.uint8)
     truth = palette[labels]
+    truth[pseudo & ~bought] = (truth[pseudo & ~bought] * 0.5).astype(np.uint8)
     truth[labels == 255] = (image[labels == 255] * 0.25).astype(np.uint8)
     return np.concatenate([overlay, np.full((h, 4, 3), 255, np.uint8), truth], axis=1)
 
