@@ -139,8 +139,10 @@ def best_summary(table, metric='miou', mode='max', param_columns=None):
     df = df[df.is_final & (df.status == 'ok') & df[metric].notna()]
     if df.empty:
         return 'best: none (no trial finished)'
+    # parameters sampled within a variant (a variant's fixed knobs are in its name already)
     params = [c for c in (param_columns if param_columns is not None else df.columns)
-              if c.startswith('param_') and c in df.columns and df[c].nunique(dropna=True) > 1]
+              if c.startswith('param_') and c in df.columns
+              and df.groupby('variant')[c].nunique(dropna=True).max() > 1]
     keys = ['variant'] + params
     groups = []
     for key, rows in df.groupby(keys, sort=False, dropna=False):
