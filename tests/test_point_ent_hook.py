@@ -3,6 +3,7 @@ first update; oracle points are bought (ground truth), pseudo labels are G1's ar
 kept apart in the store; G2 trains from its own initialisation; show_selection draws the
 patches and points; bad settings fail before training with one line."""
 import glob
+import math
 import os
 
 import numpy as np
@@ -113,3 +114,36 @@ def test_a_warm_up_of_another_class_count_is_refused(tmp_path, synthshift_root, 
     with pytest.raises(ValueError, match='predicts 16 classes') as err:
         RUNNERS.build(cfg).train()
     assert '\n' not in str(err.value)
+
+
+@pytest.mark.parametrize('benchmark, label_size', [('synthshift', (64, 128)),
+                                                   ('gta5_to_cityscapes', (1024, 2048)),
+                                                   ('synthia_to_cityscapes', (1024, 2048))])
+def test_every_point_ent_space_builds_its_trials(benchmark, label_size):
+    """Every row of the three POINT-ENT spaces builds its trial config and its hook on every
+    benchmark, and its strategy buys the clicks it should in an image of the benchmark."""
+    from mmseg.registry import HOOKS
+
+    from sweeps.spaces import load_space
+    from sweeps.trial_config import active_hook, build_trial_config
+    clicks = {}
+    for name in ('point_ent_selection', 'point_ent_k', 'point_budget'):
+        space = load_space(name)
+        for variant in space.variants:
+            cfg, _ = build_trial_config(space, benchmark, variant, {}, 0, data_root='/data')
+            hook_cfg = active_hook(cfg)
+            if hook_cfg is None:  # G1 alone (MinEnt, AdvEnt)
+                assert cfg.model.type == 'AdversarialSegmentor'
+                continue
+            hook = HOOKS.build(dict(hook_cfg))
+            assert hook_cfg['select_iters'] == [0] and hook_cfg['select_before_update']
+            clicks[f'{name}/{variant}'] = hook.strategy.units_per_round(*label_size, hook.budget)
+    patches = 64 if benchmark == 'synthshift' else 128
+    assert clicks['point_ent_selection/active'] == 50
+    assert clicks['point_ent_selection/self_training'] == 0
+    assert clicks['point_ent_selection/full'] == patches * 5
+    assert clicks['point_ent_k/k=3'] == 15 and clicks['point_ent_k/k=all'] == patches * 5
+    assert clicks['point_budget/point_ent_k8'] == clicks['point_budget/point_ent_no_pseudo'] == 40
+    scale = 1 if benchmark == 'synthshift' else 1024 * 2048 / (640 * 1280)  # PA's reference scale
+    assert clicks['point_budget/random_points'] == clicks['point_budget/ripu_pa_40px'] == \
+        math.ceil(40 * scale)
