@@ -4,7 +4,8 @@ pre-training), trained once per warm-up config and reused by every trial and swe
 A method config names its warm-up with `warmup_config = 'configs/.../warmup.py'` (relative to
 the repository); the trial starts from it (`load_from`), or, with `warmup_scores = True`
 (POINT-ENT: G1 selects, a new G2 trains), only its active hook scores the pool with it (the
-hook's `score_checkpoint`). The checkpoint lives at `<storage>/warmup/<benchmark>-<name>-<hash>/warmup.pth`,
+hook's `score_checkpoint`). The checkpoint lives at
+`<storage>/warmup/<benchmark>-<name>-<hash>/warmup.pth`,
 the hash taken over the warm-up's resolved config text and the data root, so an edited warm-up
 config (or other data) trains a new one.
 

@@ -164,7 +164,8 @@ class ActiveLabelStore:
         if pseudo is not None:
             pseudo = np.asarray(pseudo, np.uint8)
             if pseudo.shape != gt.shape:
-                raise ValueError(f'pseudo labels of {rel} are {pseudo.shape}, its labels {gt.shape}')
+                raise ValueError(f'pseudo labels of {rel} are {pseudo.shape}, its labels '
+                                 f'{gt.shape}')
             given = (pseudo != IGNORE) & ~(state & PSEUDO).astype(bool) & ~old_bought & ~new_bought
             out['pseudo'] = np.flatnonzero(given)
             out['pseudo_labels'] = pseudo.flat[out['pseudo']]
@@ -186,7 +187,8 @@ class ActiveLabelStore:
         for i, d in enumerate(deltas.values()):
             arrays[f'{i}_bought'], arrays[f'{i}_blocked'] = d['bought'], d['blocked']
             if 'pseudo' in d:
-                arrays[f'{i}_pseudo'], arrays[f'{i}_pseudo_labels'] = d['pseudo'], d['pseudo_labels']
+                arrays[f'{i}_pseudo'] = d['pseudo']
+                arrays[f'{i}_pseudo_labels'] = d['pseudo_labels']
         name = self.root / 'rounds' / f'round_{round_index:03d}'
         _save_npz(f'{name}.npz', arrays)
         pending = dict(round=round_index, iteration=int(iteration), strategy=strategy,

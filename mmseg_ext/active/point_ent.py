@@ -55,12 +55,11 @@ selection, pseudo)`` runs the option checks alone (a config, before training) an
 (rows, cols, patch_h, patch_w); ``check_grid(grid, (H, W))`` the grid's alone.
 """
 import math
-from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import torch
 
-from .window import one_intraop_thread
+from .window import one_intraop_thread, over_row_chunks
 
 IGNORE = 255
 _CHUNK_ELEMS = 1 << 17  # p log p in row chunks that stay in cache (CPU)
@@ -151,17 +150,11 @@ def _sum_plogp(prob, workers=1):
     out = torch.empty((height, width), dtype=prob.dtype)
     rows = max(1, _CHUNK_ELEMS // (num_classes * width))
 
-    def work(starts):
-        for r0 in starts:
-            chunk = prob[:, r0:r0 + rows]
-            torch.sum(chunk.clamp_min(1e-30).log_().mul_(chunk), 0, out=out[r0:r0 + rows])
+    def chunk(r0):
+        part = prob[:, r0:r0 + rows]
+        torch.sum(part.clamp_min(1e-30).log_().mul_(part), 0, out=out[r0:r0 + rows])
 
-    starts = list(range(0, height, rows))
-    if workers > 1 and len(starts) > 1:
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(work, [starts[i::workers] for i in range(workers)]))
-    else:
-        work(starts)
+    over_row_chunks(height, rows, workers, chunk)
     return out
 
 

@@ -36,12 +36,11 @@ cost does not depend on the data; where the order cannot be established, the spa
 path is used.
 """
 import math
-from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import torch
 
-from .window import box_max, box_min, box_sum, one_intraop_thread, window_count
+from .window import box_max, box_min, box_sum, one_intraop_thread, over_row_chunks, window_count
 
 _EPS = 1e-6
 _CHUNK_ELEMS = 1 << 19  # softmax/entropy in row chunks that stay in cache (CPU)
@@ -75,20 +74,14 @@ def _entropy_and_label(logits, workers=1):
     rev = torch.arange(C, 0, -1, dtype=lab.dtype, device=x.device)[:, None, None]
     rows = H if x.device.type != 'cpu' else max(1, _CHUNK_ELEMS // (C * W))
 
-    def work(starts):
-        for r0 in starts:
-            p = torch.softmax(x[:, r0:r0 + rows], 0)
-            hit = p == p.amax(0)  # bool; as uint8 without a copy (same 0/1 bytes)
-            hit = hit.view(torch.uint8) if small else hit.to(lab.dtype)
-            torch.amax(hit.mul_(rev), 0, out=lab[r0:r0 + rows])
-            torch.sum((p + _EPS).log_().mul_(p), 0, out=e[r0:r0 + rows])
+    def chunk(r0):
+        p = torch.softmax(x[:, r0:r0 + rows], 0)
+        hit = p == p.amax(0)  # bool; as uint8 without a copy (same 0/1 bytes)
+        hit = hit.view(torch.uint8) if small else hit.to(lab.dtype)
+        torch.amax(hit.mul_(rev), 0, out=lab[r0:r0 + rows])
+        torch.sum((p + _EPS).log_().mul_(p), 0, out=e[r0:r0 + rows])
 
-    starts = list(range(0, H, rows))
-    if workers > 1 and len(starts) > 1:  # independent row chunks on Python threads
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(work, [starts[i::workers] for i in range(workers)]))
-    else:
-        work(starts)
+    over_row_chunks(H, rows, workers, chunk)
     return e.neg_(), lab.neg_().add_(C)
 
 
@@ -275,16 +268,7 @@ def _neg_sum_qlogq_lut(lab, k, plan, out, workers=1):
         acc = _eval_tree(plan.tree, lambda g: t2[g] if g < P else t1[g - P])[0]
         torch.neg(acc, out=out[r0:r0 + R])
 
-    def work(starts):
-        for r0 in starts:
-            chunk(r0)
-
-    starts = list(range(0, H, rows))
-    if workers > 1 and len(starts) > 1:
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(work, [starts[i::workers] for i in range(workers)]))
-    else:
-        work(starts)
+    over_row_chunks(H, rows, workers, chunk)
     return out
 
 

@@ -11,6 +11,7 @@ Sums use shifted adds for small r and a doubling scheme for large r, max/min a d
 scheme: O(log r) elementwise ops per axis, no integral images (float32 stays accurate).
 """
 import contextlib
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
@@ -122,3 +123,19 @@ def window_count(h, w, r, device=None):
         return ((i + r).clamp(max=n - 1) - (i - r).clamp(min=0) + 1).to(torch.float32)
 
     return axis(h)[:, None] * axis(w)[None, :]
+
+
+def over_row_chunks(height: int, rows: int, workers: int, chunk) -> None:
+    """chunk(r0) for every r0 in range(0, height, rows): independent row chunks, spread over
+    `workers` Python threads (each op on one intra-op thread: see one_intraop_thread)."""
+    starts = list(range(0, height, rows))
+
+    def work(part):
+        for r0 in part:
+            chunk(r0)
+    if workers > 1 and len(starts) > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(work, [starts[i::workers] for i in range(workers)]))
+    else:
+        work(starts)
+
