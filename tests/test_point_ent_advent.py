@@ -40,7 +40,8 @@ def _constant(d, value):
 
 
 def test_advent_discriminators_levels_and_shapes():
-    _, model = _build()
+    # ADVENT's width (the SynthShift config's discriminator_ndf flag is 8)
+    _, model = _build(discriminator=dict(type='FCDiscriminator', ndf=64))
     assert model.levels == ('main', 'aux') and model.discriminator_input == 'self_information'
     assert set(model.discriminator.keys()) == {'main', 'aux'}
     assert model.level_weights == dict(main=0.001, aux=0.0002)
