@@ -71,12 +71,12 @@ def test_budget_validation(kwargs, match):
 def test_registry_and_unknown_name():
     assert set(names('image')) == {'RIPU-RA', 'RIPU-PA', 'RIPU-Impurity', 'RIPU-Uncertainty',
                                    'RAND', 'ENT', 'SCONF', 'MAR', 'Canny-ENT', 'RIPU-Rect',
-                                   'RIPU-Superpixel'}
+                                   'RIPU-Superpixel', 'POINT-ENT'}
     for name in names('image'):
         cls = STRATEGIES.get(name)
         s = build_strategy(dict(type=name))
         assert isinstance(s, cls) and s.name == name and s.scope == 'image'
-        assert s.unit in ('region', 'pixel', 'segment')
+        assert s.unit in ('region', 'pixel', 'segment', 'point')
         assert set(s.options) == set(cls.defaults)  # defaults list every option
     for old, new in LEGACY_NAMES['image'].items():  # the names before the registry still work
         assert build_strategy(old).name == new
