@@ -173,11 +173,14 @@ class TuneReportHook(Hook):
 
 def _fully_labelled_target(runner):
     """Whether the run trains on every target label: a two-domain dataset (or a SynthShift
-    target split) without an active-label store."""
+    target split) without an active-label store, and a model that uses target labels (not an
+    unsupervised adaptation such as ADVENT or MinEnt)."""
     dataset = runner.train_dataloader.dataset
     target = target_dataset(runner)
     is_target = target is not dataset or getattr(target, 'domain', None) == 'target'
-    return is_target and getattr(target, 'active_label_dir', None) is None
+    model = runner.model.module if hasattr(runner.model, 'module') else runner.model
+    return is_target and getattr(target, 'active_label_dir', None) is None and \
+        getattr(model, 'uses_target_labels', True)
 
 
 def runner_schedule(hooks, max_iters):

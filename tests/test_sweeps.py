@@ -55,7 +55,7 @@ def test_dry_run_lists_trials_and_writes_nothing(tmp_path):
     (['--space', 'ripu_ablation', '--search', 'bayes'], "unknown search 'bayes'"),
     (['--space', 'ripu_ablation', '--scheduler', 'hyper'], "unknown scheduler 'hyper'"),
     (['--space', 'ripu_ablation', '--set', 'model.nope=1'], 'unknown config key'),
-    (['--space', 'ripu_ablation', '--set', 'train_cfg.max_iters=abc'], 'expected a int'),
+    (['--space', 'ripu_ablation', '--set', 'train_cfg.max_iters=abc'], 'expected an integer'),
     (['--space', 'ripu_ablation', '--benchmark', 'kitti'], "unknown benchmark 'kitti'"),
     (['--space', 'ripu_ablation', '--tracking', 'neptune'], "--tracking 'neptune': unknown "
      'tracking backend'),

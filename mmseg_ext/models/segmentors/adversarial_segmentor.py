@@ -119,6 +119,11 @@ class AdversarialSegmentor(ADASegmentor):
             built[level] = MODELS.build(cfg)
         self.discriminator = built['main'] if len(built) == 1 else nn.ModuleDict(built)
 
+    @property
+    def uses_target_labels(self) -> bool:
+        """Whether training reads target labels (only with target_supervision)."""
+        return self.target_supervision
+
     # ------------------------------------------------------------------------ levels
 
     def _level_head(self, level):
