@@ -193,6 +193,7 @@ def test_a_failing_trial_is_recorded_retried_and_the_sweep_goes_on(tmp_path, dat
     assert ok.is_final.sum() == 2 and (ok.status == 'ok').all()
 
 
+@pytest.mark.slow  # long; tests/test_kill_anywhere.py kills at every stage in the slow run too
 def test_sigkill_of_the_whole_sweep_then_rerun(tmp_path, data_env):
     space, storage = _space(tmp_path, iters=40), str(tmp_path / 'results')
     args = ['--space', space, '--storage', storage, '--name', 'killed', '--max-concurrent', '1']
