@@ -16,9 +16,15 @@
 _base_ = ['../../_base_/default_runtime.py', '../../_base_/models/deeplabv3plus_r101.py',
           '../../_base_/datasets/gta5_to_cityscapes.py', '../../_base_/schedules/adeada_warmup.py']
 adv_weight = 0.0005
+# Head BatchNorm at batch 1 (issue 24): each domain is forwarded alone, one image, so the ASPP
+# image-pooling BN would see one value per channel and training-mode BN refuses it. The fix is
+# the reference's: D2ADA's freeze_bn (every BN in eval mode, affine frozen; reference notes 2.7),
+# i.e. the head's BN with frozen statistics (FrozenStatsBN; the backbone's BN is frozen already).
+# Not chosen: a batch of 2 (D2ADA trains at 1 + 1), GroupNorm (another network).
+head_norm_cfg = dict(type='FrozenStatsBN', requires_grad=False)
 # D2ADA's v3+ decoder (VainF DeepLabV3Plus) has 256 channels (ASPP 256, 3x3 conv 304 -> 256):
 # its output is the 256-d region feature; RIPU's v3+ base uses 512.
 model = dict(type='AdversarialSegmentor', adv_weight=adv_weight,
              discriminator=dict(type='FCDiscriminator', ndf=64),
-             decode_head=dict(channels=256))
+             decode_head=dict(norm_cfg=head_norm_cfg, channels=256))
 train_dataloader = dict(batch_size=1)

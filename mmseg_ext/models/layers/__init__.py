@@ -1,0 +1,3 @@
+from .frozen_stats_bn import FrozenStatsBN
+
+__all__ = ['FrozenStatsBN']
