@@ -52,7 +52,8 @@ def test_layouts_sizes_and_labels_round_trip(release):
 
     for split, sid, city in (('train', 1, 'synthville'), ('val', 2, 'valdorf')):
         stem = f'{root}/cityscapes/gtFine/{split}/{city}/{city}_000000_000000_gtFine_'
-        img_path = f'{root}/cityscapes/leftImg8bit/{split}/{city}/{city}_000000_000000_leftImg8bit.png'
+        img_path = (f'{root}/cityscapes/leftImg8bit/{split}/{city}/'
+                    f'{city}_000000_000000_leftImg8bit.png')
         assert Image.open(img_path).size == (2048, 1024)
         _, lab = render_sample(0, sid, 0, 1024, 2048)
         assert np.array_equal(_train_ids(stem + 'labelTrainIds.png'), lab)

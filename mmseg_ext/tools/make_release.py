@@ -1,7 +1,7 @@
 """Write a full-size synthetic GTA5 / SYNTHIA / Cityscapes release, in the official layouts.
 
   python -m mmseg_ext.tools.make_release --out DIR [--images N] [--val-images M]
-         [--datasets gta5 synthia cityscapes] [--seed S] [--workers W]
+         [--datasets gta5 synthia cityscapes] [--seed S] [--workers W] [--scale S]
 
 DIR/gta5, DIR/synthia and DIR/cityscapes hold N images each (Cityscapes: N train + M val) at the
 real sizes (GTA5 1914x1052, SYNTHIA-RAND-CITYSCAPES 1280x760, Cityscapes 2048x1024), drawn by
@@ -40,7 +40,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from ..datasets.classes import (CITYSCAPES_CLASSES, CITYSCAPES_ID_TO_TRAINID_19, CITYSCAPES_PALETTE, IGNORE_INDEX,
+from ..datasets.classes import (CITYSCAPES_CLASSES, CITYSCAPES_ID_TO_TRAINID_19,
+                                CITYSCAPES_PALETTE, IGNORE_INDEX,
                                 SYNTHIA_ID_TO_TRAINID_19)
 from ..datasets.synthshift_generator import TRAIN_CITIES, VAL_CITY, render_sample
 from ..fileio import fsync_dir, fsync_tree
@@ -107,8 +108,8 @@ def plan(images=4, val_images=None, datasets=DATASETS):
 
 def _write(task):
     """Render one scene at its dataset's size and write its image and raw label."""
-    root, seed, (dataset, split, index, image_rel, label_rel) = task
-    h, w = SIZES[dataset]
+    root, seed, scale, (dataset, split, index, image_rel, label_rel) = task
+    h, w = scaled_size(dataset, scale)
     key = index + (SYNTHIA_INDEX_OFFSET if dataset == 'synthia' else 0)
     img, train_ids = render_sample(seed, split, key, h, w)
     raw = LUTS[dataset][train_ids]
@@ -130,17 +131,23 @@ def _write(task):
     return dataset
 
 
-def _params(images, val_images, datasets, seed):
+def scaled_size(dataset, scale=1.0):
+    """(h, w) of `dataset`'s images at `scale` (1: the real size)."""
+    return tuple(max(8, round(n * scale)) for n in SIZES[dataset])
+
+
+def _params(images, val_images, datasets, seed, scale):
     return dict(version=VERSION, images=images, val_images=images if val_images is None
                 else val_images, datasets=sorted(datasets), seed=seed,
-                sizes={d: list(SIZES[d]) for d in sorted(datasets)})
+                sizes={d: list(scaled_size(d, scale)) for d in sorted(datasets)})
 
 
 def make_release(out, images=4, val_images=None, datasets=DATASETS, seed=0, workers=None,
-                 log=None):
+                 log=None, scale=1.0):
     """Write the release under `out` (see the module docstring) unless it is there with the same
     parameters; returns `out` as a Path. `workers`: processes (default: cpu count; 0/1 in
-    process). `log(str)`: progress lines."""
+    process). `log(str)`: progress lines. `scale` < 1: every size scaled down (quick CPU tests,
+    e.g. benchmarks/gpu_check.py --tiny; not a real-size release)."""
     out = Path(out)
     datasets = tuple(datasets)
     bad = [d for d in datasets if d not in DATASETS]
@@ -150,7 +157,9 @@ def make_release(out, images=4, val_images=None, datasets=DATASETS, seed=0, work
         raise ReleaseError(f'images={images!r}: expected a positive integer')
     if val_images is not None and (not isinstance(val_images, int) or val_images < 0):
         raise ReleaseError(f'val_images={val_images!r}: expected a non-negative integer')
-    params = _params(images, val_images, datasets, seed)
+    if not isinstance(scale, (int, float)) or not 0 < scale <= 1:
+        raise ReleaseError(f'scale={scale!r}: expected a number in (0, 1]')
+    params = _params(images, val_images, datasets, seed, scale)
     marker = out / 'release.json'
     if marker.is_file():
         old = json.loads(marker.read_text()).get('params')
@@ -170,7 +179,7 @@ def make_release(out, images=4, val_images=None, datasets=DATASETS, seed=0, work
         for d in {os.path.dirname(os.path.join(tmp, rel)) for j in jobs for rel in j[3:]}:
             os.makedirs(d, exist_ok=True)
         workers = (os.cpu_count() or 1) if workers is None else workers
-        tasks = [(str(tmp), seed, j) for j in jobs]
+        tasks = [(str(tmp), seed, scale, j) for j in jobs]
         if workers > 1:
             with Pool(min(workers, len(tasks))) as pool:
                 for _ in pool.imap_unordered(_write, tasks):
@@ -178,7 +187,8 @@ def make_release(out, images=4, val_images=None, datasets=DATASETS, seed=0, work
         else:
             for t in tasks:
                 _write(t)
-        log(f'{len(jobs)} full-size images and raw labels rendered in '
+        size = 'full-size' if scale == 1 else f'scale-{scale:g}'
+        log(f'{len(jobs)} {size} images and raw labels rendered in '
             f'{time.perf_counter() - start:.1f} s ({workers} workers)')
         nproc = max(workers, 1)
         if 'gta5' in datasets:
@@ -215,12 +225,14 @@ def main(argv=None):
     parser.add_argument('--datasets', nargs='+', default=list(DATASETS), metavar='NAME',
                         help=f'some of {", ".join(DATASETS)} (default: all)')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--scale', type=float, default=1.0,
+                        help='scale every size by this (0, 1]; for quick tests only (default 1)')
     parser.add_argument('--workers', type=int, default=None,
                         help='processes (default: the cpu count)')
     args = parser.parse_args(argv)
     try:
         out = make_release(args.out, args.images, args.val_images, args.datasets, args.seed,
-                           args.workers, log=print)
+                           args.workers, log=print, scale=args.scale)
     except (ReleaseError, ConversionError) as e:
         print(f'error: {e}', file=sys.stderr)
         sys.exit(2)
