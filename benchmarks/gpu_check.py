@@ -16,7 +16,8 @@ saying so, and the table still prints):
 3. train: each method's real GTA5 -> Cityscapes config (source-only, RIPU, ADeADA, ADA-MCU with
    and without its online sampling hook, POINT-ENT G2) for `--warmup` + `--iters` iterations with
    the config's own batch, loader and hooks (selection rounds moved to iteration 0, before the
-   timed iterations, over `--train-pool` target images so the target losses are on): iterations/s
+   timed iterations, over `--train-pool` target images so the target losses are on; ADeADA's
+   labels there are bought by Pool-RAND, its own round is timed in section 4): iterations/s
    over the timed iterations, peak memory (torch.cuda.max_memory_allocated over the timed
    iterations), both against source-only and the floor. AMP: every config is run with its own
    optimiser wrapper and with mmengine's AmpOptimWrapper(dtype='bfloat16') (no config of the
@@ -25,6 +26,9 @@ saying so, and the table still prints):
    ADeADA and POINT-ENT configs) over the `--images` target images, through the hooks' own code
    (`SelectionRounds.buy`: scoring, picks, label-store commit), timed against the inference pass
    the round needs over the same images (and the source images for strategies reading them).
+   Each round gets an even share of `--select-budget` (what a round leaves goes to the next); a
+   round over its share is stopped and reported with how far it got and an extrapolated ratio.
+   The region hook caches superpixels on disk as in a run: the first region strategy pays SLIC.
 5. sweep: a 2-trial source-only sweep with `--gpus-per-trial 0.5` through sweeps/run.py, when
    `import ray` works (a row says so otherwise).
 
@@ -351,8 +355,12 @@ def train_section(args, report, method, amp):
         if h['type'] in ('ActiveSelectionHook', 'RegionSelectionHook'):
             h['select_iters'], h['select_before_update'] = [0], True
             h['num_workers'] = 0 if args.tiny else args.workers
-            notes.append(f'{h["type"]} round at iteration 0 (warm-up) over {args.train_pool} '
-                         'target images')
+            bought = 'its strategy'
+            if h['type'] == 'RegionSelectionHook':  # the labels only (select times the round)
+                h['strategy'], h['source_images'] = dict(type='Pool-RAND'), args.train_pool
+                bought = 'Pool-RAND'
+            notes.append(f'labels of {args.train_pool} target images bought by {bought} at '
+                         'iteration 0 (warm-up)')
         elif h['type'] == 'AdaptiveSamplingHook':
             if method == 'adamcu_no_sampling':
                 cfg.custom_hooks = [c for c in cfg.custom_hooks if c is not h]
@@ -597,7 +605,6 @@ def main(argv=None):
         f'budget {args.budget:.0f} s')
     if not torch.cuda.is_available() and not args.tiny:
         log('no CUDA device: this runs the full sizes on the CPU (slow); use --tiny for a check')
-    torch.backends.cudnn.benchmark = True
     report = Report(args.budget)
     args.tmp = tempfile.mkdtemp(prefix='gpu_check-')
     sections = set(args.only or ['floor', 'train', 'select', 'sweep'])
