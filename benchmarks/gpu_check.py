@@ -189,33 +189,16 @@ def _fmt(x, digits=2):
 # ----------------------------------------------------------------------------- configs
 
 
-def _walk(node, fn):
-    if isinstance(node, dict):
-        fn(node)
-        for value in node.values():
-            _walk(value, fn)
-    elif isinstance(node, (list, tuple)):
-        for item in node:
-            _walk(item, fn)
-
-
 def _active_hooks(cfg):
     return [h for h in cfg.get('custom_hooks') or []
             if h.get('type') in ('ActiveSelectionHook', 'RegionSelectionHook',
                                  'AdaptiveSamplingHook')]
 
 
-def prepare(path, args, work_dir, release, iters, amp=False, knobs=None):
-    """The real config at `path` (+ a row's knobs), on `release`, random init, `iters`
-    iterations, no validation and no checkpoints; --tiny shrinks every Resize."""
-    from mmengine.config import Config
-
-    from sweeps.paths import rebase_data_roots
-    from sweeps.trial_config import apply_knobs
-    cfg = Config.fromfile(osp.join(REPO, path))
-    if knobs:
-        apply_knobs(cfg, knobs)
-    rebase_data_roots(cfg, release)
+def random_init(cfg):
+    """Drop every checkpoint a config would load (ImageNet `init_cfg`, `pretrained`, a score
+    checkpoint): random initialisation, nothing downloaded."""
+    from sweeps.paths import walk_dicts
 
     def edit(d):
         if isinstance(d.get('init_cfg'), dict) and d['init_cfg'].get('type') == 'Pretrained':
@@ -224,9 +207,29 @@ def prepare(path, args, work_dir, release, iters, amp=False, knobs=None):
             d['pretrained'] = None
         if d.get('score_checkpoint'):
             d['score_checkpoint'] = None
-        if args.tiny and d.get('type') == 'Resize' and 'scale' in d:
-            d['scale'] = tuple(max(8, round(s * TINY_SCALE)) for s in d['scale'])
-    _walk(cfg._cfg_dict, edit)
+    walk_dicts(cfg._cfg_dict, edit)
+    return cfg
+
+
+def _tiny_resize(d):
+    if d.get('type') == 'Resize' and 'scale' in d:
+        d['scale'] = tuple(max(8, round(s * TINY_SCALE)) for s in d['scale'])
+
+
+def prepare(path, args, work_dir, release, iters, amp=False, knobs=None):
+    """The real config at `path` (+ a row's knobs), on `release`, random init, `iters`
+    iterations, no validation and no checkpoints; --tiny shrinks every Resize."""
+    from mmengine.config import Config
+
+    from sweeps.paths import rebase_data_roots, walk_dicts
+    from sweeps.trial_config import apply_knobs
+    cfg = Config.fromfile(osp.join(REPO, path))
+    if knobs:
+        apply_knobs(cfg, knobs)
+    rebase_data_roots(cfg, release)
+    random_init(cfg)
+    if args.tiny:
+        walk_dicts(cfg._cfg_dict, _tiny_resize)
     cfg.load_from, cfg.resume = None, False
     for key in ('warmup_config', 'warmup_scores'):
         cfg.pop(key, None)
@@ -299,12 +302,8 @@ def floor_section(args, report, amp):
     import torch.nn.functional as F
     from mmengine.config import Config
     from mmseg.registry import MODELS
-    cfg = Config.fromfile(osp.join(REPO, METHODS['source_only']))
 
-    def edit(d):
-        if isinstance(d.get('init_cfg'), dict) and d['init_cfg'].get('type') == 'Pretrained':
-            d['init_cfg'] = None
-    _walk(cfg._cfg_dict, edit)
+    cfg = random_init(Config.fromfile(osp.join(REPO, METHODS['source_only'])))
     device = 'cuda' if torch.cuda.is_available() else 'cpu'
     model = MODELS.build(cfg.model)
     model.init_weights()
@@ -520,13 +519,23 @@ def sweep_section(args, report):
         report.add(section='sweep', item='2 trials, --gpus-per-trial 0.5',
                    note='ray is absent (pip install "ray[tune]"): not run')
         return
+    import torch
+    gpus = '0.5' if torch.cuda.is_available() else '0'  # no GPU: the same sweep on CPUs
     space = osp.join(args.tmp, 'gpu_check_space.py')
     with open(space, 'w') as f:
         f.write(SPACE_FILE.format(iters=max(args.iters, 2)))
     cmd = [sys.executable, 'sweeps/run.py', '--space', space, '--benchmark', BENCHMARK,
-           '--data-root', args.release, '--gpus-per-trial', '0.5', '--storage',
+           '--data-root', args.release, '--gpus-per-trial', gpus, '--storage',
            osp.join(args.tmp, 'results'), '--quiet',
-           '--set', 'model.backbone.init_cfg=None']
+           '--set', "model.backbone.init_cfg={'_delete_': True}"]  # random init: {} is skipped
+    if args.tiny:  # the source-only config's Resize steps (train: pipeline 2, val: pipeline 1)
+        train, val = [max(8, round(n * TINY_SCALE)) for n in (1280, 720)], \
+            [max(8, round(n * TINY_SCALE)) for n in (1280, 640)]
+        cmd += [f'train_dataloader.dataset.pipeline.2.scale={tuple(train)}',
+                f'val_dataloader.dataset.pipeline.1.scale={tuple(val)}',
+                'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
+                'train_dataloader.persistent_workers=False',
+                'val_dataloader.persistent_workers=False']
     log('sweep: ' + ' '.join(cmd))
     start = time.perf_counter()
     done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True,
@@ -535,8 +544,10 @@ def sweep_section(args, report):
     tail = (done.stdout + done.stderr).strip().splitlines()[-12:]
     print('\n'.join(tail), flush=True)
     last = tail[-1] if tail else ''
-    note = 'ok' if done.returncode == 0 else f'exit {done.returncode}: {last}'
-    report.add(section='sweep', item='2 source-only trials, --gpus-per-trial 0.5',
+    failed = [line for line in tail if 'did not complete' in line or 'no trial finished' in line]
+    note = (f'exit {done.returncode}: {last}' if done.returncode else
+            f'trials failed: {failed[0]}' if failed else 'ok: both trials finished')
+    report.add(section='sweep', item=f'2 source-only trials, --gpus-per-trial {gpus}',
                time=f'{seconds:.0f} s', note=note[:200])
 
 
@@ -677,9 +688,9 @@ def main(argv=None):
         if 'train' in sections and 'on' in args.amp:
             train_amp('on')
         if 'sweep' in sections:
-            if args.tiny:
+            if args.tiny and args.only is None:
                 report.add(section='sweep', item='2 trials, --gpus-per-trial 0.5',
-                           note='skipped with --tiny')
+                           note='skipped with --tiny (unless --only sweep)')
             else:
                 report.run('sweep', '2 trials, --gpus-per-trial 0.5', args.sweep_cap,
                            lambda: sweep_section(args, report))

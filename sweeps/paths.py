@@ -21,14 +21,15 @@ def is_path_key(key):
     return last in PATH_KEYS or last.endswith(PATH_SUFFIXES)
 
 
-def _walk(node, fn):
+def walk_dicts(node, fn):
+    """fn(d) for every dict of a nested config (dicts, lists, tuples), outermost first."""
     if isinstance(node, dict):
         fn(node)
         for value in node.values():
-            _walk(value, fn)
+            walk_dicts(value, fn)
     elif isinstance(node, (list, tuple)):
         for item in node:
-            _walk(item, fn)
+            walk_dicts(item, fn)
 
 
 def rebase_data_roots(cfg, data_root):
@@ -45,7 +46,7 @@ def rebase_data_roots(cfg, data_root):
             rel = root[len(DATA_PREFIX):] if root.startswith(DATA_PREFIX) else root
             d['data_root'] = osp.join(data_root, rel)
 
-    _walk(getattr(cfg, '_cfg_dict', cfg), fix)
+    walk_dicts(getattr(cfg, '_cfg_dict', cfg), fix)
     return cfg
 
 
@@ -57,7 +58,7 @@ def data_roots(cfg):
         if isinstance(d.get('data_root'), str) and d.get('type'):
             found.add(d['data_root'])
 
-    _walk(getattr(cfg, '_cfg_dict', cfg), add)
+    walk_dicts(getattr(cfg, '_cfg_dict', cfg), add)
     return sorted(found)
 
 
