@@ -573,7 +573,7 @@ def parse_args(argv=None):
                    help='seconds for all selection rounds, shared out evenly, what a round '
                         'leaves going to the next (default 150; --tiny 900); a round over its '
                         'share is stopped and reported with its progress')
-    p.add_argument('--train-cap', type=float, default=90.0, help='seconds per train section')
+    p.add_argument('--train-cap', type=float, default=60.0, help='seconds per train section')
     p.add_argument('--sweep-cap', type=float, default=150.0, help='seconds for the sweep')
     p.add_argument('--workers', type=int, default=None,
                    help='data-loader workers (default min(8, cpu count))')
