@@ -4,8 +4,10 @@ table). Fits in about 8 minutes on one H100/H200:
     python3 benchmarks/gpu_check.py --out gpu_check.md
     python3 benchmarks/gpu_check.py --tiny --out /tmp/gpu_check.md      # CPU, minutes, tiny sizes
 
-Sections, each under a time cap of its own (a section that fails or runs over its cap is one row
-saying so, and the table still prints):
+Sections, in the order below except that the selection rounds run last (they are the part most
+likely to run over), each under a time cap of its own (a section that fails or runs over its cap
+is one row saying so, and the table still prints). `--amp on` or `--amp off` alone trains with that
+optimiser wrapper only:
 
 1. release: `mmseg_ext.tools.make_release` into a temp folder: GTA5 (1914x1052) and Cityscapes
    (2048x1024) in their official layouts, `--images` of each (Cityscapes train = the selection
@@ -674,8 +676,18 @@ def main(argv=None):
                                rate=f'{1 / r["s_per_iter"]:.2f} it/s', peak=_fmt(r['peak']),
                                note=f'batch {r["batch"]}, {r["size"][0]}x{r["size"][1]}, '
                                     'inputs on the device')
+        # the selection rounds last: they are the part most likely to run over (each round is
+        # capped and reported with its progress), so they must not starve the train and sweep rows
         if 'train' in sections:
-            train_amp('off')
+            for amp in args.amp:
+                train_amp(amp)
+        if 'sweep' in sections:
+            if args.tiny and args.only is None:
+                report.add(section='sweep', item='2 trials, --gpus-per-trial 0.5',
+                           note='skipped with --tiny (unless --only sweep)')
+            else:
+                report.run('sweep', '2 trials, --gpus-per-trial 0.5', args.sweep_cap,
+                           lambda: sweep_section(args, report))
         if 'select' in sections:
             chosen = {f: [r for r in rows if args.strategies is None or r in args.strategies]
                       for f, rows in SELECT_ORDER.items()}
@@ -685,15 +697,6 @@ def main(argv=None):
                 if rows:
                     report.run('select', family, 10 ** 6,
                                lambda f=family, c=rows: select_family(args, report, f, c))
-        if 'train' in sections and 'on' in args.amp:
-            train_amp('on')
-        if 'sweep' in sections:
-            if args.tiny and args.only is None:
-                report.add(section='sweep', item='2 trials, --gpus-per-trial 0.5',
-                           note='skipped with --tiny (unless --only sweep)')
-            else:
-                report.run('sweep', '2 trials, --gpus-per-trial 0.5', args.sweep_cap,
-                           lambda: sweep_section(args, report))
     finally:
         if not args.keep:
             shutil.rmtree(args.tmp, ignore_errors=True)
