@@ -2,8 +2,10 @@
 
 Layout under `<storage>/<sweep>/`: `trials/<trial_id>.parquet` (every row so far of one trial,
 rewritten atomically after each report) and `results.parquet` (all trials, written by
-`TrialResultWriter.compact`). Readers unify schemas over all files (never the first file's) and
-deduplicate on (trial_id, round, is_final), keeping the latest `reported_at`. No Ray code here.
+`TrialResultWriter.compact`, which merges the trial files into it and never drops a row it had).
+Readers unify schemas over all files (never the first file's) and deduplicate on (trial_id,
+round, is_final), keeping the latest `reported_at`: what is newest is decided by the rows, never
+by file times. No Ray code here.
 """
 import importlib.util
 import json
@@ -12,7 +14,6 @@ import numbers
 import os
 import re
 import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -275,18 +276,36 @@ def conform(table, schema):
 
 def dedup_sort(table):
     """Keep one row per (trial_id, round, is_final): the latest reported_at among its non-error
-    rows (an error row never replaces a result), else the latest error row (ties: the later
-    row); then sort by (variant, seed, trial_id, round, is_final)."""
+    rows (an error row never replaces a result), else the latest error row (ties: a 'stopped'
+    row, which the driver rewrites from an 'ok' one keeping its time, then the later row); then
+    sort by (variant, seed, trial_id, round, is_final)."""
     if table.num_rows == 0:
         return table
     n = table.num_rows
     ok = pc.not_equal(table['status'], 'error').cast(pa.int8())
-    order = pa.table({'ok': ok, 'r': table['reported_at'], 'i': np.arange(n)}).sort_by(
-        [('ok', 'ascending'), ('r', 'ascending'), ('i', 'ascending')])['i']
+    stopped = pc.equal(table['status'], 'stopped').cast(pa.int8())
+    order = pa.table({'ok': ok, 'r': table['reported_at'], 's': stopped,
+                      'i': np.arange(n)}).sort_by(
+        [('ok', 'ascending'), ('r', 'ascending'), ('s', 'ascending'), ('i', 'ascending')])['i']
     keys = table.select(list(DEDUP_KEYS)).take(order).append_column('_pos', pa.array(np.arange(n)))
     last = keys.group_by(list(DEDUP_KEYS), use_threads=False).aggregate([('_pos', 'max')])
     table = table.take(pc.take(order, last['_pos_max']))
     return table.sort_by([(k, 'ascending') for k in SORT_KEYS])
+
+
+def drop_superseded_errors(table):
+    """Without the error rows reported before a result of the same trial: the driver removes a
+    trial's error rows when it reports again (sweeps/parquet_callback.py), so an older copy of
+    the rows (results.parquet) must not bring them back."""
+    err = pc.equal(table['status'], 'error')
+    if table.num_rows == 0 or not pc.any(err).as_py():
+        return table
+    newest = table.filter(pc.invert(err)).group_by('trial_id', use_threads=False).aggregate(
+        [('reported_at', 'max')])
+    at = newest['reported_at_max'].take(pc.index_in(table['trial_id'],
+                                                     value_set=newest['trial_id']))
+    superseded = pc.and_(err, pc.less(table['reported_at'], at)).fill_null(False)
+    return table.filter(pc.invert(superseded))
 
 
 def rows_to_table(rows):
@@ -365,7 +384,7 @@ def _read_unified(paths, columns=None, dedup=True):
             raise ValueError(f'{p}: {e}') from None
     table = pa.concat_tables(parts) if parts else schema.empty_table()
     if dedup:
-        table = dedup_sort(table)
+        table = dedup_sort(drop_superseded_errors(table))
     return table.select(list(columns)) if columns is not None else table
 
 
@@ -399,16 +418,15 @@ class TrialResultWriter:
         return atomic_write_table(rows_to_table(rows), path)
 
     def compact(self):
-        """All trial files -> results.parquet (unified, deduplicated, sorted); returns the table.
-
-        The file's mtime is set to just before the trial files were read, so a trial file
-        rewritten during compaction still counts as newer for read_results."""
-        start = time.time_ns() - 2_000_000_000  # margin for coarse file-system clocks
-        files = _trial_files(self.root)
-        table = _read_unified(files) if files else RESULT_SCHEMA.empty_table()
+        """results.parquet merged with all trial files (unified, deduplicated as read_results
+        does, sorted) -> results.parquet; returns the table. Never drops a row it had: a
+        results.parquet it cannot read raises ValueError (naming it) and stays as it is."""
+        table = read_results(self.root) if self._has_rows() else RESULT_SCHEMA.empty_table()
         atomic_write_table(table, self.results_path)
-        os.utime(self.results_path, ns=(start, start))
         return table
+
+    def _has_rows(self):
+        return self.results_path.is_file() or bool(_trial_files(self.root))
 
 
 def known_sweeps(storage):
@@ -438,10 +456,8 @@ def _sources(path):
         raise _missing(path, 'no sweep results at')
     results = path / 'results.parquet'
     trials = _trial_files(path)
-    if results.is_file():
-        since = results.stat().st_mtime_ns
-        newer = [p for p in trials if p.stat().st_mtime_ns >= since]
-        return [results] + newer, bool(newer)
+    if results.is_file():  # first: a trial file's row wins a tie (see dedup_sort)
+        return [results] + trials, bool(trials)
     if not trials:
         raise _missing(path, 'no results.parquet or trials/*.parquet in')
     return trials, True
@@ -453,8 +469,8 @@ def result_schema(path):
 
 
 def read_results(path, columns=None):
-    """A results.parquet file, or a sweep folder (its results.parquet plus any trial files at
-    least as new, unified and deduplicated; or only the trial files before compaction), as one
-    Table in the unified schema. `columns`: read only these. Missing -> FileNotFoundError."""
+    """A results.parquet file, or a sweep folder (its results.parquet and its trial files,
+    unified and deduplicated by the rows' own report times, never by file times), as one Table
+    in the unified schema. `columns`: read only these. Missing -> FileNotFoundError."""
     paths, dedup = _sources(path)
     return _read_unified(paths, columns, dedup)

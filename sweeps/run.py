@@ -621,8 +621,11 @@ def run(plan, folder):
                 failure_config=tune.FailureConfig(max_failures=plan.args.max_failures),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=2)))
     tuner.fit()
-    table = TrialResultWriter(plan.sweep_dir).compact()
-    return table
+    try:
+        return TrialResultWriter(plan.sweep_dir).compact()
+    except ValueError as err:  # never replaced: it may hold rows no trial file has any more
+        raise SweepError(f'{err}; it is kept as it is: move it away to rebuild it from the '
+                         'trial files') from err
 
 
 def _driver_callbacks(plan):
