@@ -7,6 +7,7 @@ Readers unify schemas over all files (never the first file's) and deduplicate on
 round, is_final), keeping the latest `reported_at`: what is newest is decided by the rows, never
 by file times. No Ray code here.
 """
+import hashlib
 import importlib.util
 import json
 import math
@@ -388,6 +389,33 @@ def _read_unified(paths, columns=None, dedup=True):
     return table.select(list(columns)) if columns is not None else table
 
 
+STAMP_KEY = 'adasweep.rows_stamp'     # a trial file's footer: the stamp of its rows
+MERGED_KEY = 'adasweep.merged_stamps'  # results.parquet's footer: {trial file: stamp} merged
+
+
+def _stamp(table):
+    """What identifies the rows of a trial file: their (round, is_final, status, reported_at),
+    hashed. The driver gives every new report a new reported_at, and changes a row's status
+    only, so other rows have another stamp."""
+    keys = zip(*(table[c].to_pylist() for c in ('round', 'is_final', 'status', 'reported_at')))
+    return hashlib.sha1(repr(sorted(keys)).encode()).hexdigest()[:20]
+
+
+def _with_metadata(table, extra):
+    return table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                          **{k.encode(): v.encode() for k, v in extra.items()}})
+
+
+def _file_stamp(path):
+    """The stamp in a trial file's footer (None: a file of an older writer, or unreadable)."""
+    try:
+        meta = _read_file(path, schema_only=True).metadata or {}
+    except (ValueError, OSError):
+        return None
+    stamp = meta.get(STAMP_KEY.encode())
+    return stamp.decode() if stamp else None
+
+
 class TrialResultWriter:
     """Per-trial Parquet files of one sweep, rewritten atomically, and their compaction.
 
@@ -415,18 +443,24 @@ class TrialResultWriter:
         bad = {r.get('trial_id') for r in rows} - {str(trial_id)}
         if bad:
             raise ValueError(f'write_trial({trial_id!r}): rows of other trials {sorted(bad)}')
-        return atomic_write_table(rows_to_table(rows), path)
+        table = rows_to_table(rows)
+        return atomic_write_table(_with_metadata(table, {STAMP_KEY: _stamp(table)}), path)
 
     def compact(self):
-        """results.parquet merged with all trial files (unified, deduplicated as read_results
+        """results.parquet merged with the trial files (unified, deduplicated as read_results
         does, sorted) -> results.parquet; returns the table. Never drops a row it had: a
-        results.parquet it cannot read raises ValueError (naming it) and stays as it is."""
-        table = read_results(self.root) if self._has_rows() else RESULT_SCHEMA.empty_table()
-        atomic_write_table(table, self.results_path)
+        results.parquet it cannot read raises ValueError (naming it) and stays as it is. Its
+        footer lists the stamp of every trial file merged (taken before they are read), so
+        readers skip the files whose rows it holds."""
+        files = _trial_files(self.root)
+        stamps = {p.name: _file_stamp(p) for p in files}
+        if not (self.results_path.is_file() or files):
+            table = RESULT_SCHEMA.empty_table()
+        else:
+            table = read_results(self.root)
+        merged = json.dumps({n: s for n, s in stamps.items() if s}, sort_keys=True)
+        atomic_write_table(_with_metadata(table, {MERGED_KEY: merged}), self.results_path)
         return table
-
-    def _has_rows(self):
-        return self.results_path.is_file() or bool(_trial_files(self.root))
 
 
 def known_sweeps(storage):
@@ -457,7 +491,11 @@ def _sources(path):
     results = path / 'results.parquet'
     trials = _trial_files(path)
     if results.is_file():  # first: a trial file's row wins a tie (see dedup_sort)
-        return [results] + trials, bool(trials)
+        merged = json.loads(((_read_file(results, schema_only=True).metadata or {}).get(
+            MERGED_KEY.encode()) or b'{}').decode())
+        fresh = [p for p in trials if merged.get(p.name) is None or
+                 merged[p.name] != _file_stamp(p)]  # rows results.parquet may not hold
+        return [results] + fresh, bool(fresh)
     if not trials:
         raise _missing(path, 'no results.parquet or trials/*.parquet in')
     return trials, True
@@ -469,8 +507,8 @@ def result_schema(path):
 
 
 def read_results(path, columns=None):
-    """A results.parquet file, or a sweep folder (its results.parquet and its trial files,
-    unified and deduplicated by the rows' own report times, never by file times), as one Table
-    in the unified schema. `columns`: read only these. Missing -> FileNotFoundError."""
+    """A results.parquet file, or a sweep folder (its results.parquet and the trial files whose
+    rows it does not hold by their stamps, unified and deduplicated by the rows' own report
+    times: never by file times), as one Table in the unified schema. `columns`: read only these. Missing -> FileNotFoundError."""
     paths, dedup = _sources(path)
     return _read_unified(paths, columns, dedup)
