@@ -5,8 +5,9 @@
     python sweeps/run.py --space ripu_ablation --benchmark gta5_to_cityscapes --address auto \\
         --gpus-per-trial 1 --storage /shared/adasweep --data-root /shared/data
 Rerunning the same command (same --name and --storage) resumes the sweep. A sweep folder belongs
-to one plan: a rerun with another plan is refused (--resume-anyway records the change and goes
-on), and a second driver on the same folder is refused while the first runs.
+to one plan: a rerun with another plan is refused (--resume-anyway records a change of the
+trials' configs and goes on; what Tune keeps on restore, such as the trials, is refused), and a
+second driver on the same folder is refused while the first runs.
 """
 import argparse
 import fcntl
