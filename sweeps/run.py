@@ -424,7 +424,7 @@ def _scheduler(plan):
 # finished (the trainable builds it from this driver's plan); `variants` only in their configs
 # and knobs, not in which variants there are. Anything else (trials, search, scheduler,
 # resources, metric) is kept by Tuner.restore, so a change to it is refused (never recorded).
-RESUMABLE_CHANGES = ('configs', 'sets', 'data', 'variants', 'plan')
+RESUMABLE_CHANGES = ('configs', 'sets', 'data', 'variants')
 
 
 class SweepFolder:
