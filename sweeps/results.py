@@ -509,6 +509,7 @@ def result_schema(path):
 def read_results(path, columns=None):
     """A results.parquet file, or a sweep folder (its results.parquet and the trial files whose
     rows it does not hold by their stamps, unified and deduplicated by the rows' own report
-    times: never by file times), as one Table in the unified schema. `columns`: read only these. Missing -> FileNotFoundError."""
+    times: never by file times), as one Table in the unified schema. `columns`: read only
+    these. Missing -> FileNotFoundError."""
     paths, dedup = _sources(path)
     return _read_unified(paths, columns, dedup)
