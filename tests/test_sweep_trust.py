@@ -790,3 +790,17 @@ def test_a_refused_driver_never_removes_a_folder_it_did_not_make(tmp_path, data_
         assert _flock_from_another_process(sweep / run.LOCK_FILE) == 3  # A still holds it
     finally:
         held[0].close()
+    monkeypatch.setattr(run.SweepFolder, 'acquire', real)
+    # a refused driver that made the folder and holds it leaves nothing; a folder it found
+    # (its own from before, or another driver's) it leaves as it is
+    mine = run.SweepFolder(_plan(space, storage, data_root, name='mine'))
+    mine.acquire()
+    assert mine.created and (storage / 'mine').is_dir()
+    mine.abandon()
+    assert not (storage / 'mine').exists()
+    found = run.SweepFolder(_plan(space, storage, data_root))
+    found.acquire()
+    assert not found.created
+    found.abandon()
+    found.lock.close()
+    assert (sweep / 'made_by_a').is_file()
