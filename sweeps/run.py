@@ -508,12 +508,13 @@ class SweepFolder:
                 text = json.dumps(value, default=str, ensure_ascii=False)
                 return text if len(text) <= 60 else text[:57] + '...'
             return '; '.join(f'{k}: {short(diff[k][0])} -> {short(diff[k][1])}' for k in keys)
-        if diff and not self.plan.args.resume_anyway:
-            raise SweepError(f'sweep {self.plan.name} was started with another plan '
-                             f'({what(diff)}); use another --name for a new sweep, or '
-                             '--resume-anyway to go on with this plan')
         fixed = [k for k in diff if k not in RESUMABLE_CHANGES or (
             k == 'variants' and sorted(diff[k][0] or ()) != sorted(diff[k][1] or ()))]
+        if diff and not self.plan.args.resume_anyway:
+            raise SweepError(f'sweep {self.plan.name} was started with another plan '
+                             f'({what(diff)}); use another --name for a new sweep' +
+                             ('' if fixed and resuming else
+                              ', or --resume-anyway to go on with this plan'))
         if fixed and resuming:
             raise SweepError(f'--resume-anyway cannot change what sweep {self.plan.name} runs '
                              f'({what(fixed)}): a resumed sweep runs the trials, search, '

@@ -569,14 +569,16 @@ def test_sweep_folder_plan_fingerprint_and_lock(tmp_path, data_root):
             SweepFolder(plan).acquire()
         assert _flock_from_another_process(sweep / LOCK_FILE) == 3  # still held after that
 
-        # another plan under the same name: refused, naming what differs and --name
-        for extra, key in ((['--seeds', '2'], 'seeds'),
-                           (['--set', 'optim_wrapper.optimizer.lr=0.001'], 'sets')):
+        # another plan under the same name: refused, naming what differs and --name, and
+        # --resume-anyway where it can go on (not with more seeds: Tune keeps its grid)
+        for extra, key, anyway in ((['--seeds', '2'], 'seeds', False),
+                                   (['--set', 'optim_wrapper.optimizer.lr=0.001'], 'sets', True)):
             other = SweepFolder(_plan(space, storage, data_root, *extra))
             with pytest.raises(SweepError) as err:
                 other.check_plan(resuming=True)
             message = str(err.value)
-            assert f'{key}:' in message and '--name' in message and '--resume-anyway' in message
+            assert f'{key}:' in message and '--name' in message
+            assert ('--resume-anyway' in message) == anyway
             assert '\n' not in message
         anyway = SweepFolder(_plan(space, storage, data_root, '--set',
                                    'optim_wrapper.optimizer.lr=0.001', '--resume-anyway'))
