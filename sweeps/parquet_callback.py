@@ -133,7 +133,10 @@ class ParquetResultsCallback(Callback):
         self._write(trial, rows + [row])
 
     def on_experiment_end(self, trials, **info):
-        self.writer.compact()
+        try:
+            self.writer.compact()
+        except ValueError:  # an unreadable results.parquet: kept, the driver says so (run.py)
+            pass
 
 
 def _write_json(path, obj, **kw):

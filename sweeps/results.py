@@ -2,9 +2,12 @@
 
 Layout under `<storage>/<sweep>/`: `trials/<trial_id>.parquet` (every row so far of one trial,
 rewritten atomically after each report) and `results.parquet` (all trials, written by
-`TrialResultWriter.compact`). Readers unify schemas over all files (never the first file's) and
-deduplicate on (trial_id, round, is_final), keeping the latest `reported_at`. No Ray code here.
+`TrialResultWriter.compact`, which merges the trial files into it and never drops a row it had).
+Readers unify schemas over all files (never the first file's) and deduplicate on (trial_id,
+round, is_final), keeping the latest `reported_at`: what is newest is decided by the rows, never
+by file times. No Ray code here.
 """
+import hashlib
 import importlib.util
 import json
 import math
@@ -12,7 +15,6 @@ import numbers
 import os
 import re
 import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -275,18 +277,36 @@ def conform(table, schema):
 
 def dedup_sort(table):
     """Keep one row per (trial_id, round, is_final): the latest reported_at among its non-error
-    rows (an error row never replaces a result), else the latest error row (ties: the later
-    row); then sort by (variant, seed, trial_id, round, is_final)."""
+    rows (an error row never replaces a result), else the latest error row (ties: a 'stopped'
+    row, which the driver rewrites from an 'ok' one keeping its time, then the later row); then
+    sort by (variant, seed, trial_id, round, is_final)."""
     if table.num_rows == 0:
         return table
     n = table.num_rows
     ok = pc.not_equal(table['status'], 'error').cast(pa.int8())
-    order = pa.table({'ok': ok, 'r': table['reported_at'], 'i': np.arange(n)}).sort_by(
-        [('ok', 'ascending'), ('r', 'ascending'), ('i', 'ascending')])['i']
+    stopped = pc.equal(table['status'], 'stopped').cast(pa.int8())
+    order = pa.table({'ok': ok, 'r': table['reported_at'], 's': stopped,
+                      'i': np.arange(n)}).sort_by(
+        [('ok', 'ascending'), ('r', 'ascending'), ('s', 'ascending'), ('i', 'ascending')])['i']
     keys = table.select(list(DEDUP_KEYS)).take(order).append_column('_pos', pa.array(np.arange(n)))
     last = keys.group_by(list(DEDUP_KEYS), use_threads=False).aggregate([('_pos', 'max')])
     table = table.take(pc.take(order, last['_pos_max']))
     return table.sort_by([(k, 'ascending') for k in SORT_KEYS])
+
+
+def drop_superseded_errors(table):
+    """Without the error rows reported before a result of the same trial: the driver removes a
+    trial's error rows when it reports again (sweeps/parquet_callback.py), so an older copy of
+    the rows (results.parquet) must not bring them back."""
+    err = pc.equal(table['status'], 'error')
+    if table.num_rows == 0 or not pc.any(err).as_py():
+        return table
+    newest = table.filter(pc.invert(err)).group_by('trial_id', use_threads=False).aggregate(
+        [('reported_at', 'max')])
+    at = newest['reported_at_max'].take(pc.index_in(table['trial_id'],
+                                                     value_set=newest['trial_id']))
+    superseded = pc.and_(err, pc.less(table['reported_at'], at)).fill_null(False)
+    return table.filter(pc.invert(superseded))
 
 
 def rows_to_table(rows):
@@ -365,8 +385,35 @@ def _read_unified(paths, columns=None, dedup=True):
             raise ValueError(f'{p}: {e}') from None
     table = pa.concat_tables(parts) if parts else schema.empty_table()
     if dedup:
-        table = dedup_sort(table)
+        table = dedup_sort(drop_superseded_errors(table))
     return table.select(list(columns)) if columns is not None else table
+
+
+STAMP_KEY = 'adasweep.rows_stamp'     # a trial file's footer: the stamp of its rows
+MERGED_KEY = 'adasweep.merged_stamps'  # results.parquet's footer: {trial file: stamp} merged
+
+
+def _stamp(table):
+    """What identifies the rows of a trial file: their (round, is_final, status, reported_at),
+    hashed. The driver gives every new report a new reported_at, and changes a row's status
+    only, so other rows have another stamp."""
+    keys = zip(*(table[c].to_pylist() for c in ('round', 'is_final', 'status', 'reported_at')))
+    return hashlib.sha1(repr(sorted(keys)).encode()).hexdigest()[:20]
+
+
+def _with_metadata(table, extra):
+    return table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                          **{k.encode(): v.encode() for k, v in extra.items()}})
+
+
+def _file_stamp(path):
+    """The stamp in a trial file's footer (None: a file of an older writer, or unreadable)."""
+    try:
+        meta = _read_file(path, schema_only=True).metadata or {}
+    except (ValueError, OSError):
+        return None
+    stamp = meta.get(STAMP_KEY.encode())
+    return stamp.decode() if stamp else None
 
 
 class TrialResultWriter:
@@ -396,18 +443,23 @@ class TrialResultWriter:
         bad = {r.get('trial_id') for r in rows} - {str(trial_id)}
         if bad:
             raise ValueError(f'write_trial({trial_id!r}): rows of other trials {sorted(bad)}')
-        return atomic_write_table(rows_to_table(rows), path)
+        table = rows_to_table(rows)
+        return atomic_write_table(_with_metadata(table, {STAMP_KEY: _stamp(table)}), path)
 
     def compact(self):
-        """All trial files -> results.parquet (unified, deduplicated, sorted); returns the table.
-
-        The file's mtime is set to just before the trial files were read, so a trial file
-        rewritten during compaction still counts as newer for read_results."""
-        start = time.time_ns() - 2_000_000_000  # margin for coarse file-system clocks
+        """results.parquet merged with the trial files (unified, deduplicated as read_results
+        does, sorted) -> results.parquet; returns the table. Never drops a row it had: a
+        results.parquet it cannot read raises ValueError (naming it) and stays as it is. Its
+        footer lists the stamp of every trial file merged (taken before they are read), so
+        readers skip the files whose rows it holds."""
         files = _trial_files(self.root)
-        table = _read_unified(files) if files else RESULT_SCHEMA.empty_table()
-        atomic_write_table(table, self.results_path)
-        os.utime(self.results_path, ns=(start, start))
+        stamps = {p.name: _file_stamp(p) for p in files}
+        if not (self.results_path.is_file() or files):
+            table = RESULT_SCHEMA.empty_table()
+        else:
+            table = read_results(self.root)
+        merged = json.dumps({n: s for n, s in stamps.items() if s}, sort_keys=True)
+        atomic_write_table(_with_metadata(table, {MERGED_KEY: merged}), self.results_path)
         return table
 
 
@@ -438,10 +490,12 @@ def _sources(path):
         raise _missing(path, 'no sweep results at')
     results = path / 'results.parquet'
     trials = _trial_files(path)
-    if results.is_file():
-        since = results.stat().st_mtime_ns
-        newer = [p for p in trials if p.stat().st_mtime_ns >= since]
-        return [results] + newer, bool(newer)
+    if results.is_file():  # first: a trial file's row wins a tie (see dedup_sort)
+        merged = json.loads(((_read_file(results, schema_only=True).metadata or {}).get(
+            MERGED_KEY.encode()) or b'{}').decode())
+        fresh = [p for p in trials if merged.get(p.name) is None or
+                 merged[p.name] != _file_stamp(p)]  # rows results.parquet may not hold
+        return [results] + fresh, bool(fresh)
     if not trials:
         raise _missing(path, 'no results.parquet or trials/*.parquet in')
     return trials, True
@@ -453,8 +507,9 @@ def result_schema(path):
 
 
 def read_results(path, columns=None):
-    """A results.parquet file, or a sweep folder (its results.parquet plus any trial files at
-    least as new, unified and deduplicated; or only the trial files before compaction), as one
-    Table in the unified schema. `columns`: read only these. Missing -> FileNotFoundError."""
+    """A results.parquet file, or a sweep folder (its results.parquet and the trial files whose
+    rows it does not hold by their stamps, unified and deduplicated by the rows' own report
+    times: never by file times), as one Table in the unified schema. `columns`: read only
+    these. Missing -> FileNotFoundError."""
     paths, dedup = _sources(path)
     return _read_unified(paths, columns, dedup)

@@ -5,8 +5,9 @@
     python sweeps/run.py --space ripu_ablation --benchmark gta5_to_cityscapes --address auto \\
         --gpus-per-trial 1 --storage /shared/adasweep --data-root /shared/data
 Rerunning the same command (same --name and --storage) resumes the sweep. A sweep folder belongs
-to one plan: a rerun with another plan is refused (--resume-anyway records the change and goes
-on), and a second driver on the same folder is refused while the first runs.
+to one plan: a rerun with another plan is refused (--resume-anyway records a change of the
+trials' configs and goes on; what Tune keeps on restore, such as the trials, is refused), and a
+second driver on the same folder is refused while the first runs.
 """
 import argparse
 import fcntl
@@ -23,7 +24,7 @@ import time
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from sweeps.common import REPO, SweepError, default_data_root  # noqa: E402
-from sweeps.paths import absolute_sets, data_roots  # noqa: E402
+from sweeps.paths import absolute_sets, data_identity, data_roots  # noqa: E402
 from sweeps.space import BENCHMARKS, SCHEDULERS, SEARCHES, sample_axis  # noqa: E402
 from sweeps.spaces import known_spaces, load_space, space_file  # noqa: E402
 from sweeps.trial_config import (active_hook, build_trial_config, parse_sets,  # noqa: E402
@@ -220,6 +221,7 @@ class Plan:
             self.configs[variant] = json.loads(json.dumps(cfg.to_dict(), default=str))
         self.searcher, self.param_space = _searcher(self)
         self.tune_scheduler = _scheduler(self)
+        self._data = None  # data_identity of the configs, on first use (fingerprint)
 
     def _ensure_synthshift(self, cfg):
         """SynthShift is generated once, by the driver, into the data root."""
@@ -249,15 +251,21 @@ class Plan:
                     warmups={cfg.warmup_config: path for path, cfg in self.warmups.items()})
 
     def fingerprint(self):
-        """What makes results of this plan: a rerun must match it (paths excluded, so a moved
-        storage or data folder still resumes)."""
-        text = json.dumps(self.configs, sort_keys=True, default=str)
+        """What makes results of this plan: a rerun must match it. Paths are excluded, so a
+        moved storage or data folder still resumes; the data is in it by what it is
+        (sweeps.paths.data_identity), and so are the metric, mode and objectives, which drive
+        the scheduler and the searcher."""
+        text = json.dumps(self.configs, sort_keys=True, default=str, ensure_ascii=False)
         marks = {self.sweep_dir: '<sweep>', self.storage: '<storage>', self.data_root: '<data>'}
         for path in sorted(marks, key=len, reverse=True):  # the longest (innermost) first
             text = re.sub(re.escape(path) + r'(?=[/"]|$)', marks[path], text)
         space = self.space
+        if self._data is None:  # one look at the data per plan
+            self._data = sorted({data_identity(cfg, self.data_root)
+                                 for cfg in self.configs.values()})
         return dict(
-            space=space.name, benchmark=self.benchmark,
+            space=space.name, benchmark=self.benchmark, metric=space.metric, mode=space.mode,
+            objectives=[list(o) for o in space.objectives or ()], data=self._data,
             variants={n: dict(config=space.variant_config(n),
                               knobs=json.loads(json.dumps(v.knobs_for(self.benchmark),
                                                           default=str)))
@@ -267,7 +275,7 @@ class Plan:
             scheduler=self.scheduler, sets=self.raw_sets,
             cpus_per_trial=self.args.cpus_per_trial,
             device='gpu' if self.args.gpus_per_trial > 0 else 'cpu',
-            configs=hashlib.sha1(text.encode()).hexdigest()[:16])
+            configs=hashlib.sha1(text.encode('utf-8', 'surrogateescape')).hexdigest()[:16])
 
     def describe(self):
         lines = [f'sweep {self.name}: space {self.space.name} on {self.benchmark}, search '
@@ -412,6 +420,13 @@ def _scheduler(plan):
     return None
 
 
+# what --resume-anyway can change in a resumed sweep: the config of the trials that have not
+# finished (the trainable builds it from this driver's plan); `variants` only in their configs
+# and knobs, not in which variants there are. Anything else (trials, search, scheduler,
+# resources, metric) is kept by Tuner.restore, so a change to it is refused (never recorded).
+RESUMABLE_CHANGES = ('configs', 'sets', 'data', 'variants')
+
+
 class SweepFolder:
     """The sweep folder's ownership: one driver at a time (a lock held while it runs) and one
     plan (plan.json, fingerprinted on the first run; history.jsonl says what ran when)."""
@@ -419,23 +434,49 @@ class SweepFolder:
     def __init__(self, plan):
         self.plan, self.dir = plan, plan.sweep_dir
         self.lock = None
+        self.created = False  # this driver made the folder (see abandon)
 
     def acquire(self):
-        os.makedirs(self.dir, exist_ok=True)
-        self.lock = open(osp.join(self.dir, LOCK_FILE), 'a+')
+        """The lock first, then everything else: the folder is made (or found) and locked here,
+        and `created` says whether this driver made it."""
+        os.makedirs(osp.dirname(self.dir), exist_ok=True)
+        for _ in range(3):  # the folder may vanish in between: a refused driver that made it
+            try:
+                os.mkdir(self.dir)
+                self.created = True
+            except FileExistsError:
+                self.created = False
+            try:
+                lock = open(osp.join(self.dir, LOCK_FILE), 'a+')
+                break
+            except FileNotFoundError:
+                continue
+        else:
+            raise SweepError(f'sweep folder {self.dir} keeps vanishing (another driver removes '
+                             'it); use another --name')
         try:
-            fcntl.flock(self.lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            self.lock.seek(0)
-            holder = self.lock.read().strip() or 'another process'
-            self.lock.close()
+            lock.seek(0)
+            holder = lock.read().strip() or 'another process'
+            lock.close()
             raise SweepError(f'sweep folder {self.dir} is in use by another driver ({holder}); '
                              'wait for it to finish or use another --name') from None
+        self.lock = lock
         self.lock.seek(0)
         self.lock.truncate()
         self.lock.write(f'pid {os.getpid()} on {socket.gethostname()} since '
                         f'{time.strftime("%Y-%m-%d %H:%M:%S")}\n')
         self.lock.flush()
+
+    def abandon(self):
+        """What a refused new sweep leaves: nothing. Its folder is removed only if this driver
+        made it, holds its lock and recorded no plan in it; never a folder another driver made
+        or holds."""
+        if self.created and self.lock is not None and \
+                not osp.isfile(osp.join(self.dir, PLAN_FILE)):
+            import shutil
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def check_plan(self, resuming):
         """Compare with the first run's plan; returns the differences accepted with
@@ -459,16 +500,26 @@ class SweepFolder:
                              '--name')
         with open(path) as f:
             first = json.load(f)['fingerprint']
-        diff = {k: (first.get(k), current.get(k)) for k in sorted(set(first) | set(current))
-                if first.get(k) != current.get(k)}
-        if diff and not self.plan.args.resume_anyway:
+        # a key the first run did not record (an older adasweep) is not compared
+        diff = {k: (first[k], current.get(k)) for k in sorted(first) if first[k] != current.get(k)}
+
+        def what(keys):
             def short(value):
-                text = json.dumps(value, default=str)
+                text = json.dumps(value, default=str, ensure_ascii=False)
                 return text if len(text) <= 60 else text[:57] + '...'
-            what = '; '.join(f'{k}: {short(a)} -> {short(b)}' for k, (a, b) in diff.items())
-            raise SweepError(f'sweep {self.plan.name} was started with another plan ({what}); '
-                             'use another --name for a new sweep, or --resume-anyway to go on '
-                             'with this plan')
+            return '; '.join(f'{k}: {short(diff[k][0])} -> {short(diff[k][1])}' for k in keys)
+        fixed = [k for k in diff if k not in RESUMABLE_CHANGES or (
+            k == 'variants' and sorted(diff[k][0] or ()) != sorted(diff[k][1] or ()))]
+        if diff and not self.plan.args.resume_anyway:
+            raise SweepError(f'sweep {self.plan.name} was started with another plan '
+                             f'({what(diff)}); use another --name for a new sweep' +
+                             ('' if fixed and resuming else
+                              ', or --resume-anyway to go on with this plan'))
+        if fixed and resuming:
+            raise SweepError(f'--resume-anyway cannot change what sweep {self.plan.name} runs '
+                             f'({what(fixed)}): a resumed sweep runs the trials, search, '
+                             'scheduler and resources of its first plan (Tune restores them); '
+                             'use another --name for this plan')
         return diff
 
     def record(self, event, **info):
@@ -542,7 +593,7 @@ def _missing_paths(paths, storage):
 def run(plan, folder):
     from ray import tune
 
-    from sweeps.parquet_callback import ParquetResultsCallback, write_sweep_snapshot
+    from sweeps.parquet_callback import ParquetResultsCallback
     from sweeps.results import TrialResultWriter
     from sweeps.progress import tune_trial_dirname, tune_trial_name
     from sweeps.trainable import run_trial
@@ -563,27 +614,6 @@ def run(plan, folder):
     for cfg in plan.warmups.values():
         ensure_warmup(cfg, plan.storage, plan.data_root, cpus=plan.args.cpus_per_trial,
                       gpus=plan.args.gpus_per_trial, log=lambda text, **_: say(plan.args, text))
-    if not resuming:
-        write_sweep_snapshot(plan.sweep_dir, dict(
-            name=plan.name, space=plan.space.name, benchmark=plan.benchmark, search=plan.search,
-            scheduler=plan.scheduler, variants=list(plan.space.variants), sets=plan.sets,
-            git_rev=git_rev()), plan.configs)
-        folder.record('start')
-    elif diff:
-        write_sweep_snapshot(plan.sweep_dir, dict(
-            name=plan.name, space=plan.space.name, benchmark=plan.benchmark, search=plan.search,
-            scheduler=plan.scheduler, variants=list(plan.space.variants), sets=plan.sets,
-            git_rev=git_rev()), plan.configs)
-        folder.record('resume-anyway', changed={k: dict(was=a, now=b) for k, (a, b) in
-                                                diff.items()})
-    else:
-        settings = folder.tune_settings() or {}
-        for key in ('max_failures', 'max_concurrent'):
-            if key in settings and settings[key] != getattr(plan.args, key):
-                print(f'note: --{key.replace("_", "-")} {getattr(plan.args, key)} differs from '
-                      f'the first run\'s {settings[key]}; a resumed sweep keeps the first run\'s',
-                      flush=True)
-        folder.record('resume')
     resources = {'cpu': plan.args.cpus_per_trial, 'gpu': plan.args.gpus_per_trial}
     trainable = tune.with_resources(tune.with_parameters(run_trial, context=plan.context()),
                                     resources)
@@ -605,7 +635,9 @@ def run(plan, folder):
             raise SweepError(f'cannot resume sweep {plan.name} from {tune_dir}: '
                              f'{str(err).strip().splitlines()[-1][:300]}; use another --name '
                              'for a new sweep') from err
+        _record(plan, folder, resuming, diff)  # the plan that runs: restored, so applicable
     else:
+        _record(plan, folder, resuming, diff)  # first, so tune/ never exists without plan.json
         searcher, _ = _searcher(plan, persist=True)  # Optuna's study: <sweep>/optuna.journal
         tuner = tune.Tuner(
             trainable, param_space=plan.param_space,
@@ -621,8 +653,34 @@ def run(plan, folder):
                 failure_config=tune.FailureConfig(max_failures=plan.args.max_failures),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=2)))
     tuner.fit()
-    table = TrialResultWriter(plan.sweep_dir).compact()
-    return table
+    try:
+        return TrialResultWriter(plan.sweep_dir).compact()
+    except ValueError as err:  # never replaced: it may hold rows no trial file has any more
+        raise SweepError(f'{err}; it is kept as it is: move it away to rebuild it from the '
+                         'trial files') from err
+
+
+def _record(plan, folder, resuming, diff):
+    """sweep.json, configs.json and plan.json of the plan that runs, and its history line."""
+    from sweeps.parquet_callback import write_sweep_snapshot
+    if not resuming or diff:
+        write_sweep_snapshot(plan.sweep_dir, dict(
+            name=plan.name, space=plan.space.name, benchmark=plan.benchmark, search=plan.search,
+            scheduler=plan.scheduler, variants=list(plan.space.variants), sets=plan.sets,
+            git_rev=git_rev()), plan.configs)
+    if not resuming:
+        folder.record('start')
+    elif diff:
+        folder.record('resume-anyway', changed={k: dict(was=a, now=b) for k, (a, b) in
+                                                diff.items()})
+    else:
+        settings = folder.tune_settings() or {}
+        for key in ('max_failures', 'max_concurrent'):
+            if key in settings and settings[key] != getattr(plan.args, key):
+                print(f'note: --{key.replace("_", "-")} {getattr(plan.args, key)} differs from '
+                      f'the first run\'s {settings[key]}; a resumed sweep keeps the first run\'s',
+                      flush=True)
+        folder.record('resume')
 
 
 def _driver_callbacks(plan):
@@ -713,14 +771,11 @@ def main(argv=None):
     if args.dry_run:
         return 0
     folder = SweepFolder(plan)
-    new_folder = not osp.exists(plan.sweep_dir)
     try:
         folder.acquire()
         table = run(plan, folder)
     except SweepError as err:
-        if new_folder and not osp.isfile(osp.join(plan.sweep_dir, PLAN_FILE)):
-            import shutil
-            shutil.rmtree(plan.sweep_dir, ignore_errors=True)  # nothing of a refused sweep
+        folder.abandon()
         return _error(err)
     report(plan, table)
     return 0

@@ -6,8 +6,9 @@ the repository); the trial starts from it (`load_from`), or, with `warmup_scores
 (POINT-ENT: G1 selects, a new G2 trains), only its active hook scores the pool with it (the
 hook's `score_checkpoint`). The checkpoint lives at
 `<storage>/warmup/<benchmark>-<name>-<hash>/warmup.pth`,
-the hash taken over the warm-up's resolved config text and the data root, so an edited warm-up
-config (or other data) trains a new one.
+the hash taken over the warm-up's resolved config text and what its data is (sweeps.paths
+data_identity: not where it is), so an edited warm-up config (or other data) trains a new one and
+a moved data folder keeps its warm-up.
 
 `ensure_warmup` trains it where the trials train: as a Ray task with the trial's resources
 (`--cpus-per-trial`, `--gpus-per-trial`) when Ray is up, on whichever node has them (in this
@@ -29,7 +30,7 @@ from typing import Callable, Optional
 from mmengine.config import Config
 
 from .common import REPO, SweepError, default_data_root
-from .paths import rebase_data_roots
+from .paths import data_identity, rebase_data_roots
 
 CHECKPOINT = 'warmup.pth'
 CHECKPOINTS_PER_RUN = 10  # how often a warm-up saves what a killed one resumes from
@@ -46,7 +47,8 @@ def warmup_checkpoint(cfg: Config, storage: str, data_root: Optional[str] = None
         from .moved import moved_message
         raise SweepError(moved_message(rel) or
                          f'warmup_config {rel!r} does not exist (expected {path})')
-    text = Config.fromfile(path).pretty_text + osp.abspath(data_root or default_data_root())
+    warm, data_root = Config.fromfile(path), osp.abspath(data_root or default_data_root())
+    text = warm.pretty_text + data_identity(rebase_data_roots(warm, data_root), data_root)
     digest = hashlib.sha1(text.encode()).hexdigest()[:12]
     name = osp.splitext(osp.basename(rel))[0]
     bench = osp.basename(osp.dirname(path))

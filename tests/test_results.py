@@ -162,12 +162,81 @@ def test_missing_sweep_error(tmp_path):
         read_results(tmp_path / 'empty' / 'x')
 
 
-def test_read_results_skips_trial_files_older_than_compaction(tmp_path):
+def _table_rows(table):
+    return sorted(table.to_pylist(), key=lambda r: (r['trial_id'], r['round'], r['is_final']))
+
+
+def test_read_results_decides_by_the_rows_not_by_file_times(tmp_path):
+    """Issue 20 item 8: a folder copied without its file times, or with adversarial times,
+    reads as the same table: the rows' own report times decide, not mtimes."""
+    import shutil
     w = TrialResultWriter(tmp_path / 'sw')
     w.write_trial('t0', [row()])
+    w.write_trial('t1', [row('t1', seed=1)])
     w.compact()
-    w.write_trial('t0', [row(miou=70.0, at=1)])
-    assert read_results(tmp_path / 'sw')['miou'].to_pylist() == [70.0]  # newer: read
-    old = (tmp_path / 'sw' / 'results.parquet').stat().st_mtime - 3600
-    os.utime(w.trial_path('t0'), (old, old))
-    assert read_results(tmp_path / 'sw')['miou'].to_pylist() == [50.0]  # older: compacted wins
+    w.write_trial('t0', [row(miou=70.0, at=1)])  # reported again after the compaction
+    want = _table_rows(read_results(tmp_path / 'sw'))
+    assert [r['miou'] for r in want] == [70.0, 50.0]
+    results = tmp_path / 'sw' / 'results.parquet'
+    now = results.stat().st_mtime
+    for compacted, trial in ((now + 3600, now - 3600), (now - 3600, now + 3600)):
+        os.utime(results, (compacted, compacted))
+        os.utime(w.trial_path('t0'), (trial, trial))
+        assert _table_rows(read_results(tmp_path / 'sw')) == want
+    # copied without times (the copy's trial files may be older or newer than its results)
+    copy = tmp_path / 'copy'
+    shutil.copytree(tmp_path / 'sw', copy, copy_function=shutil.copyfile)
+    assert _table_rows(read_results(copy)) == want
+
+
+def test_compaction_never_drops_a_row_it_had(tmp_path):
+    """Issue 20 item 2: results.parquet is merged with the trial files, so trial files that are
+    gone (deleted, or not copied) leave their rows in it; new trial files are added."""
+    w = TrialResultWriter(tmp_path / 'sw')
+    w.write_trial('t0', [row(), row(round=1, is_final=True, miou=55.0, at=1)])
+    w.write_trial('t1', [row('t1', seed=1)])
+    first = _table_rows(w.compact())
+    assert len(first) == 3
+    w.trial_path('t1').unlink()
+    assert _table_rows(w.compact()) == first
+    import shutil
+    shutil.rmtree(w.trials_dir)
+    assert _table_rows(w.compact()) == first
+    assert _table_rows(read_results(tmp_path / 'sw')) == first
+    w.write_trial('t2', [row('t2', seed=2)])
+    w.write_trial('t0', [row(miou=51.0, at=2)])  # a rerun of t0's round 0 (t0's final kept)
+    got = _table_rows(w.compact())
+    assert [(r['trial_id'], r['round'], r['miou']) for r in got] == [
+        ('t0', 0, 51.0), ('t0', 1, 55.0), ('t1', 0, 50.0), ('t2', 0, 50.0)]
+
+
+def test_compaction_of_an_unreadable_results_file_raises_and_keeps_it(tmp_path):
+    w = TrialResultWriter(tmp_path / 'sw')
+    w.write_trial('t0', [row()])
+    w.results_path.write_bytes(b'not parquet' * 20)
+    with pytest.raises(ValueError, match='results.parquet: not a readable Parquet file'):
+        w.compact()
+    assert w.results_path.read_bytes() == b'not parquet' * 20
+
+
+def test_merged_rows_follow_the_drivers_rules(tmp_path):
+    """An error row the driver removed (the trial reported again after it) does not come back
+    from an older results.parquet; a row the driver marked 'stopped' (same report time) is not
+    turned back into 'ok' by an older trial file."""
+    w = TrialResultWriter(tmp_path / 'sw')
+    w.write_trial('t0', [row(), row(round=1, at=1),
+                         make_row(**{**row(round=2, at=2), 'status': 'error', 'miou': None,
+                                     'error': 'boom'})])
+    w.write_trial('t1', [row('t1', round=1, at=1)])
+    w.compact()
+    # t0 retried: its final evaluation (round 2, is_final) replaces the error row in its file
+    w.write_trial('t0', [row(), row(round=1, at=1), row(round=2, is_final=True, at=3)])
+    got = _table_rows(w.compact())
+    assert [(r['trial_id'], r['round'], r['is_final'], r['status']) for r in got] == [
+        ('t0', 0, False, 'ok'), ('t0', 1, False, 'ok'), ('t0', 2, True, 'ok'),
+        ('t1', 1, False, 'ok')]
+    w.write_trial('t1', [make_row(**{**row('t1', round=1, at=1), 'status': 'stopped'})])
+    w.compact()
+    w.write_trial('t1', [row('t1', round=1, at=1)])  # an older copy of the trial file
+    assert [r['status'] for r in _table_rows(read_results(tmp_path / 'sw'))
+            if r['trial_id'] == 't1'] == ['stopped']

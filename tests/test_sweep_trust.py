@@ -3,6 +3,10 @@ the Parquet callback driven with fake trials, error rows against ok rows in dedu
 every space x scheduler as a dry run, `--set train_cfg.max_iters` = the `max_iters` knob, data
 roots and --set paths made absolute, and the sweep folder's plan fingerprint and driver lock.
 
+Issue 20: what --resume-anyway cannot apply is refused, the plan holds the space's metric, mode
+and objectives and the data by what it is (a moved or renamed data folder keeps its plan and
+warm-up), and a refused driver never removes a folder another driver made.
+
 No Ray sweep runs here: the callback is called directly, and the sweep folder is driven through
 `sweeps.run.Plan` / `SweepFolder`. Modules under test are imported inside the tests, so each test
 fails on its own against an older tree.
@@ -565,18 +569,20 @@ def test_sweep_folder_plan_fingerprint_and_lock(tmp_path, data_root):
             SweepFolder(plan).acquire()
         assert _flock_from_another_process(sweep / LOCK_FILE) == 3  # still held after that
 
-        # another plan under the same name: refused, naming what differs and --name
-        for extra, key in ((['--seeds', '2'], 'seeds'),
-                           (['--set', 'optim_wrapper.optimizer.lr=0.001'], 'sets')):
+        # another plan under the same name: refused, naming what differs and --name, and
+        # --resume-anyway where it can go on (not with more seeds: Tune keeps its grid)
+        for extra, key, anyway in ((['--seeds', '2'], 'seeds', False),
+                                   (['--set', 'optim_wrapper.optimizer.lr=0.001'], 'sets', True)):
             other = SweepFolder(_plan(space, storage, data_root, *extra))
             with pytest.raises(SweepError) as err:
                 other.check_plan(resuming=True)
             message = str(err.value)
-            assert f'{key}:' in message and '--name' in message and '--resume-anyway' in message
+            assert f'{key}:' in message and '--name' in message
+            assert ('--resume-anyway' in message) == anyway
             assert '\n' not in message
-        anyway = SweepFolder(_plan(space, storage, data_root, '--seeds', '2',
-                                   '--resume-anyway'))
-        assert anyway.check_plan(resuming=True) == {'seeds': (1, 2)}
+        anyway = SweepFolder(_plan(space, storage, data_root, '--set',
+                                   'optim_wrapper.optimizer.lr=0.001', '--resume-anyway'))
+        assert set(anyway.check_plan(resuming=True)) == {'sets', 'configs'}
     finally:
         folder.lock.close()
     assert _flock_from_another_process(sweep / LOCK_FILE) == 0  # released with the driver
@@ -644,3 +650,159 @@ def test_trials_take_the_drivers_warmup_path_not_their_environment(monkeypatch, 
                                   warmups={driver.warmup_config: driver.load_from})
     assert trial.load_from == driver.load_from
     assert trial.train_dataloader.dataset.target.data_root == str(tmp_path / 'data' / 'synthshift')
+
+
+# ---- 7. issue 20: resume-anyway, metric/mode in the plan, data identity, racing drivers -------
+
+def _started(space, storage, data_root, *extra):
+    from sweeps.run import SweepFolder
+    folder = SweepFolder(_plan(space, storage, data_root, *extra))
+    folder.acquire()
+    try:
+        folder.record('start')
+    finally:
+        folder.lock.close()
+    return folder
+
+
+@pytest.mark.parametrize('extra, key', [
+    (['--seeds', '2'], 'seeds'),
+    (['--scheduler', 'asha'], 'scheduler'),
+    (['--cpus-per-trial', '2'], 'cpus_per_trial'),
+], ids=['seeds', 'scheduler', 'cpus'])
+def test_resume_anyway_refuses_what_a_resumed_sweep_cannot_run(tmp_path, data_root, extra, key):
+    """Issue 20 item 3: Tuner.restore keeps the first plan's trials, scheduler and resources,
+    so --resume-anyway with another of them is refused in one line (run() then records
+    nothing); a changed config of the unfinished trials is still accepted."""
+    from sweeps.common import SweepError
+    from sweeps.run import SweepFolder
+    space, storage = _space_file(tmp_path), tmp_path / 'results'
+    _started(space, storage, data_root)
+    other = SweepFolder(_plan(space, storage, data_root, *extra, '--resume-anyway'))
+    with pytest.raises(SweepError) as err:
+        other.check_plan(resuming=True)
+    message = str(err.value)
+    assert '--resume-anyway cannot change' in message and f'{key}:' in message
+    assert '--name' in message and '\n' not in message
+
+
+def test_the_plan_holds_the_metric_mode_and_objectives(tmp_path, data_root):
+    """Issue 20 item 7: they drive ASHA and Optuna, so a space that changes them is another
+    plan."""
+    from sweeps.common import SweepError
+    from sweeps.run import SweepFolder
+    storage = tmp_path / 'results'
+    path = tmp_path / 'metric_space.py'
+    text = ONE_VARIANT_SPACE.format(name='tiny', variant='v', config='ripu_ra')
+    path.write_text(text)
+    _started(str(path), storage, data_root)
+    for change, key in (("seeds=1, mode='min'", 'mode'), ("seeds=1, metric='miou13'", 'metric'),
+                        ("seeds=1, search='optuna', objectives=[('miou', 'max'), "
+                         "('pixels_bought', 'min')]", 'objectives')):
+        path.write_text(text.replace('seeds=1', change))
+        plan = _plan(str(path), storage, data_root, *(['--search', 'grid'] if 'optuna' in change
+                                                      else []))
+        with pytest.raises(SweepError, match=f'{key}:'):
+            SweepFolder(plan).check_plan(resuming=True)
+
+
+ADEADA_SPACE = '''from sweeps.space import Space
+from sweeps.spaces.rows import ADEADA_ROWS, with_knobs
+SPACE = Space(name='tiny_adeada', description='a test space', seeds=1, configs='adeada',
+              variants={'adeada': with_knobs(ADEADA_ROWS['adeada'], max_iters=20)})
+'''
+
+
+def test_a_moved_or_renamed_data_folder_keeps_its_plan_and_warmup(tmp_path, data_root):
+    """Issue 20 item 4: the warm-up checkpoint and the plan name the data by what it is: a
+    moved data folder (here to a non-ASCII path) resumes and finds its trained warm-up;
+    other data (another meta.json) is another plan and another warm-up."""
+    from sweeps.run import SweepFolder
+    space = tmp_path / 'adeada_space.py'
+    space.write_text(ADEADA_SPACE)
+    storage, data = tmp_path / 'results', tmp_path / 'data'
+    shutil.copytree(os.path.join(data_root, 'synthshift'), data / 'synthshift')
+    first = _started(str(space), storage, str(data))
+    (path,) = first.plan.warmups
+    os.makedirs(os.path.dirname(path))
+    open(path, 'wb').close()  # as if trained
+    moved = tmp_path / 'dätä ü'
+    shutil.move(str(data), str(moved))
+    again = SweepFolder(_plan(str(space), storage, str(moved)))
+    assert list(again.plan.warmups) == [path]  # the trained one: not retrained
+    assert again.check_plan(resuming=True) == {}
+    assert again.plan.fingerprint() == first.plan.fingerprint()
+    meta = moved / 'synthshift' / 'meta.json'
+    meta.write_text(meta.read_text().replace('"seed": 0', '"seed": 7'))
+    other = SweepFolder(_plan(str(space), storage, str(moved)))
+    assert list(other.plan.warmups) != [path]
+    now, before = other.plan.fingerprint(), first.plan.fingerprint()
+    assert {k for k in now if now[k] != before[k]} == {'data', 'configs'}  # configs: load_from
+
+
+def test_data_digest_of_a_dataset_without_meta(tmp_path):
+    """Real datasets (no meta.json): their relative file list and sizes, not their path; the
+    superpixel cache the region hooks write inside the root is not data."""
+    from sweeps.paths import data_digest
+    root = tmp_path / 'a' / 'gta5'
+    for rel, size in (('images/00001.png', 10), ('images/00002.png', 12),
+                      ('labels/00001_labelTrainIds.png', 3)):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(b'x' * size)
+    first = data_digest(str(root))
+    shutil.move(str(root), str(tmp_path / 'ß'))
+    assert data_digest(str(tmp_path / 'ß')) == first
+    (tmp_path / 'ß' / 'superpixel' / 'slic_n40_c10').mkdir(parents=True)
+    (tmp_path / 'ß' / 'superpixel' / 'slic_n40_c10' / 'x.npy').write_bytes(b'1')
+    assert data_digest(str(tmp_path / 'ß')) == first
+    (tmp_path / 'ß' / 'images' / '00002.png').write_bytes(b'x' * 13)
+    os.utime(tmp_path / 'ß', ns=(1, 1))  # a new cache key: the digest is taken again
+    assert data_digest(str(tmp_path / 'ß')) not in (first, None)
+    assert data_digest(str(tmp_path / 'none')) is None
+
+
+def test_a_refused_driver_never_removes_a_folder_it_did_not_make(tmp_path, data_root,
+                                                                  monkeypatch, capsys):
+    """Issue 20 item 6: driver B decides nothing about the folder before it holds the lock.
+    The interleaving: B is started on a new sweep; driver A makes the folder and takes the lock
+    just before B does; B is refused and leaves A's folder (and lock) alone."""
+    from sweeps import run
+    space, storage = _space_file(tmp_path), tmp_path / 'results'
+    sweep = storage / 'tiny'
+    held = []
+    real = run.SweepFolder.acquire
+
+    def a_wins_then_b(self):
+        sweep.mkdir(parents=True)
+        (sweep / 'made_by_a').write_text('a\n')
+        lock = open(sweep / run.LOCK_FILE, 'a+')  # A's own open file: B's flock fails
+        import fcntl
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        lock.write('pid A\n')
+        lock.flush()
+        held.append(lock)
+        return real(self)
+    monkeypatch.setattr(run.SweepFolder, 'acquire', a_wins_then_b)
+    code = run.main(['--space', space, '--storage', str(storage), '--name', 'tiny',
+                     '--data-root', data_root, '--quiet'])
+    err = capsys.readouterr().err
+    assert code == 2 and 'in use by another driver (pid A)' in err
+    try:
+        assert (sweep / 'made_by_a').read_text() == 'a\n'
+        assert _flock_from_another_process(sweep / run.LOCK_FILE) == 3  # A still holds it
+    finally:
+        held[0].close()
+    monkeypatch.setattr(run.SweepFolder, 'acquire', real)
+    # a refused driver that made the folder and holds it leaves nothing; a folder it found
+    # (its own from before, or another driver's) it leaves as it is
+    mine = run.SweepFolder(_plan(space, storage, data_root, name='mine'))
+    mine.acquire()
+    assert mine.created and (storage / 'mine').is_dir()
+    mine.abandon()
+    assert not (storage / 'mine').exists()
+    found = run.SweepFolder(_plan(space, storage, data_root))
+    found.acquire()
+    assert not found.created
+    found.abandon()
+    found.lock.close()
+    assert (sweep / 'made_by_a').is_file()

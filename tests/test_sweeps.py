@@ -114,6 +114,45 @@ def test_sweep_writes_rows_per_round_and_resumes(tmp_path, data_env):
             rows.sort_values(['trial_id', 'round']).reported_at.values).all()
 
 
+@pytest.mark.slow  # two sweeps and a refused one
+def test_rerun_after_trial_files_are_gone_and_the_data_moved_keeps_the_table(
+        tmp_path, data_env, synthshift_root):
+    """Issue 20 end to end: --resume-anyway with more seeds than the restored Tuner can run is
+    refused in one line and records nothing (item 3); with its trial files deleted and its data
+    folder moved to a non-ASCII path, the same sweep resumes and its table is unchanged (items
+    2 and 4)."""
+    data = tmp_path / 'data'
+    shutil.copytree(synthshift_root, data / 'synthshift')
+    space, storage = _space(tmp_path), str(tmp_path / 'results')
+    args = ['--space', space, '--storage', storage, '--name', 'keep']
+    out = _run(args + ['--data-root', str(data)], data_env)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    key = ['trial_id', 'round', 'is_final']
+    before = _rows(storage, 'keep').sort_values(key).reset_index(drop=True)
+    assert len(before) == 12
+    sweep = os.path.join(storage, 'keep')
+    recorded = ('plan.json', 'sweep.json', 'configs.json', 'history.jsonl')
+
+    def snapshot():
+        return {n: open(os.path.join(sweep, n), 'rb').read() for n in recorded}
+    first = snapshot()
+    refused = _run(args + ['--data-root', str(data), '--seeds', '2', '--resume-anyway'],
+                   data_env)
+    lines = refused.stderr.strip().splitlines()
+    assert refused.returncode == 2, refused.stdout[-3000:] + refused.stderr[-3000:]
+    assert len(lines) == 1 and lines[0].startswith('error: --resume-anyway cannot change')
+    assert 'seeds: 1 -> 2' in lines[0]
+    assert snapshot() == first
+    shutil.rmtree(os.path.join(sweep, 'trials'))
+    moved = tmp_path / 'dätä ü'
+    shutil.move(str(data), str(moved))
+    again = _run(args + ['--data-root', str(moved)], data_env)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert 'resuming sweep keep' in again.stdout and '2 trials, 12 result rows' in again.stdout
+    after = _rows(storage, 'keep').sort_values(key).reset_index(drop=True)
+    assert after.equals(before)
+
+
 def _check_names_and_console(storage, name, rows, stdout):
     """Trials named <variant>-s<seed> in the Parquet rows, Tune's trial folders and the
     console; the final table and the best variant in words."""
