@@ -141,6 +141,43 @@ def test_new_defaults_differ_from_ae49e50(synthshift_root):
 
 
 # ------------------------------------------------------------------ budgets that are spent
+def _simulate(options, ratio, n=500, hw=(64, 128), batch=4, iters=600, seed=0):
+    """The strategy's sampler over a SynthShift-sized target set (500 images of 64x128, 4 a
+    batch, 600 buying iterations) with a fixed uncertainty per pixel (u = 1.05 * U(0,1)^2: few
+    pixels above pi_high = 1.0, many in the medium range), buying as the hook does (one select
+    over the batch, bought pixels blocked). Returns the share of the budget bought."""
+    from mmseg_ext.active.strategies import build_strategy
+    g = torch.Generator().manual_seed(seed)
+    u = 1.05 * torch.rand(n, *hw, generator=g) ** 2
+    budget = round(ratio * u.numel())
+    sampler = build_strategy(dict(type='ADA-MCU', **options), scope='online').sampler(
+        budget, 1.0, 0.1, math.ceil(n / batch))
+    blocked = torch.zeros_like(u, dtype=torch.bool)
+    for it in range(iters):
+        idx = torch.arange(it * batch, (it + 1) * batch) % n
+        blocked[idx] |= sampler.select(u[idx], blocked[idx], g)
+        if sampler.phase == 'done':
+            break
+    assert int(blocked.sum()) == sampler.bought
+    return sampler.bought / budget
+
+
+@pytest.mark.parametrize('options, ratio', [
+    (dict(), 0.068), (dict(), 0.168),  # adamcu_budget's large budgets
+    (dict(adaptive_sampling=False), 0.05),  # the 'w/o AS' arm of adamcu_ablation
+])
+def test_default_schedules_spend_the_budget_at_synthshift_scale(options, ratio):
+    """Per-epoch decay spends the budget; on ae49e50 (per-iteration decay; w/o AS at a fixed
+    pi_high = 1.0) these buy 50%, 50% and 47% of it."""
+    assert _simulate(options, ratio) == 1.0
+
+
+def test_old_schedule_flags_reproduce_the_shortfall():
+    assert _simulate(dict(decay_every=1), 0.168) == 0.5  # pi_high hit pi_low: no medium group
+    assert _simulate(dict(adaptive_sampling=False, decay_every=1, fixed_pi_high=True),
+                     0.05) < 0.5  # too few pixels with u >= 1
+
+
 def _space_rows():
     for name in ('adamcu_budget', 'adamcu_ablation'):
         space = load_space(name)
