@@ -25,7 +25,7 @@ src_centre_mask, tgt_centre_mask, dccm_weights=None, generator=None, align_corne
     label, prediction and centre mask. Returns loss_weight * L_con, a scalar with a
     graph (0 with a graph when nothing contributes). After each call ``self.last_stats``
     holds Python ints: num_anchors (= num_src_anchors + num_tgt_anchors, after the caps),
-    num_pool (pool pixels kept), num_centre_anchors (class-wise anchors of the image-level
+    num_pool (pool pixels kept; num_tgt_pool of them from the target), num_centre_anchors (class-wise anchors of the image-level
     units) and num_domain_centre_anchors (those of the cross-domain unit). float16 /
     bfloat16 / float32 embeddings are computed in float32, float64 stays float64.
 
@@ -493,6 +493,7 @@ class MultiLevelContrastiveLoss(nn.Module):
 
         if 'pixel' in self.units:
             stats['num_pool'] = len(S['pool'][0]) + len(T['pool'][0])
+            stats['num_tgt_pool'] = len(T['pool'][0])
             if len(a_n) and stats['num_pool']:
                 pool = [torch.cat([S['pool'][i], T['pool'][i] + (Ns if i == 0 else 0)])
                         for i in range(5)]
