@@ -134,6 +134,41 @@ def test_old_behaviour_flags_reproduce_ae49e50_bit_for_bit(synthshift_root):
     assert steps == AE49E50_THREE_STEPS
 
 
+# runner_three_steps on ae49e50 (same script): the full model, then "w/o AS" (logged losses of
+# the 3 iterations, pixels on the ledger).
+AE49E50_RUNNER = {
+    'as': ([{'loss': 12.346221923828125, 'decode.loss_ce': 2.948129892349243,
+             'tgt.decode.loss_ce': 2.941986083984375, 'loss_pseudo': 0.0,
+             'loss_mcu': 4.099280834197998},
+            {'loss': 5.349740505218506, 'decode.loss_ce': 2.9160451889038086,
+             'loss_pseudo': 0.0, 'loss_mcu': 1.262749195098877},
+            {'loss': 11.096756935119629, 'decode.loss_ce': 2.899411678314209,
+             'tgt.decode.loss_ce': 2.8859221935272217, 'loss_pseudo': 0.0,
+             'loss_mcu': 2.980018377304077}], 4915),
+    'without_as': ([{'loss': 12.47730827331543, 'decode.loss_ce': 2.948129892349243,
+                     'tgt.decode.loss_ce': 2.9413514137268066, 'loss_pseudo': 0.0,
+                     'loss_mcu': 4.23101282119751},
+                    {'loss': 5.342371940612793, 'decode.loss_ce': 2.9160497188568115,
+                     'loss_pseudo': 0.0, 'loss_mcu': 1.2555299997329712},
+                    {'loss': 11.20717716217041, 'decode.loss_ce': 2.899078369140625,
+                     'tgt.decode.loss_ce': 2.8834917545318604, 'loss_pseudo': 0.0,
+                     'loss_mcu': 3.0924594402313232}], 9830),
+}
+
+
+@pytest.mark.parametrize('arm, strategy', [
+    ('as', dict(decay_every=1)),
+    ('without_as', dict(adaptive_sampling=False, decay_every=1, fixed_pi_high=True))])
+def test_old_flags_reproduce_ae49e50_on_a_runner(tmp_path, synthshift_root, arm, strategy):
+    """configs/adamcu/synthshift.py for 3 iterations on a real Runner with every old-behaviour
+    flag (model and sampler): the same losses and purchases as ae49e50."""
+    from adamcu_three_steps import runner_three_steps
+    torch.set_num_threads(1)
+    got = runner_three_steps(synthshift_root, tmp_path, dict(OLD), strategy,
+                             dict(require_spent=False))
+    assert got == AE49E50_RUNNER[arm]
+
+
 def test_new_defaults_differ_from_ae49e50(synthshift_root):
     torch.set_num_threads(1)
     assert three_step_losses(synthshift_root)[0]['loss_mcu'] != \
