@@ -187,6 +187,24 @@ def test_a_schedule_that_cannot_spend_the_budget_fails_before_training(tmp_path,
     assert not (tmp_path / 'iter_1.pth').exists()
 
 
+def test_check_spendable_without_a_runner(synthshift_root):
+    """What sweeps/run.py checks for every trial before a sweep starts (check_budget)."""
+    from mmseg.registry import DATASETS
+    from runner_utils import TINY_SYNTHSHIFT
+    target = DATASETS.build(dict(type='SynthShiftDataset', domain='target', split='train',
+                                 data_root=str(synthshift_root), generate=dict(TINY_SYNTHSHIFT),
+                                 pipeline=[]))
+    infos = [dict(info, gt_seg_map_path=info['seg_map_path'])
+             for info in (target.get_data_info(i) for i in range(len(target)))]
+    hook = HOOKS.build(dict(type='AdaptiveSamplingHook', budget=dict(ratio=0.5)))
+    hook.check_pool(infos)
+    hook.check_spendable(max_iters=6, batch_size=4)  # 6 x 16384 >= 98304
+    with pytest.raises(ValueError, match='cannot be bought in the 2 buying iterations'):
+        hook.check_spendable(max_iters=2, batch_size=4)
+    HOOKS.build(dict(type='AdaptiveSamplingHook', budget=dict(ratio=0.5),
+                     require_spent=False)).check_spendable(max_iters=2, batch_size=4)
+
+
 def test_a_run_that_did_not_spend_its_budget_fails_at_the_end(tmp_path, synthshift_root):
     """One line, after the purchases reached the store (an untrained model has no medium
     group: u >= pi_high everywhere, so the medium half waits)."""

@@ -153,17 +153,19 @@ class AdaptiveSamplingHook(Hook):
                                              buys_per_epoch)
         if self._resume_state is not None:
             self.sampler.load_state_dict(self._resume_state)
-        self._check_spendable(runner.max_iters, runner.train_dataloader.batch_size)
+        self.check_spendable(runner.max_iters, runner.train_dataloader.batch_size)
         self.index_of = {str(info['seg_map_path']): i for i, info in enumerate(self.pool.infos)}
         self.rel_index = {self.pool.rel(info): i for i, info in enumerate(self.pool.infos)}
         self.images = PoolImages(self.pool.infos, self.pool_pipeline)
         self._sync(model)
 
-    def _check_spendable(self, max_iters, batch_size):
-        """One line if the buying iterations left cannot hold what is left of the budget."""
+    def check_spendable(self, max_iters, batch_size):
+        """One line if the buying iterations left cannot hold what is left of the budget (after
+        check_pool or in before_train; sweeps check every trial with it before starting)."""
         if not self.require_spent:
             return
-        s = self.sampler
+        # the fractions and budgets do not depend on the thresholds
+        s = self.sampler or self.strategy.sampler(self.budget_pixels, 1.0, 0.0, 1)
         first = max(self.start_iter, self._resume_iter)
         calls = len([i for i in range(first, max_iters)
                      if i >= self.start_iter and (i - self.start_iter) % self.interval == 0])
