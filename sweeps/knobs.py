@@ -109,10 +109,22 @@ KNOB_ROWS: Tuple[Knob, ...] = (
     Knob('source_images', 'how many source images the density model sees (None = all)',
          'hook.source_images', when='hook_takes'),
     Knob('adaptive_sampling', "ADA-MCU: Algorithm 1's adaptive sampling (False: 'AL (w/o AS)', "
-         'the whole budget from the high group at a fixed pi_high)',
+         'the whole budget from the high group)',
          'strategy.adaptive_sampling', when='option', convert=bool),
-    Knob('decay_every', "ADA-MCU: decay pi_high every buying iteration (1, Algorithm 1), every k, "
-         "or 'epoch' (the text)", 'strategy.decay_every', when='option'),
+    Knob('decay_every', "ADA-MCU: decay pi_high once per epoch ('epoch', the text; default), every "
+         'buying iteration (1) or every k', 'strategy.decay_every', when='option'),
+    Knob('fixed_pi_high', "ADA-MCU 'AL (w/o AS)': keep pi_high at its initial value (True, before "
+         'issue 21) instead of decaying it like AS (False)', 'strategy.fixed_pi_high',
+         when='option', convert=bool),
+    Knob('pseudo_labels', "ADA-MCU pseudo labels: 'balanced' (as many as one labelled group per "
+         "batch, Sec. III-B-2) or 'all' (every unlabelled low-uncertainty pixel)",
+         'model.pseudo_label_sampling'),
+    Knob('mcu_resolution', "ADA-MCU contrastive roles at the 'label' resolution (embeddings "
+         "sampled bilinearly) or the 'decoder' one (labels nearest-downsampled)",
+         'model.contrastive_resolution'),
+    Knob('mcu_per_domain', 'ADA-MCU: L_con averages anchors per domain and sums the domains '
+         '(True) or one mean over both (False)', 'model.contrastive_loss.per_domain',
+         convert=bool),
     Knob('contrastive', 'ADA-MCU: the multi-level contrastive loss on (True) or off (False: None)',
          'model.contrastive_loss', how='off_if_false'),
     Knob('mcu_levels', "ADA-MCU contrastive levels: a subset of ('intra_image', 'cross_image', "

@@ -64,6 +64,8 @@ def check_budget(cfg):
         target = DATASETS.build(dict(target, pipeline=[], active_label_dir=None))
         infos = [target.get_data_info(i) for i in range(len(target))]
         hook.check_pool([dict(info, gt_seg_map_path=info['seg_map_path']) for info in infos])
+        if hasattr(hook, 'check_spendable'):  # ADA-MCU: can the schedule spend the budget?
+            hook.check_spendable(cfg.train_cfg.max_iters, cfg.train_dataloader.batch_size)
 
 
 def say(args, text):

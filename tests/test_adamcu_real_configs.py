@@ -70,7 +70,8 @@ def test_adamcu_config(benchmark, name):
     assert hook['budget'] == dict(ratio=0.05) and hook['commit_interval'] == 500
     assert 'LoadAnnotations' not in [t['type'] for t in hook['pool_pipeline']]
     assert hook['strategy'] == dict(type='ADA-MCU', decay=0.9, high_fraction=0.5,
-                                    medium_fraction=0.5, adaptive_sampling=True, decay_every=1)
+                                    medium_fraction=0.5, adaptive_sampling=True,
+                                    decay_every='epoch', fixed_pi_high=False)
     assert hook['eval_iters'] == ([120000 * r for r in range(1, 5)]
                                   if name == 'adamcu_adeada_warmup' else [])
     HOOKS.build(dict(hook)).check_schedule(cfg.train_cfg.max_iters)

@@ -12,12 +12,11 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.dataset import pseudo_collate
+from adamcu_three_steps import make_batch
 from mmengine.optim import OptimWrapper
-from runner_utils import REPO, TINY_SYNTHSHIFT
+from runner_utils import REPO
 
 from mmseg_ext.active.adamcu import uncertainty
-from mmseg_ext.datasets import TwoDomainDataset
 from mmseg.registry import MODELS
 
 AUX = dict(type='FCNHead', in_channels=24, in_index=0, channels=16, num_convs=1, kernel_size=1,
@@ -46,21 +45,7 @@ def _build(**overrides):
 
 @pytest.fixture(scope='module')
 def batch(synthshift_root):
-    pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
-                dict(type='PackSegInputs')]
-    ds = TwoDomainDataset(
-        source=dict(type='SynthShiftDataset', domain='source', data_root=str(synthshift_root),
-                    generate=dict(TINY_SYNTHSHIFT), pipeline=pipeline),
-        target=dict(type='SynthShiftDataset', domain='target', split='train',
-                    data_root=str(synthshift_root), generate=dict(TINY_SYNTHSHIFT),
-                    pipeline=pipeline))
-    data = pseudo_collate([ds[i] for i in range(2)])
-    g = torch.Generator().manual_seed(0)
-    for s in data['target_data_samples']:  # ~10% of the target pixels labelled
-        lab = s.gt_sem_seg.data
-        keep = torch.rand(lab.shape, generator=g) < 0.1
-        s.gt_sem_seg.data = torch.where(keep, lab, torch.full_like(lab, 255))
-    return data
+    return make_batch(synthshift_root)
 
 
 def _calibrate(model, data):

@@ -31,7 +31,8 @@ class RecordTrainedTargetLabels(Hook):
 
 def _cfg(tmp_path, root, iters=8, **hook):
     cfg = tiny_config(ADAMCU, tmp_path, root, iters=iters)
-    hook = {'budget': dict(ratio=0.02), 'commit_interval': 3, **hook}
+    # these runs are too short to spend a budget (test_adamcu_fidelity.py checks spending)
+    hook = {'budget': dict(ratio=0.02), 'commit_interval': 3, 'require_spent': False, **hook}
     cfg.custom_hooks = [dict(cfg.custom_hooks[0], **hook), dict(type='RecordTrainedTargetLabels')]
     return cfg
 
@@ -79,14 +80,18 @@ def test_first_batch_trains_on_exactly_what_it_bought(tmp_path, synthshift_root)
     assert hook.sampler.phase == 'high'
 
 
-def test_without_adaptive_sampling_the_threshold_stays(tmp_path, synthshift_root):
+@pytest.mark.parametrize('fixed', [False, True])
+def test_without_adaptive_sampling_buys_all_from_the_high_group(tmp_path, synthshift_root, fixed):
+    """'AL (w/o AS)': the whole budget from G_h; pi_high decays like AS (per epoch) unless
+    fixed_pi_high (the behaviour before issue 21)."""
     cfg = _cfg(tmp_path, synthshift_root, iters=3,
-               strategy=dict(type='ADA-MCU', adaptive_sampling=False))
+               strategy=dict(type='ADA-MCU', adaptive_sampling=False, fixed_pi_high=fixed))
     runner = RUNNERS.build(cfg)
     runner.train()
     sampler = _hook(runner).sampler
     assert sampler.high_budget == sampler.budget and sampler.medium_budget == 0
-    assert sampler.pi_high == 1.0 and sampler.bought > 0
+    assert sampler.bought > 0
+    assert sampler.pi_high == (1.0 if fixed else pytest.approx(0.9))
 
 
 def test_decay_every_epoch_decays_once_per_pass_over_the_target(tmp_path, synthshift_root):
@@ -152,6 +157,8 @@ def test_batch_geometry_resize_flip_and_crop():
     (dict(strategy=dict(type='ADA-MCU', decay=1.5)), 'decay'),
     (dict(commit_interval=0), 'commit_interval'),
     (dict(strategy=dict(type='ADA-MCU', decay_every='week')), 'decay_every'),
+    (dict(strategy=dict(type='ADA-MCU', fixed_pi_high=1)), 'fixed_pi_high'),
+    (dict(require_spent='yes'), 'require_spent'),
     (dict(strategy=dict(type='RIPU-RA')), 'scope'),
 ])
 def test_bad_hook_settings_fail_when_built(hook, message):
@@ -168,6 +175,45 @@ def test_budget_above_the_pool_fails_before_training(tmp_path, synthshift_root):
     cfg = _cfg(tmp_path, synthshift_root, start_iter=8)
     with pytest.raises(ValueError, match='start_iter=8'):
         RUNNERS.build(cfg).train()
+
+
+def test_a_schedule_that_cannot_spend_the_budget_fails_before_training(tmp_path,
+                                                                      synthshift_root):
+    """2 buying iterations of 4 images x 64x128 pixels at most half each: 16384 < 50%."""
+    cfg = _cfg(tmp_path, synthshift_root, iters=2, budget=dict(ratio=0.5), require_spent=True)
+    with pytest.raises(ValueError, match='cannot be bought in the 2 buying iterations') as err:
+        RUNNERS.build(cfg).train()
+    assert '\n' not in str(err.value)
+    assert not (tmp_path / 'iter_1.pth').exists()
+
+
+def test_check_spendable_without_a_runner(synthshift_root):
+    """What sweeps/run.py checks for every trial before a sweep starts (check_budget)."""
+    from mmseg.registry import DATASETS
+    from runner_utils import TINY_SYNTHSHIFT
+    target = DATASETS.build(dict(type='SynthShiftDataset', domain='target', split='train',
+                                 data_root=str(synthshift_root), generate=dict(TINY_SYNTHSHIFT),
+                                 pipeline=[]))
+    infos = [dict(info, gt_seg_map_path=info['seg_map_path'])
+             for info in (target.get_data_info(i) for i in range(len(target)))]
+    hook = HOOKS.build(dict(type='AdaptiveSamplingHook', budget=dict(ratio=0.5)))
+    hook.check_pool(infos)
+    hook.check_spendable(max_iters=6, batch_size=4)  # 6 x 16384 >= 98304
+    with pytest.raises(ValueError, match='cannot be bought in the 2 buying iterations'):
+        hook.check_spendable(max_iters=2, batch_size=4)
+    HOOKS.build(dict(type='AdaptiveSamplingHook', budget=dict(ratio=0.5),
+                     require_spent=False)).check_spendable(max_iters=2, batch_size=4)
+
+
+def test_a_run_that_did_not_spend_its_budget_fails_at_the_end(tmp_path, synthshift_root):
+    """One line, after the purchases reached the store (an untrained model has no medium
+    group: u >= pi_high everywhere, so the medium half waits)."""
+    cfg = _cfg(tmp_path, synthshift_root, iters=6, budget=dict(ratio=0.2), require_spent=True)
+    with pytest.raises(RuntimeError, match=r'bought \d+ of its \d+-pixel budget') as err:
+        RUNNERS.build(cfg).train()
+    assert '\n' not in str(err.value)
+    ledger = ActiveLabelStore(tmp_path / 'active_labels').ledger()
+    assert sum(r['pixels'] for r in ledger) > 0
 
 
 @pytest.mark.parametrize('args, message', [

@@ -23,7 +23,8 @@ OLD_NAMES = ('strategy', 'k', 'unit', 'budget_ratio', 'budget_pixels', 'alpha1',
              'lcr_region', 'lr', 'max_iters', 'alpha', 'beta', 'decay', 'category_balance',
              'sigma', 'indexing', 'budget_overshoot', 'region', 'source_images',
              'adaptive_sampling', 'decay_every', 'contrastive', 'mcu_levels', 'mcu_units',
-             'mcu_weight', 'use_dccm', 'gamma', 'pi_low', 'strategy_cfg')
+             'mcu_weight', 'use_dccm', 'gamma', 'pi_low', 'strategy_cfg', 'fixed_pi_high',
+             'pseudo_labels', 'mcu_resolution', 'mcu_per_domain')
 
 
 def _cfg(method, benchmark='synthshift'):

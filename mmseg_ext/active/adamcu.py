@@ -105,8 +105,11 @@ medium_fraction=0.5, high_share=0.5, decay_every=1)``  Algorithm 1 (l. 666-712, 
 
 Open in the paper and not done here: the initial pi_high ("a large value", l. 717) and
 pi_low are not given; Section III-B-2 (l. 361-375) describes a different per-batch rule
-("randomly select the same number of pixels in those three groups"), Algorithm 1 is
-followed instead.
+("randomly select the same number of pixels in those three groups"): the purchase follows
+Algorithm 1 instead, and the rule's pseudo-label side (as many G_l pixels as one labelled
+group) is ADAMCUSegmentor's pseudo_label_sampling='balanced'. The ADA-MCU strategy decays
+pi_high once per epoch by default (decay_every here counts calls; see
+mmseg_ext/active/strategies/adamcu.py for why).
 """
 import math
 

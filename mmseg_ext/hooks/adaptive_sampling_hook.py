@@ -2,6 +2,7 @@
 target pixels are bought during training, from the target images of each training batch,
 through the active-label store and its ledger like every other method (so the pixel cost is
 comparable)."""
+import math
 import time
 from typing import Union
 
@@ -59,13 +60,20 @@ class AdaptiveSamplingHook(Hook):
             before the final evaluation (ADA-MCU has no selection rounds to report at).
         pool_pipeline: how target images are loaded for scoring (test-like, no labels).
         seed: seeds the uniform draws (crc32 of seed and iteration).
+        require_spent: a run must spend its budget (issue 21: a table row that bought less
+            than its budget is not the row it claims). Before training: a schedule whose
+            buying iterations cannot hold the budget (each buys at most ceil(fraction x the
+            batch's target pixels)) fails with one line. After training (the last purchases
+            committed to the store and ledger first): a run that bought less than its budget
+            fails with one line (bought, budget, phase, pi_high). False: only a warning.
     """
     priority = 'NORMAL'
 
     def __init__(self, strategy: Union[dict, str] = dict(type='ADA-MCU'),
                  budget: dict = dict(ratio=0.05), pi_high: float = None, pi_low: float = None,
                  gamma: float = None, interval: int = 1, commit_interval: int = 50,
-                 start_iter: int = 0, eval_iters=(), pool_pipeline=None, seed: int = 0):
+                 start_iter: int = 0, eval_iters=(), pool_pipeline=None, seed: int = 0,
+                 require_spent: bool = True):
         name = type(self).__name__
         try:
             if (pi_high is None) != (pi_low is None):
@@ -78,6 +86,8 @@ class AdaptiveSamplingHook(Hook):
             check_int('interval', interval, 1)
             check_int('commit_interval', commit_interval, 1)
             check_int('start_iter', start_iter, 0)
+            if not isinstance(require_spent, bool):
+                raise ValueError(f'require_spent must be a bool, got {require_spent!r}')
             self.eval_iters = sorted(set(int(i) for i in eval_iters))
             self.strategy = build_strategy(strategy, scope='online')
             self.budget = Budget(rounds=1, **budget)
@@ -86,10 +96,12 @@ class AdaptiveSamplingHook(Hook):
         self.pi_high, self.pi_low, self.gamma = pi_high, pi_low, gamma
         self.interval, self.commit_interval = interval, commit_interval
         self.start_iter, self.seed = start_iter, seed
+        self.require_spent = require_spent
         self.pool_pipeline = list(pool_pipeline or DEFAULT_PIPELINE)
         self.pool = self.sampler = None
         self._pending, self._last = {}, {}  # rel -> (flat indices, labels) bought, uncommitted
         self._resume_state = None
+        self._resume_iter = 0
         self._warned_geometry = self._warned_medium = False
         self._completed = None  # updates completed once the current iteration ends
 
@@ -141,10 +153,44 @@ class AdaptiveSamplingHook(Hook):
                                              buys_per_epoch)
         if self._resume_state is not None:
             self.sampler.load_state_dict(self._resume_state)
+        self.check_spendable(runner.max_iters, runner.train_dataloader.batch_size)
         self.index_of = {str(info['seg_map_path']): i for i, info in enumerate(self.pool.infos)}
         self.rel_index = {self.pool.rel(info): i for i, info in enumerate(self.pool.infos)}
         self.images = PoolImages(self.pool.infos, self.pool_pipeline)
         self._sync(model)
+
+    def check_spendable(self, max_iters, batch_size):
+        """One line if the buying iterations left cannot hold what is left of the budget (after
+        check_pool or in before_train; sweeps check every trial with it before starting)."""
+        if not self.require_spent:
+            return
+        # the fractions and budgets do not depend on the thresholds
+        s = self.sampler or self.strategy.sampler(self.budget_pixels, 1.0, 0.0, 1)
+        first = max(self.start_iter, self._resume_iter)
+        calls = len([i for i in range(first, max_iters)
+                     if i >= self.start_iter and (i - self.start_iter) % self.interval == 0])
+        batch_pixels = batch_size * max(h * w for h, w in self.pool.sizes)
+        fraction = max(s.high_fraction, s.medium_fraction if s.medium_budget else 0)
+        per_call = math.ceil(fraction * batch_pixels)
+        left = s.budget - s.bought
+        if calls * per_call < left:
+            raise ValueError(
+                f'{type(self).__name__}: the budget ({left} pixels left of {s.budget}) cannot be '
+                f'bought in the {calls} buying iterations of this schedule (at most {per_call} '
+                f'pixels each: {fraction:g} of a batch of {batch_size} target images); expected '
+                'a longer schedule, a smaller budget or larger fractions')
+
+    def _check_spent(self):
+        s = self.sampler
+        if s is None or s.bought >= s.budget:
+            return
+        msg = (f'{type(self).__name__}: the run bought {s.bought} of its {s.budget}-pixel '
+               f'budget ({100 * s.bought / self.pool.total_pixels:.2f}% of the target pixels '
+               f'instead of {100 * s.budget / self.pool.total_pixels:.2f}%; phase {s.phase!r}, '
+               f'pi_high {s.pi_high:g}, pi_low {s.pi_low:g})')
+        if self.require_spent:
+            raise RuntimeError(msg)
+        print_log(msg, logger='current', level=30)
 
     def _sync(self, model):
         if hasattr(model, 'pi_high'):
@@ -175,6 +221,7 @@ class AdaptiveSamplingHook(Hook):
 
     def after_train(self, runner):
         self._commit(runner, runner.iter)
+        self._check_spent()
 
     @staticmethod
     def _target_samples(data_batch):
@@ -321,3 +368,4 @@ class AdaptiveSamplingHook(Hook):
     def after_load_checkpoint(self, runner, checkpoint):
         if getattr(runner, '_resume', False) and 'adamcu_sampler' in checkpoint:
             self._resume_state = checkpoint['adamcu_sampler']
+            self._resume_iter = int(checkpoint.get('meta', {}).get('iter', 0))

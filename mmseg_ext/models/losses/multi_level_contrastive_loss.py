@@ -7,19 +7,25 @@ papers/004_1ecdab4497048225.txt). The DCCM W itself (Eq. 7-8) is produced by
 ``MultiLevelContrastiveLoss(temperature=0.1, levels=('intra_image', 'cross_image',
 'cross_domain'), units=('pixel', 'centre'), max_anchors_per_class=32,
 max_positives_per_class=128, max_negatives_per_class=128, use_dccm=True, normalize=True,
-ignore_index=255, loss_weight=1.0, loss_name='loss_mcu')``
+ignore_index=255, loss_weight=1.0, loss_name='loss_mcu', per_domain=True)``
 
 ``loss(src_embed, src_label, src_pred, tgt_embed, tgt_label, tgt_pred, tgt_high_uncertainty,
-src_centre_mask, tgt_centre_mask, dccm_weights=None, generator=None)``
+src_centre_mask, tgt_centre_mask, dccm_weights=None, generator=None, align_corners=False)``
     *_embed (N, D, h, w) floating projected features (D the same for both domains, h, w
-    may differ between the domains); *_label (N, h, w) integer ids, ignore_index =
-    unknown (the caller downsamples labels to h, w, nearest); *_pred (N, h, w) argmax
-    predictions; tgt_high_uncertainty (N, h, w) bool = the high-uncertainty group G_h;
-    *_centre_mask (N, h, w) bool = the low-uncertainty pixels G_l that form the category
-    centres; dccm_weights (C, C) or None. Returns loss_weight * L_con, a scalar with a
+    may differ between the domains); *_label (N, H, W) integer ids, ignore_index =
+    unknown; *_pred (N, H, W) argmax predictions; tgt_high_uncertainty (N, H, W) bool = the
+    high-uncertainty group G_h; *_centre_mask (N, H, W) bool = the low-uncertainty pixels
+    G_l that form the category centres; dccm_weights (C, C) or None. (H, W) is either the
+    embeddings' (h, w) (every role at the embedding resolution) or a label resolution of
+    its own: then anchors and pool pixels are chosen among the label-resolution pixels and
+    their embeddings are sampled bilinearly at those pixels' centres (F.grid_sample,
+    padding 'border', ``align_corners`` as the model's resize: what bilinear upsampling of
+    the map would give there, without the upsampled map), so sparse labels all stay
+    candidates (issue 21); the centres are formed at (h, w) from the nearest-downsampled
+    label, prediction and centre mask. Returns loss_weight * L_con, a scalar with a
     graph (0 with a graph when nothing contributes). After each call ``self.last_stats``
     holds Python ints: num_anchors (= num_src_anchors + num_tgt_anchors, after the caps),
-    num_pool (pool pixels kept), num_centre_anchors (class-wise anchors of the image-level
+    num_pool (pool pixels kept; num_tgt_pool of them from the target), num_centre_anchors (class-wise anchors of the image-level
     units) and num_domain_centre_anchors (those of the cross-domain unit). float16 /
     bfloat16 / float32 embeddings are computed in float32, float64 stays float64.
 
@@ -38,6 +44,14 @@ from ...active.checks import check_int
 
 LEVELS = ('intra_image', 'cross_image', 'cross_domain')
 UNITS = ('pixel', 'centre')
+
+
+def nearest_resize(x, size):
+    """Nearest resize of an (N, H, W) integer / bool map to size (h, w), same dtype."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    y = F.interpolate(x[:, None].float(), size=size, mode='nearest')[:, 0]
+    return y.bool() if x.dtype == torch.bool else y.to(x.dtype)
 
 
 def random_group_rank(group, generator=None):
@@ -114,9 +128,12 @@ class MultiLevelContrastiveLoss(nn.Module):
         for v = u, while CategoryCorrelation keeps the recall on W's diagonal - it is ignored
         here (only W * (1 - eye) is used). Anchors with no positive or no negative in the unit
         do not contribute. L_p2p(level) = sum over the two anchor domains of the mean of L_p
-        over that domain's anchors (the paper computes the source and the target losses
-        separately, l. 641-652; averaging per domain keeps the few target anchors from being
-        drowned by the many source ones).
+        over that domain's anchors (per_domain=True, the default: the paper computes the
+        source and the target losses separately, l. 641-652; averaging per domain keeps the
+        few target anchors from being drowned by the many source ones). per_domain=False: one
+        mean over the anchors of both domains, so a level counts once (about half of L_con at
+        initialisation: benchmarks/bench_adamcu_loss_scale.py). With both units, all three
+        levels and per_domain=True L_con sums up to 12 InfoNCE terms.
     Centre-to-centre loss, Eq. 11 (l. 556-575), "same form as Eq. 10 but class-wise anchors":
         centres = L2-normalised mean of the normalised centre-pixel embeddings per class,
         per image for the image-level units and per domain for the cross-domain unit ("the
@@ -162,7 +179,7 @@ class MultiLevelContrastiveLoss(nn.Module):
     def __init__(self, temperature=0.1, levels=LEVELS, units=UNITS,
                  max_anchors_per_class=32, max_positives_per_class=128,
                  max_negatives_per_class=128, use_dccm=True, normalize=True,
-                 ignore_index=255, loss_weight=1.0, loss_name='loss_mcu'):
+                 ignore_index=255, loss_weight=1.0, loss_name='loss_mcu', per_domain=True):
         super().__init__()
         if not (isinstance(temperature, numbers.Real) and not isinstance(temperature, bool)
                 and math.isfinite(temperature) and temperature > 0):
@@ -181,6 +198,9 @@ class MultiLevelContrastiveLoss(nn.Module):
         self.max_positives_per_class = int(max_positives_per_class)
         self.max_negatives_per_class = int(max_negatives_per_class)
         self.use_dccm = bool(use_dccm)
+        if not isinstance(per_domain, bool):
+            raise ValueError(f'per_domain must be a bool, got {per_domain!r}')
+        self.per_domain = per_domain
         self.normalize = bool(normalize)
         self.ignore_index = ignore_index
         self.loss_weight = loss_weight
@@ -197,7 +217,7 @@ class MultiLevelContrastiveLoss(nn.Module):
                 f'max_anchors_per_class={self.max_anchors_per_class}, '
                 f'max_positives_per_class={self.max_positives_per_class}, '
                 f'max_negatives_per_class={self.max_negatives_per_class}, '
-                f'use_dccm={self.use_dccm}')
+                f'use_dccm={self.use_dccm}, per_domain={self.per_domain}')
 
     # ------------------------------------------------------------------ validation
     def _check_domain(self, prefix, embed, label, pred, masks):
@@ -205,6 +225,8 @@ class MultiLevelContrastiveLoss(nn.Module):
             raise ValueError(f'{prefix}_embed must be a floating (N, D, h, w) tensor, '
                              f'got {_shape(embed)}')
         size = (embed.shape[0], *embed.shape[2:])
+        if torch.is_tensor(label) and label.ndim == 3 and label.shape[0] == embed.shape[0]:
+            size = tuple(label.shape)  # a label resolution of its own
         for name, x in ((f'{prefix}_label', label), (f'{prefix}_pred', pred)):
             if not torch.is_tensor(x) or tuple(x.shape) != size:
                 raise ValueError(f'{name} must have shape {size} (from {prefix}_embed), '
@@ -238,6 +260,8 @@ class MultiLevelContrastiveLoss(nn.Module):
         """Capped anchors, capped pool pixels and per-image centre sums of one domain."""
         N = embed.shape[0]
         ef = embed.flatten(2)  # (N, D, hw), a view
+        if tuple(label.shape[1:]) != tuple(embed.shape[2:]):  # label resolution
+            ef = (embed, tuple(label.shape[1:]))
         lab = label.reshape(N, -1).long()
         prd = pred.reshape(N, -1).long()
         out = {}
@@ -258,6 +282,12 @@ class MultiLevelContrastiveLoss(nn.Module):
             n, p, cls, rank = n[keep], p[keep], cls[keep], rank[keep]
             out['pool'] = (n, p, cls, rank, self._feats(ef, n, p))
         if 'centre' in self.units:
+            if isinstance(ef, tuple):  # centres at the embedding resolution
+                size = tuple(embed.shape[2:])
+                ef = embed.flatten(2)
+                lab = nearest_resize(label, size).reshape(N, -1).long()
+                prd = nearest_resize(pred, size).reshape(N, -1).long()
+                centre_mask = nearest_resize(centre_mask, size)
             cm = centre_mask.reshape(N, -1) & ((lab == self.ignore_index) | (lab == prd))
             onehot = F.one_hot(prd, C).to(self._dtype) * cm.unsqueeze(-1)  # (N, hw, C)
             counts = onehot.sum(1)  # (N, C)
@@ -268,8 +298,30 @@ class MultiLevelContrastiveLoss(nn.Module):
         return out
 
     def _feats(self, ef, n, p):
-        f = ef[n, :, p].to(self._dtype)  # (K, D)
+        if isinstance(ef, tuple):
+            f = self._sampled(*ef, n, p)
+        else:
+            f = ef[n, :, p].to(self._dtype)  # (K, D)
         return F.normalize(f, dim=1) if self.normalize else f
+
+    def _sampled(self, embed, size, n, p):
+        """(K, D) bilinear samples of embed (N, D, h, w) at the centres of the pixels p (flat
+        indices into size = (H, W)) of images n."""
+        H, W = size
+        y, x = (p // W).to(self._dtype), (p % W).to(self._dtype)
+        if self._align_corners:
+            gx = 2 * x / max(W - 1, 1) - 1
+            gy = 2 * y / max(H - 1, 1) - 1
+        else:
+            gx, gy = (2 * x + 1) / W - 1, (2 * y + 1) / H - 1
+        out = embed.new_zeros((len(n), embed.shape[1]), dtype=self._dtype)
+        for i in n.unique().tolist():
+            sel = (n == i).nonzero().squeeze(1)
+            grid = torch.stack([gx[sel], gy[sel]], 1).view(1, 1, -1, 2)
+            f = F.grid_sample(embed[i:i + 1].to(self._dtype), grid, mode='bilinear',
+                              padding_mode='border', align_corners=self._align_corners)
+            out = out.index_put((sel,), f[0, :, 0].t())
+        return out
 
     def _centres(self, sums, counts):
         if self.normalize:
@@ -284,8 +336,7 @@ class MultiLevelContrastiveLoss(nn.Module):
             logits = logits * (1 + W[ca] @ cols.t())
         return logits
 
-    @staticmethod
-    def _info_nce(logits, pos, neg, a_dom):
+    def _info_nce(self, logits, pos, neg, a_dom):
         """Eq. 9-10: per anchor mean over positives of -log H, then sum over the anchor
         domains of the mean over that domain's anchors with >= 1 positive and negative."""
         has_neg = neg.any(1)
@@ -299,8 +350,8 @@ class MultiLevelContrastiveLoss(nn.Module):
         term = F.softplus(lse - logits)  # -log H(anchor, positive)
         per_anchor = torch.where(pos, term, 0).sum(1) / pos.sum(1).clamp_min(1)
         total = 0
-        for d in (0, 1):
-            m = valid & (a_dom == d)
+        for d in ((0, 1) if self.per_domain else (None, )):
+            m = valid & (a_dom == d) if d is not None else valid
             total = total + torch.where(m, per_anchor, 0).sum() / m.sum().clamp_min(1)
         return total
 
@@ -365,8 +416,10 @@ class MultiLevelContrastiveLoss(nn.Module):
         for level in range(3):
             in_level = a_level == level
             per_anchor = (term_sum * in_level).sum(1) / (pos_count * in_level).sum(1).clamp_min(1)
-            for d in (0, 1):
-                m = valid[:, level] & (img_dom[a_n] == d)
+            for d in ((0, 1) if self.per_domain else (None, )):
+                m = valid[:, level]
+                if d is not None:
+                    m = m & (img_dom[a_n] == d)
                 total = total + torch.where(m, per_anchor, 0).sum() / m.sum().clamp_min(1)
         return total
 
@@ -392,7 +445,8 @@ class MultiLevelContrastiveLoss(nn.Module):
     # ------------------------------------------------------------------ forward
     def forward(self, src_embed, src_label, src_pred, tgt_embed, tgt_label, tgt_pred,
                 tgt_high_uncertainty, src_centre_mask, tgt_centre_mask, dccm_weights=None,
-                generator=None):
+                generator=None, align_corners=False):
+        self._align_corners = bool(align_corners)
         self._check_domain('src', src_embed, src_label, src_pred,
                            [('src_centre_mask', src_centre_mask)])
         self._check_domain('tgt', tgt_embed, tgt_label, tgt_pred,
@@ -439,6 +493,7 @@ class MultiLevelContrastiveLoss(nn.Module):
 
         if 'pixel' in self.units:
             stats['num_pool'] = len(S['pool'][0]) + len(T['pool'][0])
+            stats['num_tgt_pool'] = len(T['pool'][0])
             if len(a_n) and stats['num_pool']:
                 pool = [torch.cat([S['pool'][i], T['pool'][i] + (Ns if i == 0 else 0)])
                         for i in range(5)]

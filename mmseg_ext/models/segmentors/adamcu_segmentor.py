@@ -17,9 +17,23 @@ L_seg^{Gs}; target: the labelled pixels, Eq. 4's L_seg^{Gh,Gm}) and its source/t
    the state_dict as ``dccm.weights``) are passed to the contrastive loss. use_dccm=False
    builds no DCCM and passes None (plain InfoNCE).
 3. ``loss_pseudo`` (Eq. 5, l. 455-467): CE of the main logits (full resolution) against their
-   own detached argmax on the target pixels of the LOW group that are not labelled (labelled
-   ones already have the ground-truth CE of the parent), averaged over those pixels (0 with a
-   graph when there are none), times pseudo_label_weight. The paper writes the pseudo label as
+   own detached argmax on pseudo-labelled target pixels, averaged over those pixels (0 with a
+   graph when there are none), times pseudo_label_weight. Which pixels (``pseudo_label_sampling``):
+     'balanced' (default, the paper's adaptive sampling): Sec. III-B-2 (l. 361-375: "for each
+       training batch ... we randomly select the same number of pixels in those three groups
+       ... use the current predictions as pseudo labels to annotate those pixels selected by AS
+       in G_l") and Algorithm 1 step 12 (l. 697-699: "Sample M_e/2 pixels from G_l"). The
+       labelled target pixels of the batch are what G_h and G_m contributed (M_e/2 each over
+       the run, l. 685-696), so per batch k = ceil(n_labelled / 2) pixels (the share of one
+       group) are drawn uniformly without replacement from the unlabelled low-group pixels of
+       the whole batch (all of them when fewer), by a generator of the segmentor's own seeded
+       from torch.initial_seed() at build (the global RNG is untouched; a resumed run restarts
+       it). No labelled pixel in the batch: no pseudo label.
+     'all' (the code before issue 21; also the paper's "AL (w/o AS)" degradation model, l.
+       904-907: "all of the pixels from the low uncertainty group (i.e. pixels with pseudo
+       labels)"): every unlabelled low-group pixel, every iteration.
+   The same pseudo-labelled pixels (and only those) enter the contrastive loss's target labels.
+   ``pseudo.num_pixels`` logs how many there were. The paper writes the pseudo label as
    softmax(p) (l. 463); the hard argmax is used, as the brief and the AS annotation text
    ("use the current predictions as pseudo labels", l. 367-369) say. pseudo_label_weight=0
    drops the term (no log var).
@@ -30,8 +44,20 @@ L_seg^{Gs}; target: the labelled pixels, Eq. 4's L_seg^{Gh,Gm}) and its source/t
    kept identical to the ADeADA / MADA comparison model; any BaseDecodeHead with a 1x1 conv_seg
    works and the features have the logits' size). Projection = Conv1x1(in, hidden) - ReLU -
    Conv1x1(hidden, channels) (pixel-contrast heads, Wang et al. ICCV'21 = [25]/[18]; the loss
-   L2-normalises). Labels, groups and masks are downsampled to the logits' size with nearest;
-   predictions are the argmax of the head-resolution logits. Masks given to the loss:
+   L2-normalises). Resolution (``contrastive_resolution``):
+     'label' (default): labels, predictions (argmax of the label-size logits), groups and
+       masks stay at the label resolution and the loss takes each sampled anchor's and pool
+       pixel's embedding by bilinear sampling of the projected map at that pixel's centre
+       (F.grid_sample, the model's align_corners), as pixel-contrast methods do for sparse
+       labels: every bought pixel can reach the loss. Only the category centres are formed at
+       the embedding resolution (nearest-downsampled masks; centres use predictions, not bought
+       labels). Sec. III-C-2 (l. 396-400) takes anchors, positives and negatives among the
+       labelled pixels; the paper does not say at which resolution.
+     'decoder' (the code before issue 21): everything nearest-downsampled to the logits' size;
+       with 5% sparse bought pixels about 1/stride^2 of them survive (26% at SynthShift's
+       stride 2, 1.6% at DeepLab-v2's stride 8: benchmarks/bench_adamcu_bought_pixels.py).
+   ``mcu.tgt_bought`` logs how many bought (ground-truth) target pixels the loss was given.
+   Masks given to the loss:
      tgt_high_uncertainty = target group 2 (G_h^t, anchors need also label != pred, l. 391-395);
      src_centre_mask / tgt_centre_mask = group 0 (G_l) of each domain: "we use those pixels
        from the low uncertainty group ... to generate the category center ... for each domain"
@@ -40,8 +66,9 @@ L_seg^{Gs}; target: the labelled pixels, Eq. 4's L_seg^{Gh,Gm}) and its source/t
        centre pixels whose known label disagrees with the prediction, so on the source these
        are the correctly predicted low-uncertainty pixels.
      tgt_label = the target labels plus, on the unlabelled low-group pixels, the pseudo
-       labels (argmax) - AS "annotates" G_l with predictions (l. 367-369, Algorithm 1 step 12)
-       and the pool draws from all three groups (l. 1511-1514). Pseudo-labelled pixels never
+       labels (argmax) of the pseudo-labelled pixels of 3. - AS "annotates" G_l with
+       predictions (l. 367-369, Algorithm 1 step 12) and the pool draws from all three groups
+       (l. 1511-1514). Pseudo-labelled pixels never
        become anchors (their label equals the prediction).
    contrastive_loss=None (or loss_weight 0) drops the term and builds no projection head.
    The loss's last_stats['num_anchors'] is logged as ``mcu.num_anchors``.
@@ -62,23 +89,18 @@ from mmseg_ext.active.adamcu import (CategoryCorrelation, check_thresholds, unce
                                      uncertainty_groups)
 from mmseg_ext.active.checks import check_real
 
+from ..losses.multi_level_contrastive_loss import nearest_resize as _nearest
 from .ada_segmentor import ADASegmentor, DomainOutputs
 
 LOW, MEDIUM, HIGH = 0, 1, 2
+PSEUDO_LABEL_SAMPLING = ('balanced', 'all')
+CONTRASTIVE_RESOLUTION = ('label', 'decoder')
 
 
 @dataclasses.dataclass
 class MCUDomainOutputs(DomainOutputs):
     """DomainOutputs plus the decode head's pre-classifier features (N, K, h, w)."""
     decode_feats: torch.Tensor = None
-
-
-def _nearest(x, size):
-    """Nearest resize of an (N, H, W) integer / bool map to size (h, w), same dtype."""
-    if tuple(x.shape[-2:]) == tuple(size):
-        return x
-    y = F.interpolate(x[:, None].float(), size=size, mode='nearest')[:, 0]
-    return y.bool() if x.dtype == torch.bool else y.to(x.dtype)
 
 
 @MODELS.register_module()
@@ -88,15 +110,22 @@ class ADAMCUSegmentor(ADASegmentor):
 
     def __init__(self, pi_high=None, pi_low=None, gamma=0.5, dccm_momentum=0.9,
                  pseudo_label_weight=1.0, contrastive_loss=dict(type='MultiLevelContrastiveLoss'),
-                 projection=dict(channels=128), use_dccm=True, **kwargs):
+                 projection=dict(channels=128), use_dccm=True,
+                 pseudo_label_sampling='balanced', contrastive_resolution='label', **kwargs):
         self.check_args(pi_high=pi_high, pi_low=pi_low, gamma=gamma,
                         dccm_momentum=dccm_momentum, pseudo_label_weight=pseudo_label_weight,
                         contrastive_loss=contrastive_loss, projection=projection,
-                        use_dccm=use_dccm, **kwargs)
+                        use_dccm=use_dccm, pseudo_label_sampling=pseudo_label_sampling,
+                        contrastive_resolution=contrastive_resolution, **kwargs)
         super().__init__(**kwargs)
         self.pi_high, self.pi_low = float(pi_high), float(pi_low)
         self.gamma = float(gamma)
         self.pseudo_label_weight = float(pseudo_label_weight)
+        self.pseudo_label_sampling = pseudo_label_sampling
+        self.contrastive_resolution = contrastive_resolution
+        # the balanced pseudo-label draw has a generator of its own (the global RNG, which the
+        # contrastive loss's sampling uses, is left as it was)
+        self._pseudo_generator = torch.Generator().manual_seed(torch.initial_seed())
         num_classes = self.decode_head.num_classes
         self.dccm = CategoryCorrelation(num_classes, dccm_momentum) if use_dccm else None
         self.contrastive_loss = None
@@ -116,7 +145,8 @@ class ADAMCUSegmentor(ADASegmentor):
     @staticmethod
     def check_args(pi_high=None, pi_low=None, gamma=0.5, dccm_momentum=0.9,
                    pseudo_label_weight=1.0, contrastive_loss=None, projection=None,
-                   use_dccm=True, auxiliary_head=None, **_):
+                   use_dccm=True, auxiliary_head=None, pseudo_label_sampling='balanced',
+                   contrastive_resolution='label', **_):
         """Validate the ADA-MCU arguments without building the model (sweeps check every
         trial's config with it before anything starts); one-line ValueErrors."""
         try:
@@ -126,6 +156,12 @@ class ADAMCUSegmentor(ADASegmentor):
             check_thresholds(pi_high, pi_low)
             check_real('gamma', gamma)
             check_real('pseudo_label_weight', pseudo_label_weight)
+            if pseudo_label_sampling not in PSEUDO_LABEL_SAMPLING:
+                raise ValueError(f'pseudo_label_sampling must be one of {PSEUDO_LABEL_SAMPLING}'
+                                 f', got {pseudo_label_sampling!r}')
+            if contrastive_resolution not in CONTRASTIVE_RESOLUTION:
+                raise ValueError(f'contrastive_resolution must be one of '
+                                 f'{CONTRASTIVE_RESOLUTION}, got {contrastive_resolution!r}')
             if use_dccm:
                 CategoryCorrelation(1, dccm_momentum)  # its momentum check
             if auxiliary_head is None:
@@ -181,7 +217,10 @@ class ADAMCUSegmentor(ADASegmentor):
             with torch.no_grad():
                 pred = target.logits_full.detach().argmax(1)
                 pseudo_mask = (tgt_groups == LOW) & (target.label == ignore)
+                if self.pseudo_label_sampling == 'balanced':
+                    pseudo_mask = self._balanced_pseudo_mask(pseudo_mask, target.label != ignore)
                 pseudo = torch.where(pseudo_mask, pred, target.label)  # labels + pseudo labels
+            losses['pseudo.num_pixels'] = pseudo_mask.sum().float()
         if target is not None and self.pseudo_label_weight != 0:
             pl = torch.where(pseudo_mask, pred, torch.full_like(pred, ignore))
             ce = F.cross_entropy(target.logits_full, pl, ignore_index=ignore, reduction='sum')
@@ -191,6 +230,19 @@ class ADAMCUSegmentor(ADASegmentor):
             losses.update(self._mcu_loss(source, target, src_groups, tgt_groups, pseudo))
         return losses
 
+    @torch.no_grad()
+    def _balanced_pseudo_mask(self, candidates, labelled):
+        """Sec. III-B-2 / Algorithm 1 step 12: ceil(n_labelled / 2) of the candidate (unlabelled
+        low-group) pixels of the batch, uniformly at random without replacement."""
+        n_lab = int(labelled.sum())
+        idx = candidates.flatten().nonzero().squeeze(1)
+        k = min((n_lab + 1) // 2, idx.numel())
+        out = torch.zeros_like(candidates)
+        if k:
+            pick = torch.randperm(idx.numel(), generator=self._pseudo_generator)[:k]
+            out.view(-1)[idx[pick.to(idx.device)]] = True
+        return out
+
     def _mcu_loss(self, source, target, src_groups, tgt_groups, tgt_label_full):
         def embed(out):
             if out.decode_feats is None:
@@ -198,20 +250,32 @@ class ADAMCUSegmentor(ADASegmentor):
             return self.projection(out.decode_feats)
 
         src_embed, tgt_embed = embed(source), embed(target)
-        s_size, t_size = tuple(source.logits.shape[2:]), tuple(target.logits.shape[2:])
+        ignore = self.decode_head.ignore_index
         with torch.no_grad():
-            src_label = _nearest(source.label, s_size)
-            tgt_label = _nearest(tgt_label_full, t_size)
-            src_pred = source.logits.detach().argmax(1)
-            tgt_pred = target.logits.detach().argmax(1)
-            src_g, tgt_g = _nearest(src_groups, s_size), _nearest(tgt_groups, t_size)
+            if self.contrastive_resolution == 'decoder':  # nearest-downsampled (pre-issue 21)
+                s_size, t_size = tuple(source.logits.shape[2:]), tuple(target.logits.shape[2:])
+                src_label = _nearest(source.label, s_size)
+                tgt_label = _nearest(tgt_label_full, t_size)
+                tgt_bought = _nearest(target.label != ignore, t_size)
+                src_pred = source.logits.detach().argmax(1)
+                tgt_pred = target.logits.detach().argmax(1)
+                src_g, tgt_g = _nearest(src_groups, s_size), _nearest(tgt_groups, t_size)
+                extra = {}
+            else:  # label resolution, embeddings sampled bilinearly at the chosen pixels
+                src_label, tgt_label = source.label, tgt_label_full
+                tgt_bought = target.label != ignore
+                src_pred = source.logits_full.detach().argmax(1)
+                tgt_pred = target.logits_full.detach().argmax(1)
+                src_g, tgt_g = src_groups, tgt_groups
+                extra = dict(align_corners=self.align_corners)
         loss = self.contrastive_loss(
             src_embed, src_label, src_pred, tgt_embed, tgt_label, tgt_pred,
             tgt_high_uncertainty=tgt_g == HIGH, src_centre_mask=src_g == LOW,
             tgt_centre_mask=tgt_g == LOW,
-            dccm_weights=self.dccm.weights if self.dccm is not None else None)
+            dccm_weights=self.dccm.weights if self.dccm is not None else None, **extra)
         stats = getattr(self.contrastive_loss, 'last_stats', {}) or {}
-        out = {self.contrastive_loss.loss_name: loss}
+        out = {self.contrastive_loss.loss_name: loss,
+               'mcu.tgt_bought': tgt_bought.sum().float()}
         if 'num_anchors' in stats:
             out['mcu.num_anchors'] = torch.tensor(float(stats['num_anchors']),
                                                   device=loss.device)
