@@ -69,11 +69,15 @@ _atomic_write_many = atomic_write_many
 
 
 def _threads():
-    """Worker threads for a batch of images (zlib, PIL and numpy release the GIL)."""
+    """Worker threads for a batch of images (zlib, PIL and numpy release the GIL): the CPUs this
+    process may use, at most OMP_NUM_THREADS where set (a trial's CPU share) and 8."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cpus = os.cpu_count() or 1
+    omp = os.environ.get('OMP_NUM_THREADS', '')
+    if omp.isdigit() and int(omp) > 0:
+        cpus = min(cpus, int(omp))
     return max(1, min(8, cpus))
 
 
@@ -103,6 +107,7 @@ def _bytes_file(path, data):
     def write(tmp):
         with open(tmp, 'wb') as fh:
             fh.write(data)
+    write.size = len(data)
     return path, write
 
 
@@ -207,7 +212,9 @@ class ActiveLabelStore:
 
     def __init__(self, root, keep_bytes=256 << 20):
         self.root = Path(root)
-        self.keep_bytes, self._kept_bytes = keep_bytes, 0  # arrays kept between delta and commit
+        # encoded files kept between delta and commit (beyond this, commit makes them again)
+        self.keep_bytes, self._kept_bytes = keep_bytes, 0
+        self._workers = None  # a thread pool, made on first use
         self._rounds = {}  # round json path -> ((inode, mtime, size), parsed)
         self._states = OrderedDict()  # rel -> ((inode, mtime, size), state array), last read
         self._state_bytes = 0
@@ -347,10 +354,50 @@ class ActiveLabelStore:
             out['pseudo'] = np.flatnonzero(given)
             out['pseudo_labels'] = pseudo.flat[out['pseudo']]
             row['pseudo_pixels'] = int(out['pseudo'].size)
-        if self._kept_bytes + state.nbytes + gt.nbytes <= self.keep_bytes:
-            self._kept_bytes += state.nbytes + gt.nbytes
-            out['arrays'] = (state, gt)  # saves commit_round reading them again
+        if self._kept_bytes <= self.keep_bytes:  # the files made now, in the background,
+            # while the caller goes on (commit_round waits for them): nothing is read twice
+            flat = (bought_idx, out['blocked'], out.get('pseudo', _NONE),
+                    out.get('pseudo_labels', _NONE))
+            out['encoded'] = self._pool().submit(self._encode, rel, flat, state, gt)
+            out['encoded'].add_done_callback(self._count_kept)
         return out
+
+    def _pool(self):
+        """This process's worker threads (a forked child makes its own: it has none)."""
+        if self._workers is None or self._workers[0] != os.getpid():
+            self._workers = os.getpid(), ThreadPoolExecutor(_threads(),
+                                                            thread_name_prefix='label_store')
+        return self._workers[1]
+
+    def _count_kept(self, future):
+        if future.exception() is None:
+            self._kept_bytes += future.result()[2]
+
+    def _encode(self, rel, flat, state=None, gt=None):
+        """(the delta's packed parts, its label and state files, their bytes)."""
+        parts, files = _pack_delta(*flat), self._image_files(rel, flat, state, gt)
+        return parts, files, sum(map(len, parts)) + sum(write.size for _, write in files)
+
+    def _image_files(self, rel, flat, state=None, gt=None):
+        """The label and state files of `rel` after its delta `flat` (see _load_delta), from its
+        state and ground truth before (`state`, `gt`: as read by delta, else read here)."""
+        bought, blocked, pseudo, pseudo_labels = flat
+        state = _load_png(self.root / 'state' / rel) if state is None else state.copy()
+        gt = _load_png(self.gt_path(rel)) if gt is None else gt
+        old = self.labels(rel) if (state & PSEUDO).any() else None  # earlier pseudo labels
+        state.flat[blocked] |= BLOCKED
+        state.flat[bought] |= BOUGHT | BLOCKED
+        state.flat[pseudo] |= PSEUDO
+        labels = np.where(state & BOUGHT, gt, np.uint8(IGNORE))  # bought = ground truth
+        if old is not None or pseudo.size:
+            kept = (state & PSEUDO).astype(bool) & ~(state & BOUGHT).astype(bool)
+            if old is not None:
+                labels[kept] = old[kept]
+            new = np.zeros(labels.size, bool)
+            new[pseudo] = True
+            new &= kept.ravel()
+            labels.flat[np.flatnonzero(new)] = pseudo_labels[new[pseudo]]
+        return [_png(self.label_path(rel), labels), _png(self.root / 'state' / rel, state)]
 
     def commit_round(self, round_index, iteration, deltas, strategy='', before_update=False,
                      options=None):
@@ -363,8 +410,10 @@ class ActiveLabelStore:
         flat = {rel: (d['bought'], d['blocked'], d.get('pseudo', _NONE),
                       np.asarray(d.get('pseudo_labels', _NONE), np.uint8))
                 for rel, d in deltas.items()}
-        with ThreadPoolExecutor(_threads()) as pool:
-            parts = list(pool.map(lambda v: _pack_delta(*v), flat.values()))
+        encoded = {rel: d['encoded'].result() for rel, d in deltas.items() if 'encoded' in d}
+        self._kept_bytes = 0
+        parts = list(self._pool().map(
+            lambda rel: encoded[rel][0] if rel in encoded else _pack_delta(*flat[rel]), flat))
         sizes = np.array([[len(p) for p in image] for image in parts], np.int64).reshape(-1, _PARTS)
         blob = np.frombuffer(b''.join(b''.join(image) for image in parts), np.uint8)
         name = self._round_name(round_index)
@@ -377,9 +426,7 @@ class ActiveLabelStore:
             pending['options'] = json.loads(json.dumps(options, default=str))
         _save_json(f'{name}.pending.json', pending)
         kill_point('commit')
-        self._apply(pending, f'{name}.npz', {rel: d['arrays'] for rel, d in deltas.items()
-                                             if 'arrays' in d}, flat)
-        self._kept_bytes = 0
+        self._apply(pending, f'{name}.npz', {rel: e[1] for rel, e in encoded.items()}, flat)
         return rows
 
     def gt_path(self, rel):
@@ -413,43 +460,23 @@ class ActiveLabelStore:
                           get(f'{i}_pseudo_labels').astype(np.uint8))
                     for i, rel in enumerate(pending['images'])}
 
-    def _apply(self, pending, npz, arrays=None, delta=None):
-        """Write the label and state files of a round; `arrays`: {rel: (state, gt)} as read by
-        `delta` (the state before this round), else read from disk; `delta`: the round's flat
-        indices as _load_delta gives them (else read from `npz`). Idempotent."""
-        arrays = arrays or {}
+    def _apply(self, pending, npz, files=None, delta=None):
+        """Write the label and state files of a round; `files`: {rel: its files} as
+        `_image_files` made them at `delta` time (the others are made from disk); `delta`: the
+        round's flat indices as _load_delta gives them (else read from `npz`). Idempotent."""
+        files = files or {}
         delta = self._load_delta(pending, npz) if delta is None else delta
-
-        def files(rel):
-            bought, blocked, pseudo, pseudo_labels = delta[rel]
-            if rel in arrays:
-                state, gt = arrays[rel][0].copy(), arrays[rel][1]
-            else:
-                state, gt = _load_png(self.root / 'state' / rel), _load_png(self.gt_path(rel))
-            old = self.labels(rel) if (state & PSEUDO).any() else None  # earlier pseudo labels
-            state.flat[blocked] |= BLOCKED
-            state.flat[bought] |= BOUGHT | BLOCKED
-            state.flat[pseudo] |= PSEUDO
-            labels = np.where(state & BOUGHT, gt, np.uint8(IGNORE))  # bought = ground truth
-            if old is not None or pseudo.size:
-                kept = (state & PSEUDO).astype(bool) & ~(state & BOUGHT).astype(bool)
-                if old is not None:
-                    labels[kept] = old[kept]
-                new = np.zeros(labels.size, bool)
-                new[pseudo] = True
-                new &= kept.ravel()
-                labels.flat[np.flatnonzero(new)] = pseudo_labels[new[pseudo]]
-            return [_png(self.label_path(rel), labels), _png(self.root / 'state' / rel, state)]
-        self._write_images(files, delta)  # every label and state file on disk before the round
-        name = Path(npz).with_suffix('')  # counts as done
+        self._write_images(lambda rel: files[rel] if rel in files else
+                           self._image_files(rel, delta[rel]), delta)
+        # every label and state file is on disk before the round counts as done
+        name = Path(npz).with_suffix('')
         _save_json(f'{name}.json', pending)
         os.unlink(f'{name}.pending.json')
         self._write_ledger_rows(pending)
 
     def _write_images(self, files, rels):
         """One durable batch of the label/state files `files(rel)` gives, made in threads."""
-        with ThreadPoolExecutor(_threads()) as pool:
-            _save_pngs(f for image in pool.map(files, list(rels)) for f in image)
+        _save_pngs(f for image in self._pool().map(files, list(rels)) for f in image)
 
     def recover(self):
         """Finish a round whose commit or rollback was interrupted (applying or undoing a delta
