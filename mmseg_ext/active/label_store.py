@@ -264,10 +264,11 @@ class ActiveLabelStore:
 
     def _state(self, rel):
         """The state array of one image (uint8; not to be changed: it may be cached). The last
-        few read are kept, checked against the file (inode, mtime, size) before reuse."""
+        few read are kept, checked against the file (inode, times, size) before reuse, and
+        dropped when this store writes the file."""
         path = self.root / 'state' / rel
         st = os.stat(path)
-        sig = (st.st_ino, st.st_mtime_ns, st.st_size)
+        sig = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
         hit = self._states.get(rel)
         if hit is not None and hit[0] == sig:
             self._states.move_to_end(rel)
@@ -309,7 +310,7 @@ class ActiveLabelStore:
         out, seen = [], set()
         for _, path in self._round_files():
             st = os.stat(path)
-            sig = (st.st_ino, st.st_mtime_ns, st.st_size)
+            sig = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
             hit = self._rounds.get(path)
             if hit is None or hit[0] != sig:
                 hit = self._rounds[path] = sig, json.loads(path.read_text())
@@ -470,13 +471,18 @@ class ActiveLabelStore:
                            self._image_files(rel, delta[rel]), delta)
         # every label and state file is on disk before the round counts as done
         name = Path(npz).with_suffix('')
+        self._rounds.pop(Path(f'{name}.json'), None)
         _save_json(f'{name}.json', pending)
         os.unlink(f'{name}.pending.json')
         self._write_ledger_rows(pending)
 
     def _write_images(self, files, rels):
         """One durable batch of the label/state files `files(rel)` gives, made in threads."""
-        _save_pngs(f for image in self._pool().map(files, list(rels)) for f in image)
+        rels = list(rels)
+        for rel in rels:
+            if rel in self._states:
+                self._state_bytes -= self._states.pop(rel)[1].nbytes
+        _save_pngs(f for image in self._pool().map(files, rels) for f in image)
 
     def recover(self):
         """Finish a round whose commit or rollback was interrupted (applying or undoing a delta
@@ -534,6 +540,7 @@ class ActiveLabelStore:
             self._write_images(files, union)
         for rnd in todo:
             name = self._round_name(rnd['round'])
+            self._rounds.pop(Path(f'{name}.json'), None)
             os.unlink(f'{name}.json')
             os.unlink(f'{name}.npz')
         fsync_dir(self.root / 'rounds')
