@@ -295,3 +295,27 @@ def test_a_torn_ledger_append_is_repaired(tmp_path):
         path.write_bytes(torn)
         ActiveLabelStore(store.root).initialise(items)
         assert path.read_bytes() == whole
+
+
+def test_benchmark_runs_at_a_tiny_size_and_refuses_bad_input(tmp_path, capsys):
+    import sys
+    sys.path.insert(0, str(REPO / 'benchmarks'))
+    try:
+        import bench_label_store
+    finally:
+        sys.path.remove(str(REPO / 'benchmarks'))
+    _baseline()  # skips without ae49e50
+    args = ['--images', '3', '--size', '16x32', '--rounds', '2', '--scenes', '2',
+            '--dir', str(tmp_path)]
+    assert bench_label_store.main(args) == 0
+    out = capsys.readouterr().out
+    for line in ('state read', 'delta + commit', 'rollback 1 round', 'total (file sizes)'):
+        assert line in out
+    assert 'before' in out and 'after' in out and 'load average' in out
+    assert os.listdir(tmp_path) == []  # cleaned up
+    for bad in (['--size', '3x4'], ['--images', '0'], ['--rounds', '1'], ['--k', '0'],
+                ['--pixel-fraction', '0.5']):
+        assert bench_label_store.main(bad + ['--dir', str(tmp_path)]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == '' and captured.err.count('\n') == 1
+        assert captured.err.startswith('error: ') and os.listdir(tmp_path) == []
