@@ -319,3 +319,16 @@ def test_benchmark_runs_at_a_tiny_size_and_refuses_bad_input(tmp_path, capsys):
         captured = capsys.readouterr()
         assert captured.out == '' and captured.err.count('\n') == 1
         assert captured.err.startswith('error: ') and os.listdir(tmp_path) == []
+
+
+def test_files_made_at_delta_time_or_at_commit_are_the_same(tmp_path):
+    """keep_bytes=0: nothing is made ahead (commit reads the state and ground truth again)."""
+    items = _items(tmp_path)
+    rels = [rel for rel, _ in items]
+    ahead, late = ActiveLabelStore(tmp_path / 'a'), ActiveLabelStore(tmp_path / 'b', keep_bytes=0)
+    for store in (ahead, late):
+        store.initialise(items)
+        _rounds(store, rels, 4)
+    assert 'encoded' not in late.delta(rels[0], _box(5, 6, 0, 1), _box(5, 6, 0, 1), 1)
+    assert 'encoded' in ahead.delta(rels[0], _box(5, 6, 0, 1), _box(5, 6, 0, 1), 1)
+    assert _same(_snapshot(ahead), _snapshot(late)) and ahead.ledger() == late.ledger()

@@ -355,7 +355,7 @@ class ActiveLabelStore:
             out['pseudo'] = np.flatnonzero(given)
             out['pseudo_labels'] = pseudo.flat[out['pseudo']]
             row['pseudo_pixels'] = int(out['pseudo'].size)
-        if self._kept_bytes <= self.keep_bytes:  # the files made now, in the background,
+        if self._kept_bytes < self.keep_bytes:  # the files made now, in the background,
             # while the caller goes on (commit_round waits for them): nothing is read twice
             flat = (bought_idx, out['blocked'], out.get('pseudo', _NONE),
                     out.get('pseudo_labels', _NONE))
