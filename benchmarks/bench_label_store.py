@@ -12,8 +12,11 @@ on a score that is high near class boundaries (region impurity) plus noise, buyi
 rounds.
 
 Both implementations run on the same ground truth and picks: `after` (this worktree) and
-`before` (the store of commit ae49e50, loaded from `git show`; --no-baseline to skip), so the
-ratio is measured in the same run under the same load. os.sync() runs (untimed) before each
+`before` (the store of commit ae49e50, loaded from `git show`; --no-baseline to skip),
+interleaved step by step (initialise, each round, each rollback), so the ratio is measured in
+the same run under the same load. Wall times per step, and the process's CPU time (all threads:
+`after` makes a round's files in background threads while deltas go on) over the state reads,
+deltas and commits. os.sync() runs (untimed) before each
 commit and rollback so neither pays for the other's dirty pages. Bytes on disk per image: the
 sizes of the store's files after the rounds (and the 4 KiB blocks they take), divided by images.
 The machine's load average is printed: timings on a shared machine vary.
@@ -143,15 +146,20 @@ def part_bytes(root):
     return out
 
 
-def run(cls, root, items, picks, scenes, rounds):
-    """Times (seconds, totals over images) of one implementation."""
+def run(cls, root, items, picks, scenes, rounds, t):
+    """One implementation, step by step (a generator: main interleaves the implementations
+    step by step, so both see the same load); times (seconds, totals over images) go to `t`:
+    wall time per step, and the CPU time of the process (all its threads: the store's
+    background work included) over state reads, deltas and commits."""
     shutil.rmtree(root, ignore_errors=True)
     store = cls(root)
     t0 = time.perf_counter()
     store.initialise(items)
-    t = dict(initialise=time.perf_counter() - t0, state=0., delta=0., commit=0.)
+    t.update(initialise=time.perf_counter() - t0, state=0., delta=0., commit=0., cpu=0.)
+    yield
     for r in range(rounds):
         deltas = {}
+        c0 = time.process_time()
         for i, (rel, _) in enumerate(items):
             bought, blocked = picks[i % scenes][r]
             t0 = time.perf_counter()
@@ -160,22 +168,25 @@ def run(cls, root, items, picks, scenes, rounds):
             deltas[rel] = store.delta(rel, bought, blocked, units=1)
             t['state'] += t1 - t0
             t['delta'] += time.perf_counter() - t1
+        t['cpu'] += time.process_time() - c0
         os.sync()
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         store.commit_round(r, 100 * (r + 1), deltas, strategy='bench')
         t['commit'] += time.perf_counter() - t0
+        t['cpu'] += time.process_time() - c0
+        yield
     t['disk'] = disk_bytes(root)
     t['parts'] = part_bytes(root)
-    labels = {rel: (store.labels(rel), store.state(rel)) for rel, _ in items[:scenes]}
+    t['labels'] = {rel: (store.labels(rel), store.state(rel)) for rel, _ in items[:scenes]}
     os.sync()
     t0 = time.perf_counter()
     assert store.rollback(100 * rounds - 1) == [rounds - 1]
     t['rollback1'] = time.perf_counter() - t0
+    yield
     os.sync()
     t0 = time.perf_counter()
     assert store.rollback(0) == list(range(rounds - 2, -1, -1))
     t['rollback_rest'] = time.perf_counter() - t0
-    return t, labels
 
 
 def main(argv=None):
@@ -220,10 +231,12 @@ def main(argv=None):
                             args.k) for s, gt in enumerate(gts)]
         bought = np.mean([sum(b.sum() for b, _ in pk) for pk in picks]) / gts[0].size
         blocked = np.mean([sum(bl.sum() for _, bl in pk) for pk in picks]) / gts[0].size
-        results = {}
-        for name, cls in impls.items():
-            results[name] = run(cls, osp.join(root, f'store_{name}'), items, picks, scenes,
-                                args.rounds)
+        results = {name: {} for name in impls}
+        steps = [run(cls, osp.join(root, f'store_{name}'), items, picks, scenes, args.rounds,
+                     results[name]) for name, cls in impls.items()]
+        while steps:  # one step of each in turn
+            steps = [s for s in steps if next(s, StopIteration) is not StopIteration]
+        results = {name: (t, t['labels']) for name, t in results.items()}
         if 'before' in results:  # the labels the model trains on are the same
             for rel in results['after'][1]:
                 for a, b in zip(results['before'][1][rel], results['after'][1][rel]):
@@ -248,9 +261,12 @@ def main(argv=None):
             vals = [results[k][0][key] / per * 1e3 for k in results]
             ratio = f'  {vals[0] / vals[1]:6.1f}x' if len(vals) > 1 else ''
             print(f'{label:30s}' + ''.join(f'{v:12.2f}' for v in vals) + ratio)
-        dc = [(results[k][0]['delta'] + results[k][0]['commit']) / (n * r) * 1e3 for k in results]
-        print(f'{"delta + commit":30s}' + ''.join(f'{v:12.2f}' for v in dc)
-              + (f'  {dc[0] / dc[1]:6.1f}x' if len(dc) > 1 else ''))
+        for label, keys in (('delta + commit', ('delta', 'commit')),
+                            ('state + delta + commit', ('state', 'delta', 'commit')),
+                            ('  the same, CPU time', ('cpu',))):
+            dc = [sum(results[k][0][key] for key in keys) / (n * r) * 1e3 for k in results]
+            print(f'{label:30s}' + ''.join(f'{v:12.2f}' for v in dc)
+                  + (f'  {dc[0] / dc[1]:6.1f}x' if len(dc) > 1 else ''))
         print(f'{"KB per image after " + str(r) + " rounds":30s}')
         for part in ('labels', 'state', 'rounds', 'ledger'):
             vals = [results[k][0]['parts'][part] / n / 1e3 for k in results]
