@@ -331,30 +331,37 @@ class ActiveLabelStore:
         row counts them as pseudo_pixels, and a pixel bought now or before keeps its ground truth.
         """
         state = self._state(rel)
-        old_blocked, old_bought = _decode_state(state)
-        new_bought = np.asarray(bought, bool) & ~old_bought
-        old_pseudo = (state & PSEUDO).astype(bool)
-        if (new_bought & old_pseudo).any():
+        bought, blocked = np.asarray(bought, bool), np.asarray(blocked, bool)
+        if bought.shape != state.shape or blocked.shape != state.shape:
+            raise ValueError(f'{rel}: picks {bought.shape} / {blocked.shape}, its labels '
+                             f'{state.shape}')
+        flat_state = state.ravel()
+        # picks are sparse: work on their flat indices, not on whole maps
+        bought_idx = np.flatnonzero(bought)
+        bought_idx = bought_idx[(flat_state[bought_idx] & BOUGHT) == 0]
+        if (flat_state[bought_idx] & PSEUDO).any():
             raise ValueError(f'{rel}: buying a pseudo-labelled pixel is not supported (a round '
                              'that gives pseudo labels is the last one to touch them)')
-        new_blocked = (np.asarray(blocked, bool) | new_bought) & ~old_blocked
+        blocked_idx = np.union1d(np.flatnonzero(blocked), bought_idx)
+        blocked_idx = blocked_idx[(flat_state[blocked_idx] & BLOCKED) == 0]
         gt = _load_png(self.gt_path(rel))
-        bought_idx = np.flatnonzero(new_bought)
         got = gt.ravel()[bought_idx]
         classes = np.bincount(got[got != IGNORE])
         row = dict(image=rel, units=int(units), pixels=int(bought_idx.size),
                    void_pixels=int((got == IGNORE).sum()),
                    classes={str(c): int(n) for c, n in enumerate(classes) if n})
-        out = dict(row=row, bought=bought_idx, blocked=np.flatnonzero(new_blocked))
+        out = dict(row=row, bought=bought_idx, blocked=blocked_idx)
         if pseudo is not None:
             pseudo = np.asarray(pseudo, np.uint8)
             if pseudo.shape != gt.shape:
                 raise ValueError(f'pseudo labels of {rel} are {pseudo.shape}, its labels '
                                  f'{gt.shape}')
-            given = (pseudo != IGNORE) & ~old_pseudo & ~old_bought & ~new_bought
-            out['pseudo'] = np.flatnonzero(given)
-            out['pseudo_labels'] = pseudo.flat[out['pseudo']]
-            row['pseudo_pixels'] = int(out['pseudo'].size)
+            given = np.flatnonzero(pseudo != IGNORE)
+            given = given[(flat_state[given] & (PSEUDO | BOUGHT)) == 0]
+            given = given[~np.isin(given, bought_idx, assume_unique=True)]
+            out['pseudo'] = given
+            out['pseudo_labels'] = pseudo.ravel()[given]
+            row['pseudo_pixels'] = int(given.size)
         if self._kept_bytes < self.keep_bytes:  # the files made now, in the background,
             # while the caller goes on (commit_round waits for them): nothing is read twice
             flat = (bought_idx, out['blocked'], out.get('pseudo', _NONE),
