@@ -43,9 +43,7 @@ def round_map(store, rel, shape, upto=None):
     for rnd in store.rounds():
         if upto is not None and rnd['round'] > upto or rel not in rnd['images']:
             continue
-        i = rnd['images'].index(rel)
-        with np.load(store.root / 'rounds' / f'round_{rnd["round"]:03d}.npz') as data:
-            rounds.flat[data[f'{i}_bought']] = rnd['round']
+        rounds.flat[store.round_delta(rnd)[rel][0]] = rnd['round']
     return rounds
 
 

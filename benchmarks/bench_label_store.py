@@ -1,0 +1,284 @@
+"""Benchmark the active-label store at Cityscapes size (not a test; one run, per image per round).
+
+For --images target images of --size (default 200 of 1024x2048; ground truth from SynthShift's
+scene generator at that size, --scenes distinct scenes reused), runs --rounds selection rounds
+(default 5) as the hooks do: per image, the state read (`state`, the blocked map a strategy
+needs), `delta` of the pick, then one `commit_round` for all images (durable: data, renames,
+folders). Picks per image and round are RIPU-like: RIPU-RA squares (k=1: the 3x3 square bought,
+the 5x5 square blocked) placed by the repo's greedy pick (mmseg_ext.active.select.greedy_select)
+on a score that is high near class boundaries (region impurity) plus noise, buying
+--region-fraction of the image, and sparse single pixels (ADA-MCU-like: drawn at random within
+8 px of a class boundary) buying --pixel-fraction. Then `rollback` of the last round, and of all
+rounds.
+
+Both implementations run on the same ground truth and picks: `after` (this worktree) and
+`before` (the store of commit ae49e50, loaded from `git show`; --no-baseline to skip),
+interleaved step by step (initialise, each round, each rollback), so the ratio is measured in
+the same run under the same load. Wall times per step, and the process's CPU time (all threads:
+`after` makes a round's files in background threads while deltas go on) over the state reads,
+deltas and commits. os.sync() runs (untimed) before each
+commit and rollback so neither pays for the other's dirty pages. Bytes on disk per image: the
+sizes of the store's files after the rounds (and the 4 KiB blocks they take), divided by images.
+The machine's load average is printed: timings on a shared machine vary.
+
+    python benchmarks/bench_label_store.py [--images 200] [--size 1024x2048] [--rounds 5]
+        [--scenes 4] [--region-fraction 0.01] [--k 1] [--pixel-fraction 0.002] [--dir /tmp]
+"""
+import argparse
+import importlib.util
+import os
+import os.path as osp
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from mmseg_ext.active import label_store  # noqa: E402
+from mmseg_ext.active.label_store import ActiveLabelStore  # noqa: E402
+from mmseg_ext.active.select import greedy_select  # noqa: E402
+from mmseg_ext.datasets.synthshift_generator import render_sample  # noqa: E402
+
+BASELINE = 'ae49e50'
+
+
+def parse_size(text):
+    """'HxW' -> (H, W), or None."""
+    try:
+        h, w = (int(v) for v in text.lower().split('x'))
+    except ValueError:
+        return None
+    return (h, w) if h >= 8 and w >= 8 else None
+
+
+def load_baseline(tmp):
+    """ActiveLabelStore of commit BASELINE (its file, imported inside mmseg_ext.active)."""
+    source = subprocess.run(['git', '-C', REPO, 'show', f'{BASELINE}:mmseg_ext/active/label_store.py'],
+                            capture_output=True, text=True, check=True).stdout
+    path = osp.join(tmp, 'label_store_baseline.py')
+    with open(path, 'w') as fh:
+        fh.write(source)
+    spec = importlib.util.spec_from_file_location('mmseg_ext.active.label_store_baseline', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.ActiveLabelStore
+
+
+def boundary(gt):
+    """(H, W) bool: pixels whose right or lower neighbour has another class."""
+    b = np.zeros(gt.shape, bool)
+    b[:, :-1] |= gt[:, 1:] != gt[:, :-1]
+    b[:-1] |= gt[1:] != gt[:-1]
+    return b
+
+
+def dilate(mask, r):
+    out = mask.copy()
+    for _ in range(r):
+        grown = out.copy()
+        grown[1:] |= out[:-1]
+        grown[:-1] |= out[1:]
+        grown[:, 1:] |= out[:, :-1]
+        grown[:, :-1] |= out[:, 1:]
+        out = grown
+    return out
+
+
+def make_picks(gt, rounds, region_fraction, pixel_fraction, seed, k=1):
+    """[(bought, blocked)] per round for one scene, each round avoiding what is blocked."""
+    rng = np.random.default_rng(seed)
+    h, w = gt.shape
+    edge = boundary(gt)
+    near = [dilate(edge, r) for r in (1, 3, 8)]
+    impurity = sum(n.astype(np.float32) for n in near)  # high at boundaries, fading out
+    blocked = np.zeros((h, w), bool)
+    picks = []
+    for _ in range(rounds):
+        score = torch.from_numpy(impurity + rng.random((h, w), dtype=np.float32) * 1.5)
+        count = max(1, int(region_fraction * h * w / (2 * k + 1) ** 2))
+        sel = greedy_select(score, count, k, 2 * k, blocked=torch.from_numpy(blocked))
+        bought = sel.labelled.numpy() & ~blocked
+        new_blocked = sel.blocked.numpy() & ~blocked
+        band = np.flatnonzero(near[2].ravel() & ~(blocked | new_blocked).ravel())
+        n = min(band.size, int(pixel_fraction * h * w))
+        sparse = rng.choice(band, n, replace=False)
+        bought.flat[sparse] = True
+        new_blocked.flat[sparse] = True
+        blocked |= new_blocked
+        picks.append((bought, new_blocked))
+    return picks
+
+
+def make_gt(root, n, scenes, shape):
+    items, gts = [], []
+    for s in range(scenes):
+        gts.append(render_sample(s, 1, s, *shape)[1])
+    for i in range(n):
+        rel = f'city{i % 5}/img{i:04d}_gtFine_labelTrainIds.png'
+        path = osp.join(root, 'gt', rel)
+        os.makedirs(osp.dirname(path), exist_ok=True)
+        Image.fromarray(gts[i % scenes]).save(path)
+        items.append((rel, path))
+    return items, gts
+
+
+def disk_bytes(root):
+    size = blocks = files = 0
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            st = os.stat(osp.join(dirpath, name))
+            size, blocks, files = size + st.st_size, blocks + st.st_blocks * 512, files + 1
+    return size, blocks, files
+
+
+def part_bytes(root):
+    out = {}
+    for sub in ('labels', 'state', 'rounds'):
+        out[sub] = disk_bytes(osp.join(root, sub))[0]
+    out['ledger'] = os.path.getsize(osp.join(root, 'ledger.jsonl'))
+    return out
+
+
+def run(cls, root, items, picks, scenes, rounds, t):
+    """One implementation, step by step (a generator: main interleaves the implementations
+    step by step, so both see the same load); times (seconds, totals over images) go to `t`:
+    wall time per step, and the CPU time of the process (all its threads: the store's
+    background work included) over state reads, deltas and commits."""
+    shutil.rmtree(root, ignore_errors=True)
+    store = cls(root)
+    t0 = time.perf_counter()
+    store.initialise(items)
+    t.update(initialise=time.perf_counter() - t0, state=0., delta=0., commit=0., cpu=0.)
+    yield
+    for r in range(rounds):
+        deltas = {}
+        c0 = time.process_time()
+        for i, (rel, _) in enumerate(items):
+            bought, blocked = picks[i % scenes][r]
+            t0 = time.perf_counter()
+            store.state(rel)
+            t1 = time.perf_counter()
+            deltas[rel] = store.delta(rel, bought, blocked, units=1)
+            t['state'] += t1 - t0
+            t['delta'] += time.perf_counter() - t1
+        t['cpu'] += time.process_time() - c0
+        os.sync()
+        c0, t0 = time.process_time(), time.perf_counter()
+        store.commit_round(r, 100 * (r + 1), deltas, strategy='bench')
+        t['commit'] += time.perf_counter() - t0
+        t['cpu'] += time.process_time() - c0
+        yield
+    t['disk'] = disk_bytes(root)
+    t['parts'] = part_bytes(root)
+    t['labels'] = {rel: (store.labels(rel), store.state(rel)) for rel, _ in items[:scenes]}
+    os.sync()
+    t0 = time.perf_counter()
+    assert store.rollback(100 * rounds - 1) == [rounds - 1]
+    t['rollback1'] = time.perf_counter() - t0
+    yield
+    os.sync()
+    t0 = time.perf_counter()
+    assert store.rollback(0) == list(range(rounds - 2, -1, -1))
+    t['rollback_rest'] = time.perf_counter() - t0
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--images', type=int, default=200)
+    p.add_argument('--size', default='1024x2048', help='HxW (default 1024x2048)')
+    p.add_argument('--rounds', type=int, default=5)
+    p.add_argument('--scenes', type=int, default=4, help='distinct ground truths (rendered)')
+    p.add_argument('--region-fraction', type=float, default=0.01,
+                   help='of each image bought per round as (2k+1)^2 squares')
+    p.add_argument('--k', type=int, default=1, help="RIPU's k: (2k+1)^2 squares bought, "
+                   '(4k+1)^2 blocked (default 1, as RIPU-RA)')
+    p.add_argument('--pixel-fraction', type=float, default=0.002,
+                   help='of each image bought per round as single pixels')
+    p.add_argument('--no-baseline', action='store_true', help=f'skip the {BASELINE} store')
+    p.add_argument('--dir', default=None, help='where to put the stores (its filesystem matters)')
+    args = p.parse_args(argv)
+    bad = [f'--{k} {v!r}: expected an int >= 1' for k, v in
+           (('images', args.images), ('rounds', args.rounds), ('scenes', args.scenes)) if v < 1]
+    bad += [f'--{k} {v!r}: expected a number in [0, 0.05]' for k, v in
+            (('region-fraction', args.region_fraction), ('pixel-fraction', args.pixel_fraction))
+            if not 0 <= v <= 0.05]
+    if args.k < 1:
+        bad.append(f'--k {args.k}: expected an int >= 1')
+    size = parse_size(args.size)
+    if size is None:
+        bad.append(f'--size {args.size!r}: expected HxW, e.g. 1024x2048, both >= 8')
+    if args.rounds < 2:
+        bad.append(f'--rounds {args.rounds}: expected at least 2 (one is rolled back alone)')
+    if bad:
+        print(f'error: {bad[0]}', file=sys.stderr)
+        return 2
+    scenes = min(args.scenes, args.images)
+    root = tempfile.mkdtemp(prefix='bench_label_store_', dir=args.dir)
+    try:
+        load = os.getloadavg()
+        impls = {'after': ActiveLabelStore}
+        if not args.no_baseline:
+            impls = {'before': load_baseline(root), **impls}
+        items, gts = make_gt(root, args.images, scenes, size)
+        picks = [make_picks(gt, args.rounds, args.region_fraction, args.pixel_fraction, s,
+                            args.k) for s, gt in enumerate(gts)]
+        bought = np.mean([sum(b.sum() for b, _ in pk) for pk in picks]) / gts[0].size
+        blocked = np.mean([sum(bl.sum() for _, bl in pk) for pk in picks]) / gts[0].size
+        results = {name: {} for name in impls}
+        steps = [run(cls, osp.join(root, f'store_{name}'), items, picks, scenes, args.rounds,
+                     results[name]) for name, cls in impls.items()]
+        while steps:  # one step of each in turn
+            steps = [s for s in steps if next(s, StopIteration) is not StopIteration]
+        results = {name: (t, t['labels']) for name, t in results.items()}
+        if 'before' in results:  # the labels the model trains on are the same
+            for rel in results['after'][1]:
+                for a, b in zip(results['before'][1][rel], results['after'][1][rel]):
+                    assert all(np.array_equal(x, y) for x, y in zip(np.atleast_1d(a),
+                                                                     np.atleast_1d(b)))
+        h, w = size
+        n, r = args.images, args.rounds
+        print(f'{n} images of {h}x{w}, {r} rounds, {scenes} scenes; per round {bought / r:.2%} '
+              f'of each image bought, {blocked / r:.2%} blocked (k={args.k} squares, '
+              f'{args.pixel_fraction:.2%} single pixels); {root}')
+        print(f'OMP_NUM_THREADS={os.environ.get("OMP_NUM_THREADS", "unset")}, store threads '
+              f'{label_store._threads()}')
+        print(f'load average before {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, after '
+              f'{" ".join(f"{v:.2f}" for v in os.getloadavg())} on {os.cpu_count()} CPUs')
+        rows = [('state read', 'state', n * r), ('delta', 'delta', n * r),
+                ('durable commit', 'commit', n * r), ('rollback 1 round', 'rollback1', n),
+                (f'rollback {r - 1} rounds', 'rollback_rest', n),
+                ('initialise', 'initialise', n)]
+        head = ''.join(f'{k:>12s}' for k in results) + ('    ratio' if len(results) > 1 else '')
+        print(f'{"ms per image (per round)":30s}{head}')
+        for label, key, per in rows:
+            vals = [results[k][0][key] / per * 1e3 for k in results]
+            ratio = f'  {vals[0] / vals[1]:6.1f}x' if len(vals) > 1 else ''
+            print(f'{label:30s}' + ''.join(f'{v:12.2f}' for v in vals) + ratio)
+        for label, keys in (('delta + commit', ('delta', 'commit')),
+                            ('state + delta + commit', ('state', 'delta', 'commit')),
+                            ('  the same, CPU time', ('cpu',))):
+            dc = [sum(results[k][0][key] for key in keys) / (n * r) * 1e3 for k in results]
+            print(f'{label:30s}' + ''.join(f'{v:12.2f}' for v in dc)
+                  + (f'  {dc[0] / dc[1]:6.1f}x' if len(dc) > 1 else ''))
+        print(f'{"KB per image after " + str(r) + " rounds":30s}')
+        for part in ('labels', 'state', 'rounds', 'ledger'):
+            vals = [results[k][0]['parts'][part] / n / 1e3 for k in results]
+            print(f'{"  " + part:30s}' + ''.join(f'{v:12.1f}' for v in vals))
+        for label, idx in (('  total (file sizes)', 0), ('  total (4 KiB blocks)', 1)):
+            vals = [results[k][0]['disk'][idx] / n / 1e3 for k in results]
+            ratio = f'  {vals[0] / vals[1]:6.1f}x' if len(vals) > 1 else ''
+            print(f'{label:30s}' + ''.join(f'{v:12.1f}' for v in vals) + ratio)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
