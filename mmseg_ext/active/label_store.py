@@ -53,6 +53,12 @@ def _save_pngs(files):
     _atomic_write_many(files)
 
 
+def _round_number(path):
+    """The round of a file `round_NNN[.pending].json`: names are zero-padded to 3 digits only
+    (round_1000 sorts before round_101 as text), so rounds are ordered by this number."""
+    return int(path.name.split('.')[0][len('round_'):])
+
+
 def _save_json(path, obj, lines=False):
     text = '\n'.join(json.dumps(o) for o in obj) + '\n' if lines else json.dumps(obj, indent=1)
     _atomic_write(path, lambda tmp: Path(tmp).write_text(text))
@@ -135,7 +141,7 @@ class ActiveLabelStore:
     def rounds(self):
         """Committed rounds, in order: [{round, iteration, strategy, rows}]."""
         out = []
-        for path in sorted((self.root / 'rounds').glob('round_*.json')):
+        for path in sorted((self.root / 'rounds').glob('round_*.json'), key=_round_number):
             if not path.name.endswith('.pending.json'):
                 out.append(json.loads(path.read_text()))
         return out
@@ -252,7 +258,8 @@ class ActiveLabelStore:
 
     def recover(self):
         """Finish a round whose commit was interrupted (applying a delta is idempotent)."""
-        for pending in sorted((self.root / 'rounds').glob('round_*.pending.json')):
+        for pending in sorted((self.root / 'rounds').glob('round_*.pending.json'),
+                              key=_round_number):
             npz = str(pending).replace('.pending.json', '.npz')
             if os.path.exists(npz):
                 self._apply(json.loads(pending.read_text()), npz)
