@@ -24,7 +24,8 @@ from PIL import Image
 
 from mmseg_ext.hooks.target_pool import target_dataset
 
-from .tracking import configure_tensorboard, log_evaluation, tensorboard_dir
+from .tracking import (configure_tensorboard, drop_events_after, log_evaluation,
+                       tensorboard_dir)
 from .trial_config import build_trial_config, eval_iters, trial_spec
 
 CHECKPOINT_FILE = 'latest.pth'
@@ -80,8 +81,9 @@ class TuneReportHook(Hook):
     """
     priority = 'LOWEST'
 
-    def __init__(self, eval_iters=(), report=True, where=None):
+    def __init__(self, eval_iters=(), report=True, where=None, trial_id=None):
         self.eval_iters = set(int(i) for i in eval_iters)
+        self.trial_id = trial_id
         self.report = report
         self.started = time.time()
         self.loop_started, self.report_seconds = None, 0.0
@@ -103,7 +105,11 @@ class TuneReportHook(Hook):
 
     def before_save_checkpoint(self, runner, checkpoint):
         wall, train = self._times()
-        checkpoint.setdefault('meta', {})['adasweep_seconds'] = dict(wall=wall, train=train)
+        meta = checkpoint.setdefault('meta', {})
+        meta['adasweep_seconds'] = dict(wall=wall, train=train)
+        # what this trial logged to TensorBoard up to now belongs to this checkpoint (run_trial
+        # drops the rest when it resumes from it)
+        meta['adasweep_saved'] = dict(trial=self.trial_id, time=time.time())
 
     def after_load_checkpoint(self, runner, checkpoint):
         seconds = checkpoint.get('meta', {}).get('adasweep_seconds') or {}
@@ -239,12 +245,13 @@ def run_trial(config, context):
             cfg[name].num_workers = context.get('data_workers', 0)
             cfg[name].persistent_workers = False
     from .progress import trial_name
-    configure_tensorboard(cfg, tensorboard_dir(context['sweep_dir'], trial_name(config), trial_id),
-                          trial_id)
+    log_dir = tensorboard_dir(context['sweep_dir'], trial_name(config), trial_id)
+    configure_tensorboard(cfg, log_dir, trial_id)
     iters = eval_iters(cfg)
     cfg.custom_hooks = [*(cfg.get('custom_hooks') or []),
                         dict(type='TuneEvalHook', eval_iters=iters),
-                        dict(type='TuneReportHook', eval_iters=iters, where=where())]
+                        dict(type='TuneReportHook', eval_iters=iters, where=where(),
+                             trial_id=trial_id)]
     write_trial_config(cfg, work_dir)
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
@@ -259,5 +266,9 @@ def run_trial(config, context):
                 shutil.copytree(os.path.join(src, STORE_DIR), store)
         cfg.load_from = os.path.join(work_dir, 'resume.pth')
         cfg.resume = True
+        saved = torch.load(cfg.load_from, map_location='cpu', mmap=True,
+                           weights_only=True).get('meta', {}).get('adasweep_saved') or {}
+        if saved.get('trial') == trial_id:  # not a checkpoint of another trial (PBT)
+            drop_events_after(log_dir, float(saved['time']))
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     runner.train()
