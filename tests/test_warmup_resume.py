@@ -52,6 +52,22 @@ def _quiet(*args, **kwargs):
     pass
 
 
+def test_point_ent_g1_is_published_as_intrada_picks_it():
+    """POINT-ENT's G1 (its warm-up, ADVENT) is the best-validation-mIoU checkpoint on every
+    benchmark (IntraDA's BEST_ID); a warm-up config without warmup_publish keeps the last."""
+    from mmengine.config import Config
+
+    from sweeps.warmup import warmup_train_config
+    for bench in ('synthshift', 'gta5_to_cityscapes', 'synthia_to_cityscapes'):
+        rel = f'configs/point_ent/{bench}/advent.py'
+        assert Config.fromfile(os.path.join(REPO, rel)).get('warmup_publish') == 'best', rel
+        hook = warmup_train_config(rel, '/tmp/unused', '/tmp/data').default_hooks.checkpoint
+        assert hook.save_best == 'mIoU' and hook.rule == 'greater'
+    hook = warmup_train_config('configs/adeada/synthshift/warmup.py', '/tmp/unused',
+                               '/tmp/data').default_hooks.checkpoint
+    assert hook.get('save_best') is None
+
+
 @pytest.mark.slow
 def test_a_warmup_killed_inside_a_checkpoint_write_resumes(tmp_path, synthshift_root):
     """The state mmengine's hook leaves after a kill inside a write: iter_4.pth removed while
