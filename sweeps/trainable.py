@@ -23,6 +23,7 @@ from mmseg.registry import HOOKS
 from PIL import Image
 
 from mmseg_ext.hooks.target_pool import target_dataset
+from mmseg_ext.testing import kill_point
 
 from .tracking import (configure_tensorboard, drop_events_after, log_evaluation,
                        tensorboard_dir)
@@ -162,6 +163,7 @@ class TuneReportHook(Hook):
         with tempfile.TemporaryDirectory() as tmp:
             runner.save_checkpoint(tmp, CHECKPOINT_FILE, save_optimizer=True,
                                    save_param_scheduler=True)
+            kill_point('report')
             if os.path.isdir(store):  # one tar, not thousands of small files for Tune to copy
                 with tarfile.open(os.path.join(tmp, STORE_TAR), 'w') as tar:
                     tar.add(store, arcname=STORE_DIR)

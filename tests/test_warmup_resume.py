@@ -52,6 +52,26 @@ def _quiet(*args, **kwargs):
     pass
 
 
+def test_resume_checkpoint_takes_the_newest_that_loads_whatever_last_checkpoint_says(tmp_path):
+    from mmseg_ext.engine import resolve_resume, resume_checkpoint
+    from mmengine.config import Config
+    work = tmp_path / 'work'
+    work.mkdir()
+    for i in (2, 10):
+        torch.save(dict(meta=dict(iter=i), state_dict={}), work / f'iter_{i}.pth')
+    data = (work / 'iter_10.pth').read_bytes()
+    (work / 'iter_12.pth').write_bytes(data[:len(data) - 100])  # a write cut short
+    (work / 'iter_9.pth').write_bytes(b'')
+    (work / 'last_checkpoint').write_text(str(work / 'iter_4.pth'))  # removed
+    assert resume_checkpoint(str(work)) == str(work / 'iter_10.pth')  # 10 after 9 (not text)
+    cfg = Config(dict(work_dir=str(work), resume=True, load_from='init.pth'))
+    assert resolve_resume(cfg) == cfg.load_from == str(work / 'iter_10.pth') and cfg.resume
+    for name in ('iter_10.pth', 'iter_2.pth'):
+        os.unlink(work / name)
+    cfg = Config(dict(work_dir=str(work), resume=True, load_from='init.pth'))
+    assert resolve_resume(cfg) is None and not cfg.resume and cfg.load_from == 'init.pth'
+
+
 def test_point_ent_g1_is_published_as_intrada_picks_it():
     """POINT-ENT's G1 (its warm-up, ADVENT) is the best-validation-mIoU checkpoint on every
     benchmark (IntraDA's BEST_ID); a warm-up config without warmup_publish keeps the last."""
