@@ -140,17 +140,17 @@ def test_a_kill_inside_the_checkpoint_write_leaves_one_that_loads(tmp_path, synt
 
 @pytest.mark.slow
 def test_warmup_publish_best_publishes_the_best_validation_checkpoint(tmp_path, synthshift_root):
-    """warmup_publish='best': validation every 5 iterations; the published checkpoint is the one
-    of the best validation mIoU, warmup.json says which iteration and mIoU."""
+    """warmup_publish='best': validation every 4 iterations (at checkpoints); the published
+    checkpoint is the one of the best validation mIoU, warmup.json says which iteration and mIoU."""
     data_root = os.path.dirname(synthshift_root)
-    config = _config(tmp_path, val=5, extra="warmup_publish = 'best'")
+    config = _config(tmp_path, val=4, extra="warmup_publish = 'best'")
     target = tmp_path / 'best' / 'warmup.pth'
     train_warmup(config, str(target), data_root, log=_quiet)
     record = json.loads((target.parent / RECORD).read_text())
     scalars = [json.loads(line) for path in (target.parent / 'work').glob('*/vis_data/scalars.json')
                for line in path.read_text().splitlines()]
     mious = {row['step']: row['mIoU'] for row in scalars if 'mIoU' in row}
-    assert sorted(mious) == [5, 10, 15, 20]
+    assert sorted(mious) == [4, 8, 12, 16, 20]
     best = max(mious, key=lambda step: (mious[step], -step))  # the first of equal bests
     assert record['publish'] == 'best' and record['iteration'] == best
     assert abs(record['mIoU'] - mious[best]) < 1e-6
@@ -160,7 +160,7 @@ def test_warmup_publish_best_publishes_the_best_validation_checkpoint(tmp_path, 
     assert [p.name for p in work.glob('best_*.pth')] == [f'best_mIoU_iter_{best}.pth']
 
     last = tmp_path / 'last' / 'warmup.pth'
-    train_warmup(_config(tmp_path, 'last.py', val=5, extra="warmup_publish = 'last'"),
+    train_warmup(_config(tmp_path, 'last.py', val=4, extra="warmup_publish = 'last'"),
                  str(last), data_root, log=_quiet)
     assert json.loads((last.parent / RECORD).read_text())['iteration'] == 20
     assert _same(str(last), str(last.parent / 'work' / 'iter_20.pth'))
