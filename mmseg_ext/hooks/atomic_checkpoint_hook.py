@@ -87,9 +87,9 @@ class AtomicCheckpointHook(CheckpointHook):
             return super()._save_checkpoint_with_step(runner, step, meta)
         outdated = []
         if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and self.keep_ckpt_ids[-1] == step):
-            self.keep_ckpt_ids.append(step)
-            while len(self.keep_ckpt_ids) > self.max_keep_ckpts:
+            while len(self.keep_ckpt_ids) >= self.max_keep_ckpts:  # (a deque of that maxlen)
                 outdated.append(self.keep_ckpt_ids.popleft())
+            self.keep_ckpt_ids.append(step)
             runner.message_hub.update_info('keep_ckpt_ids', list(self.keep_ckpt_ids))
         filename = self.filename_tmpl.format(step)
         self.last_ckpt = self.file_backend.join_path(self.out_dir, filename)
