@@ -147,8 +147,8 @@ def test_warmup_publish_best_publishes_the_best_validation_checkpoint(tmp_path, 
     target = tmp_path / 'best' / 'warmup.pth'
     train_warmup(config, str(target), data_root, log=_quiet)
     record = json.loads((target.parent / RECORD).read_text())
-    scalars = [json.loads(line) for path in (target.parent / 'work').glob('*/vis_data/scalars.json')
-               for line in path.read_text().splitlines()]
+    scalars = [json.loads(line) for path in (target.parent / 'work').glob('*/vis_data/*.json')
+               for line in path.read_text().splitlines()]  # mmengine's LoggerHook's logs
     mious = {row['step']: row['mIoU'] for row in scalars if 'mIoU' in row}
     assert sorted(mious) == [4, 8, 12, 16, 20]
     best = max(mious, key=lambda step: (mious[step], -step))  # the first of equal bests

@@ -7,7 +7,8 @@ one. A kill inside that window left a work dir whose `last_checkpoint` names a r
 whose newest checkpoint does not load: every resume failed (FileNotFoundError) until someone
 deleted the work dir. Here every file is written atomically and durably (temp file, fsync,
 rename: `mmseg_ext.fileio`), `last_checkpoint` is updated next, and only then are outdated
-checkpoints removed. Resume does not trust `last_checkpoint` either:
+checkpoints removed (a resumed run removes what a kill left between the two). Resume does not trust
+`last_checkpoint` either:
 `mmseg_ext.engine.resume_checkpoint` takes the newest checkpoint in the work dir that loads.
 
 With `save_best`, the checkpoint of an iteration the train loop validates at is written after
@@ -20,6 +21,7 @@ config of the project (`default_scope='mmseg'`) that names mmengine's hook gets 
 """
 import os
 import os.path as osp
+import re
 from pathlib import Path
 
 from mmengine.dist import is_main_process
@@ -41,6 +43,19 @@ class AtomicCheckpointHook(CheckpointHook):
         # other backends (object stores) have no rename: mmengine's own behaviour there
         self._atomic = isinstance(self.file_backend, LocalBackend) and is_main_process()
         self._deferred = None  # iteration whose checkpoint waits for its validation
+        if self._atomic and self.max_keep_ckpts > 0 and self.keep_ckpt_ids:
+            self._remove_orphans()
+
+    def _remove_orphans(self):
+        """Checkpoints older than the newest kept one that are not kept: what a run killed after
+        writing a checkpoint, before removing the outdated one, left (resumed from the new one,
+        whose kept ids no longer name the old)."""
+        name = re.compile(re.escape(self.filename_tmpl).replace(r'\{\}', r'(\d+)'))
+        for entry in os.listdir(self.out_dir):
+            match = name.fullmatch(entry)
+            if match and int(match.group(1)) < max(self.keep_ckpt_ids) and \
+                    int(match.group(1)) not in self.keep_ckpt_ids:
+                self._remove(osp.join(self.out_dir, entry))
 
     def _validates_at(self, runner, iteration):
         loop = runner.train_loop
