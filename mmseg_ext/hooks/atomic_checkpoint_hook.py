@@ -7,9 +7,9 @@ one. A kill inside that window left a work dir whose `last_checkpoint` names a r
 whose newest checkpoint does not load: every resume failed (FileNotFoundError) until someone
 deleted the work dir. Here every file is written atomically and durably (temp file, fsync,
 rename: `mmseg_ext.fileio`), `last_checkpoint` is updated next, and only then are outdated
-checkpoints removed (a resumed run removes what a kill left between the two). Resume does not trust
-`last_checkpoint` either:
-`mmseg_ext.engine.resume_checkpoint` takes the newest checkpoint in the work dir that loads.
+checkpoints removed (a resumed run removes what a kill left between the two). Resume does not
+trust `last_checkpoint` either: `mmseg_ext.engine.resume_checkpoint` takes the newest checkpoint
+in the work dir that loads.
 
 With `save_best`, the checkpoint of an iteration the train loop validates at is written after
 that validation (and its best-checkpoint bookkeeping), not before it: a run killed during the
