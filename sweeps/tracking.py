@@ -10,8 +10,9 @@ iteration; the trial adds (log_evaluation, TrialTensorboardHook):
 - `selection/seconds`: the seconds of each selection round (the hooks' `active/seconds`),
   step = the round whose labels it bought (1 = the first selection, as in `by_round`); ADA-MCU's `adamcu/select_seconds`, step = the iteration it bought at.
 A trial resumed from its own checkpoint first drops from its TensorBoard files what the killed
-attempt logged after that checkpoint was written (`drop_events_after`), since the resumed attempt
-logs those iterations again: every step of every tag appears once.
+attempt logged after that checkpoint was written (a trial restarted from scratch: all it logged;
+`drop_events_after`), since the resumed attempt logs those steps again: every step of every tag
+appears once.
 
 MLflow: Ray Tune's MLflowLoggerCallback (driver side), one run per trial named after it, in one
 experiment named after the sweep; parameters: variant, seed, the trial's knobs; metrics: every

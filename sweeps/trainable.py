@@ -256,6 +256,7 @@ def run_trial(config, context):
                              trial_id=trial_id)]
     write_trial_config(cfg, work_dir)
     checkpoint = tune.get_checkpoint()
+    logged_until = 0.0  # a start from scratch logs every step again: what is there goes
     if checkpoint is not None:
         with checkpoint.as_directory() as src:
             shutil.copy(os.path.join(src, CHECKPOINT_FILE), os.path.join(work_dir, 'resume.pth'))
@@ -270,7 +271,9 @@ def run_trial(config, context):
         cfg.resume = True
         saved = torch.load(cfg.load_from, map_location='cpu', mmap=True,
                            weights_only=True).get('meta', {}).get('adasweep_saved') or {}
-        if saved.get('trial') == trial_id:  # not a checkpoint of another trial (PBT)
-            drop_events_after(log_dir, float(saved['time']))
+        # of this trial (not another trial's, PBT): what it logged after it goes
+        logged_until = float(saved['time']) if saved.get('trial') == trial_id else None
+    if logged_until is not None:
+        drop_events_after(log_dir, logged_until)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     runner.train()
