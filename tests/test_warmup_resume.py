@@ -145,7 +145,11 @@ def test_warmup_publish_best_publishes_the_best_validation_checkpoint(tmp_path, 
     data_root = os.path.dirname(synthshift_root)
     config = _config(tmp_path, val=4, extra="warmup_publish = 'best'")
     target = tmp_path / 'best' / 'warmup.pth'
-    train_warmup(config, str(target), data_root, log=_quiet)
+    # its own process: mmengine's visualizer is one per process, writing to the first run's dir
+    proc = subprocess.run([sys.executable, '-c', TRAIN, config, str(target), data_root],
+                          cwd=REPO, env=dict(os.environ, PYTHONWARNINGS='ignore'),
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     record = json.loads((target.parent / RECORD).read_text())
     scalars = [json.loads(line) for path in (target.parent / 'work').glob('*/vis_data/*.json')
                for line in path.read_text().splitlines()]  # mmengine's LoggerHook's logs
