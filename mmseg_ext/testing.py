@@ -6,7 +6,10 @@ set it otherwise.
 
 Points: `selection` (a selection round, after scoring, before the store commits), `commit` (the
 active-label store, between a round's delta file and its label files), `parquet` (a trial's
-result file, before the rename), `compact` (results.parquet, before the rename).
+result file, before the rename), `compact` (results.parquet, before the rename), `checkpoint`
+(AtomicCheckpointHook: a warm-up's or trial's checkpoint written, `last_checkpoint` not yet
+updated, the older checkpoint not yet removed), `report` (a trial's Tune checkpoint written to its
+temporary folder, not yet reported).
 """
 import os
 import signal

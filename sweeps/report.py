@@ -351,6 +351,7 @@ def section_overview(sw, trials):
                       f'{esc(duration(wall.max()))}; training {esc(duration(train.mean()))} mean'
          if wall.notna().any() else '-'),
     ]
+    facts.extend(warmup_facts(sw))
     parts.append(facts_table(facts))
     if len(hist) > 1:
         rows = ''.join(
@@ -365,6 +366,26 @@ def section_overview(sw, trials):
     parts.append(_variants_html(sw))
     parts.append(_trials_html(trials, ok))
     return '\n'.join(parts)
+
+
+def warmup_facts(sw):
+    """('warm-up', which checkpoint was published) per warm-up the trials start from: the
+    warm-ups named in configs.json, read from warmup.json in the sweep's storage (data only)."""
+    path = osp.join(sw.dir, 'configs.json')
+    text = open(path, encoding='utf-8').read() if osp.isfile(path) else ''
+    out = []
+    for folder in sorted(set(re.findall(r'/warmup/([^/"]+)/warmup\.pth', text))):
+        record = _json(osp.join(osp.dirname(sw.dir), 'warmup', folder, 'warmup.json'),
+                       'warmup.json') or {}
+        if record.get('publish') == 'best':
+            what = (f'the best validation checkpoint: iteration {record.get("iteration")}, '
+                    f'mIoU {record.get("mIoU", float("nan")):.2f}')
+        elif record.get('publish'):
+            what = f'the last checkpoint: iteration {record.get("iteration")}'
+        else:
+            what = 'not recorded (no warmup.json)'
+        out.append(('warm-up', f'<code>{esc(folder)}</code>: {esc(what)}'))
+    return out
 
 
 def _range(counts):

@@ -9,6 +9,10 @@ iteration; the trial adds (log_evaluation, TrialTensorboardHook):
 - `by_labelled/<metric>`: the same, step = labelled fraction in basis points (220 = 2.20 %);
 - `selection/seconds`: the seconds of each selection round (the hooks' `active/seconds`),
   step = the round whose labels it bought (1 = the first selection, as in `by_round`); ADA-MCU's `adamcu/select_seconds`, step = the iteration it bought at.
+A trial resumed from its own checkpoint first drops from its TensorBoard files what the killed
+attempt logged after that checkpoint was written (a trial restarted from scratch: all it logged;
+`drop_events_after`), since the resumed attempt logs those steps again: every step of every tag
+appears once.
 
 MLflow: Ray Tune's MLflowLoggerCallback (driver side), one run per trial named after it, in one
 experiment named after the sweep; parameters: variant, seed, the trial's knobs; metrics: every
@@ -114,6 +118,40 @@ def configure_tensorboard(cfg, log_dir, trial_id):
     cfg.default_hooks.logger.log_metric_by_epoch = False
     cfg.custom_hooks = [*(cfg.get('custom_hooks') or []), dict(type='TrialTensorboardHook')]
     return cfg
+
+
+def drop_events_after(log_dir, saved_at):
+    """Rewrite the TensorBoard event files in `log_dir` without the events written after
+    `saved_at` (time.time() when the checkpoint a trial resumes from was written, in the process
+    that logged them): what a killed attempt logged after its last checkpoint. By write time, not
+    by step, since the tags count steps differently (iterations, rounds, labelled fraction).
+    Each file is replaced atomically; call it before the resumed attempt's writer opens.
+    Returns how many events were dropped."""
+    if not osp.isdir(log_dir):
+        return 0
+    from tensorboard.backend.event_processing.event_file_loader import LegacyEventFileLoader
+    from tensorboard.summary.writer.record_writer import RecordWriter
+
+    from mmseg_ext.fileio import atomic_write
+    dropped = 0
+    for name in sorted(os.listdir(log_dir)):
+        path = osp.join(log_dir, name)
+        if 'tfevents' not in name or not osp.isfile(path):
+            continue
+        events = list(LegacyEventFileLoader(path).Load())  # a record cut short ends the file
+        kept = [e for e in events if e.wall_time <= saved_at or
+                e.WhichOneof('what') == 'file_version']  # the file's header
+        if len(kept) == len(events):
+            continue
+        dropped += len(events) - len(kept)
+
+        def write(tmp, kept=kept):
+            with open(tmp, 'wb') as f:
+                writer = RecordWriter(f)
+                for event in kept:
+                    writer.write(event.SerializeToString())
+        atomic_write(path, write)
+    return dropped
 
 
 def _metrics_of(result):

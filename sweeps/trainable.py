@@ -23,8 +23,10 @@ from mmseg.registry import HOOKS
 from PIL import Image
 
 from mmseg_ext.hooks.target_pool import target_dataset
+from mmseg_ext.testing import kill_point
 
-from .tracking import configure_tensorboard, log_evaluation, tensorboard_dir
+from .tracking import (configure_tensorboard, drop_events_after, log_evaluation,
+                       tensorboard_dir)
 from .trial_config import build_trial_config, eval_iters, trial_spec
 
 CHECKPOINT_FILE = 'latest.pth'
@@ -80,8 +82,9 @@ class TuneReportHook(Hook):
     """
     priority = 'LOWEST'
 
-    def __init__(self, eval_iters=(), report=True, where=None):
+    def __init__(self, eval_iters=(), report=True, where=None, trial_id=None):
         self.eval_iters = set(int(i) for i in eval_iters)
+        self.trial_id = trial_id
         self.report = report
         self.started = time.time()
         self.loop_started, self.report_seconds = None, 0.0
@@ -103,7 +106,11 @@ class TuneReportHook(Hook):
 
     def before_save_checkpoint(self, runner, checkpoint):
         wall, train = self._times()
-        checkpoint.setdefault('meta', {})['adasweep_seconds'] = dict(wall=wall, train=train)
+        meta = checkpoint.setdefault('meta', {})
+        meta['adasweep_seconds'] = dict(wall=wall, train=train)
+        # what this trial logged to TensorBoard up to now belongs to this checkpoint (run_trial
+        # drops the rest when it resumes from it)
+        meta['adasweep_saved'] = dict(trial=self.trial_id, time=time.time())
 
     def after_load_checkpoint(self, runner, checkpoint):
         seconds = checkpoint.get('meta', {}).get('adasweep_seconds') or {}
@@ -156,6 +163,7 @@ class TuneReportHook(Hook):
         with tempfile.TemporaryDirectory() as tmp:
             runner.save_checkpoint(tmp, CHECKPOINT_FILE, save_optimizer=True,
                                    save_param_scheduler=True)
+            kill_point('report')
             if os.path.isdir(store):  # one tar, not thousands of small files for Tune to copy
                 with tarfile.open(os.path.join(tmp, STORE_TAR), 'w') as tar:
                     tar.add(store, arcname=STORE_DIR)
@@ -239,14 +247,16 @@ def run_trial(config, context):
             cfg[name].num_workers = context.get('data_workers', 0)
             cfg[name].persistent_workers = False
     from .progress import trial_name
-    configure_tensorboard(cfg, tensorboard_dir(context['sweep_dir'], trial_name(config), trial_id),
-                          trial_id)
+    log_dir = tensorboard_dir(context['sweep_dir'], trial_name(config), trial_id)
+    configure_tensorboard(cfg, log_dir, trial_id)
     iters = eval_iters(cfg)
     cfg.custom_hooks = [*(cfg.get('custom_hooks') or []),
                         dict(type='TuneEvalHook', eval_iters=iters),
-                        dict(type='TuneReportHook', eval_iters=iters, where=where())]
+                        dict(type='TuneReportHook', eval_iters=iters, where=where(),
+                             trial_id=trial_id)]
     write_trial_config(cfg, work_dir)
     checkpoint = tune.get_checkpoint()
+    logged_until = 0.0  # a start from scratch logs every step again: what is there goes
     if checkpoint is not None:
         with checkpoint.as_directory() as src:
             shutil.copy(os.path.join(src, CHECKPOINT_FILE), os.path.join(work_dir, 'resume.pth'))
@@ -259,5 +269,11 @@ def run_trial(config, context):
                 shutil.copytree(os.path.join(src, STORE_DIR), store)
         cfg.load_from = os.path.join(work_dir, 'resume.pth')
         cfg.resume = True
+        saved = torch.load(cfg.load_from, map_location='cpu', mmap=True,
+                           weights_only=True).get('meta', {}).get('adasweep_saved') or {}
+        # of this trial (not another trial's, PBT): what it logged after it goes
+        logged_until = float(saved['time']) if saved.get('trial') == trial_id else None
+    if logged_until is not None:
+        drop_events_after(log_dir, logged_until)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     runner.train()

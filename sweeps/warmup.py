@@ -15,16 +15,25 @@ a moved data folder keeps its warm-up.
 process otherwise). `train_warmup` does the work under a file lock in the checkpoint's folder
 (on the shared storage), so two drivers or trials asking at once train it once; the training
 runs in the lock holder's own process (no child process that could outlive it), checkpoints
-every tenth of the schedule and resumes from the last checkpoint after a kill (bit-identical to
-an uninterrupted warm-up: ExactResumeIterBasedTrainLoop); the result is published atomically
-and durably (temporary file, fsync, rename, fsync of the folder). A failed warm-up leaves no
-checkpoint and raises.
+every tenth of the schedule and resumes after a kill from the newest of its checkpoints that
+loads (bit-identical to an uninterrupted warm-up: ExactResumeIterBasedTrainLoop; checkpoints are
+written before older ones are removed: mmseg_ext.hooks.AtomicCheckpointHook); the result is
+published atomically and durably (temporary file, fsync, rename, fsync of the folder). A failed
+warm-up leaves no checkpoint and raises.
+
+Which checkpoint is published is the warm-up config's `warmup_publish`: 'last' (the end of the
+schedule; the default when the config does not say) or 'best' (the checkpoint of the best
+validation mIoU, as IntraDA picks POINT-ENT's G1: reference/point_ent_reference.md, ADVENT's
+TEST.MODE='best'). `warmup.json` next to the checkpoint records what was published (mode,
+iteration, validation mIoU for 'best'); the sweep report shows it.
 """
 import fcntl
 import hashlib
+import json
 import os
 import os.path as osp
 import shutil
+from pathlib import Path
 from typing import Callable, Optional
 
 from mmengine.config import Config
@@ -33,7 +42,9 @@ from .common import REPO, SweepError, default_data_root
 from .paths import data_identity, rebase_data_roots
 
 CHECKPOINT = 'warmup.pth'
+RECORD = 'warmup.json'  # next to CHECKPOINT: which checkpoint of the warm-up was published
 CHECKPOINTS_PER_RUN = 10  # how often a warm-up saves what a killed one resumes from
+PUBLISH = ('best', 'last')  # warmup_publish
 
 
 def warmup_checkpoint(cfg: Config, storage: str, data_root: Optional[str] = None
@@ -57,8 +68,10 @@ def warmup_checkpoint(cfg: Config, storage: str, data_root: Optional[str] = None
 
 def warmup_train_config(rel: str, work_dir: str, data_root: str) -> Config:
     """The warm-up's config as it trains: data under `data_root`, its work dir, resuming from
-    the last of its checkpoints (one every tenth of the schedule, the last one kept)."""
+    the newest of its checkpoints that loads (one every tenth of the schedule, the last one kept;
+    with warmup_publish='best' also the best on validation mIoU)."""
     cfg = Config.fromfile(osp.join(REPO, rel))
+    publish_mode(cfg, rel)
     rebase_data_roots(cfg, data_root)
     cfg.work_dir = work_dir
     cfg.resume = True
@@ -67,7 +80,35 @@ def warmup_train_config(rel: str, work_dir: str, data_root: str) -> Config:
     iters = int(cfg.train_cfg.max_iters)
     hook.interval = max(1, min(int(hook.get('interval') or iters), iters // CHECKPOINTS_PER_RUN))
     hook.save_last = True
+    if publish_mode(cfg, rel) == 'best' and not hook.get('save_best'):
+        hook.update(save_best='mIoU', rule='greater')
     return cfg
+
+
+def publish_mode(cfg: Config, rel: str) -> str:
+    """The warm-up config's `warmup_publish` ('last' when it has none); ValueError if unknown."""
+    mode = cfg.get('warmup_publish', 'last')
+    if mode not in PUBLISH:
+        raise ValueError(f'{rel}: warmup_publish={mode!r}, expected one of {", ".join(PUBLISH)}')
+    return mode
+
+
+def published_checkpoint(runner, mode: str) -> dict:
+    """What the finished warm-up `runner` publishes under `mode`: dict(path, publish, iteration,
+    and for 'best' the validation mIoU)."""
+    import torch
+    hub = runner.message_hub
+    key = 'best_ckpt' if mode == 'best' else 'last_ckpt'
+    if key not in hub.runtime_info:
+        raise ValueError(f'warm-up {runner.work_dir}: no {mode} checkpoint (a warm-up published '
+                         f'as {mode!r} needs ' +
+                         ('a validation with mIoU)' if mode == 'best' else 'a checkpoint)'))
+    path = osp.join(runner.work_dir, osp.basename(hub.get_info(key)))  # (a moved storage)
+    meta = torch.load(path, map_location='cpu', mmap=True, weights_only=True).get('meta', {})
+    record = dict(path=path, publish=mode, iteration=int(meta.get('iter', -1)))
+    if mode == 'best':
+        record['mIoU'] = float(hub.get_info('best_score'))
+    return record
 
 
 def publish(source: str, target: str) -> None:
@@ -96,14 +137,19 @@ def train_warmup(rel: str, target: str, data_root: str, log: Callable = print) -
         # task's CPU count that Ray puts in OMP_NUM_THREADS: a sweep's warm-up equals a single
         # tools/train.py run of its config, bit for bit on the same machine
         torch.set_num_threads(len(os.sched_getaffinity(0)))
+        from mmseg_ext.engine import resolve_resume
+        from mmseg_ext.fileio import atomic_write
         work = osp.join(folder, 'work')
         cfg = warmup_train_config(rel, work, data_root)
-        resumed = osp.isfile(osp.join(work, 'last_checkpoint'))
-        log(f'warm-up: {"resuming" if resumed else "training"} {rel} -> {target}', flush=True)
+        resumed = resolve_resume(cfg)
+        log(f'warm-up: {"resuming from " + resumed if resumed else "training"} {rel} -> '
+            f'{target}', flush=True)
         runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
         runner.train()
-        with open(osp.join(work, 'last_checkpoint')) as f:
-            publish(f.read().strip(), target)
+        record = published_checkpoint(runner, publish_mode(cfg, rel))
+        text = json.dumps(dict(record, path=osp.basename(record['path']), config=rel), indent=1)
+        atomic_write(osp.join(folder, RECORD), lambda tmp: Path(tmp).write_text(text))
+        publish(record['path'], target)  # last: its presence says the warm-up is done
     return target
 
 

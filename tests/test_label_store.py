@@ -149,3 +149,32 @@ def test_pseudo_labels_are_kept_apart_from_bought_labels(store, monkeypatch):
     after = _snapshot(store)
     assert all(np.array_equal(a, b) for k in before for a, b in zip(before[k], after[k]))
     assert not store.pseudo(rel).any()
+
+
+def test_rounds_past_999_are_in_numeric_order_and_roll_back(tmp_path, monkeypatch):
+    """Round files are named round_NNN (3 digits): from round 1000 on the text order is wrong
+    ([..., 100, 1000, 1001, 101, ...]), so rollback kept labels bought after the checkpoint and
+    ADA-MCU's "already committed at this iteration" check read the wrong last round."""
+    from mmseg_ext import fileio
+    monkeypatch.setattr(fileio, 'fsync_path', lambda *a, **k: None)  # durability: not tested here
+    monkeypatch.setattr(fileio, '_syncfs', lambda path: True)
+    gt = np.random.default_rng(0).integers(0, 19, (32, 32)).astype(np.uint8)
+    path = tmp_path / 'gt' / 'img_gtFine_labelTrainIds.png'
+    path.parent.mkdir(parents=True)
+    Image.fromarray(gt).save(path)
+    store = ActiveLabelStore(tmp_path / 'active')
+    store.initialise([('img_gtFine_labelTrainIds.png', path)])
+    rel = store.index()[0]['rel']
+    n = 1002
+    for i in range(n):  # round i buys pixel i at iteration i
+        pick = np.zeros(gt.shape, bool)
+        pick.flat[i] = True
+        store.commit_round(i, i, {rel: store.delta(rel, pick, pick, units=1)})
+    rounds = store.rounds()
+    assert [r['round'] for r in rounds] == list(range(n))
+    assert rounds[-1]['iteration'] == n - 1  # what adaptive_sampling_hook._commit compares
+    assert store.rollback(995) == list(range(n - 1, 995, -1))  # 1001 ... 996, newest first
+    labels = store.labels(rel)
+    assert np.array_equal(labels.flat[:996], gt.flat[:996])
+    assert np.all(labels.flat[996:] == 255)
+    assert [row['round'] for row in store.ledger()] == list(range(996))

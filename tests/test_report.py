@@ -341,3 +341,21 @@ def test_report_of_a_real_sweep_in_chromium(tmp_path, synthshift_root):
     assert len(imgs) == 4  # budget curve, heatmap, best and worst selections
     assert 'No trial errored.' in page
     check_in_browser(out, tmp_path, min_tables=4, min_images=4)
+
+
+def test_the_published_warmup_checkpoint_is_shown(tmp_path):
+    """Which checkpoint of each warm-up the trials start from (warmup.json, written when the
+    warm-up is published) is a line of the page, found through configs.json, read in the
+    sweep's storage even when configs.json has the paths of another machine."""
+    sweep = make_sweep(tmp_path)
+    (sweep / 'configs.json').write_text(json.dumps({
+        'ripu': dict(load_from='/elsewhere/results/warmup/synthshift-advent-0123/warmup.pth'),
+        'rand': dict(load_from='/elsewhere/results/warmup/synthshift-warmup-4567/warmup.pth')}))
+    folder = tmp_path / 'results' / 'warmup' / 'synthshift-advent-0123'
+    folder.mkdir(parents=True)
+    (folder / 'warmup.json').write_text(json.dumps(dict(publish='best', iteration=4000,
+                                                        mIoU=41.234, path='best.pth')))
+    page = report.build_report(str(sweep))
+    assert ('<code>synthshift-advent-0123</code>: the best validation checkpoint: iteration '
+            '4000, mIoU 41.23') in page
+    assert '<code>synthshift-warmup-4567</code>: not recorded (no warmup.json)' in page

@@ -31,7 +31,8 @@ def parse_args(argv=None):
     parser.add_argument('--work-dir', help='the dir to save logs and models '
                         '(default: work_dirs/<config name>)')
     parser.add_argument('--resume', action='store_true',
-                        help='resume from the latest checkpoint in the work_dir')
+                        help='resume from the newest checkpoint in the work_dir that loads '
+                             '(whatever its last_checkpoint says; none: train from the start)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, xxx=yyy format (as in mmsegmentation)')
     return parser.parse_args(argv)
@@ -52,7 +53,9 @@ def build_config(args):
 
 
 def main(argv=None):
+    from mmseg_ext.engine import resolve_resume
     cfg = build_config(parse_args(argv))
+    resolve_resume(cfg)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     runner.train()
 

@@ -21,3 +21,8 @@ aux_adv_weight = 0.0002
 model = dict(type='AdversarialSegmentor', alignment='adversarial',
              discriminator_input='self_information', adv_weight=adv_weight,
              aux_adv_weight=aux_adv_weight, discriminator=dict(type='FCDiscriminator', ndf=64))
+# The G1 the sweep publishes (sweeps/warmup.py): 'best', the checkpoint of the best validation
+# mIoU (a validation and checkpoint every 2000 iterations), as IntraDA picks G1 (reference b,
+# "BEST_ID"; ADVENT's TEST.MODE='best'); 'last' for the 120k one. warmup.json next to the
+# published checkpoint records its iteration.
+warmup_publish = 'best'

@@ -10,8 +10,9 @@
 # Scaled (SynthShift flags):
 # - the segmentor keeps the SynthShift schedule's AdamW lr 1e-2 (the tiny model trains from
 #   scratch; ADVENT's SGD 2.5e-4 from ImageNet weights does not move it in 600 iterations),
-#   600 iterations of a poly over 1250, batch 4 + 4 (ADVENT 1 + 1), validation at the end only
-#   and the last checkpoint (ADVENT keeps the best on val);
+#   600 iterations of a poly over 1250, batch 4 + 4 (ADVENT 1 + 1), validation at the end only,
+#   so the best-validation checkpoint published (below) is the last one (ADVENT validates every
+#   2000 of 120k iterations);
 # - `discriminator_ndf` 8 (ADVENT: 64, the 64-128-256-512-1 discriminator; set 64 for it): at
 #   this scale ADVENT's discriminators cost far more than the tiny segmentor (~1 GMAC per D
 #   forward of a 4-image batch against ~0.1 for the segmentor): benchmarks/bench_point_ent.py
@@ -46,3 +47,7 @@ param_scheduler = dict(_delete_=True, segmentor=generator_schedule,
                        discriminator=generator_schedule)
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 default_hooks = dict(checkpoint=dict(interval=max_iters, max_keep_ckpts=1, save_last=True))
+# The G1 the sweep publishes (sweeps/warmup.py): 'best', the checkpoint of the best validation
+# mIoU, as IntraDA picks G1 (reference b, "BEST_ID"; ADVENT's TEST.MODE='best'); 'last' for the
+# end of the schedule. warmup.json next to the published checkpoint records its iteration.
+warmup_publish = 'best'
