@@ -22,9 +22,10 @@ import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from sweeps.common import REPO, SweepError, default_data_root  # noqa: E402
+from sweeps.common import REPO, SweepError, default_data_root, mask_secrets  # noqa: E402
 from sweeps.paths import absolute_sets, data_roots  # noqa: E402
-from sweeps.space import BENCHMARKS, SCHEDULERS, SEARCHES, sample_axis  # noqa: E402
+from sweeps.space import (BENCHMARKS, SCHEDULERS, SEARCHES, SPACE_RECORD,  # noqa: E402
+                          sample_axis)
 from sweeps.spaces import known_spaces, load_space, space_file  # noqa: E402
 from sweeps.trial_config import (active_hook, build_trial_config, parse_sets,  # noqa: E402
                                   warmup_target)
@@ -264,7 +265,7 @@ class Plan:
                       for n, v in space.variants.items()},
             axes={n: repr(a) for n, a in space.axes.items()}, seeds=self.seeds,
             search=self.search, num_samples=self.num_samples if self.search != 'grid' else None,
-            scheduler=self.scheduler, sets=self.raw_sets,
+            scheduler=self.scheduler, sets=mask_secrets(self.raw_sets),
             cpus_per_trial=self.args.cpus_per_trial,
             device='gpu' if self.args.gpus_per_trial > 0 else 'cpu',
             configs=hashlib.sha1(text.encode()).hexdigest()[:16])
@@ -480,7 +481,7 @@ class SweepFolder:
         _write_json(osp.join(self.dir, PLAN_FILE), dict(
             fingerprint=plan.fingerprint(), tune=tune_settings, git_rev=git_rev()))
         line = dict(event=event, time=time.strftime('%Y-%m-%dT%H:%M:%S%z'), git_rev=git_rev(),
-                    host=socket.gethostname(), argv=sys.argv[1:], **info)
+                    host=socket.gethostname(), argv=mask_secrets(sys.argv[1:]), **info)
         with open(osp.join(self.dir, HISTORY_FILE), 'a') as f:
             f.write(json.dumps(line, default=str) + '\n')
             f.flush()
@@ -542,7 +543,8 @@ def _missing_paths(paths, storage):
 def run(plan, folder):
     from ray import tune
 
-    from sweeps.parquet_callback import ParquetResultsCallback, write_sweep_snapshot
+    from sweeps.parquet_callback import (ParquetResultsCallback, write_space_record,
+                                         write_sweep_snapshot)
     from sweeps.results import TrialResultWriter
     from sweeps.progress import tune_trial_dirname, tune_trial_name
     from sweeps.trainable import run_trial
@@ -563,6 +565,8 @@ def run(plan, folder):
     for cfg in plan.warmups.values():
         ensure_warmup(cfg, plan.storage, plan.data_root, cpus=plan.args.cpus_per_trial,
                       gpus=plan.args.gpus_per_trial, log=lambda text, **_: say(plan.args, text))
+    if not resuming or diff or not osp.isfile(osp.join(plan.sweep_dir, SPACE_RECORD)):
+        write_space_record(plan.sweep_dir, plan.space)  # what the report reads of the space
     if not resuming:
         write_sweep_snapshot(plan.sweep_dir, dict(
             name=plan.name, space=plan.space.name, benchmark=plan.benchmark, search=plan.search,
@@ -688,7 +692,7 @@ def pareto_front(table, objectives):
 
 
 def _error(err):
-    text = ' '.join(str(err).split())
+    text = ' '.join(str(mask_secrets(str(err))).split())
     print(f'error: {text}', file=sys.stderr)
     return 2
 

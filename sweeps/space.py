@@ -18,6 +18,11 @@ from .knobs import KNOBS, is_knob, unknown_knobs_message  # noqa: F401  (KNOBS r
 SEARCHES = ('grid', 'random', 'optuna')
 SCHEDULERS = ('fifo', 'asha', 'pbt')
 BENCHMARKS = ('synthshift', 'gta5_to_cityscapes', 'synthia_to_cityscapes')
+# what a sweep folder keeps of its space (run.py writes it when the sweep starts): the report
+# reads this data and never runs the space file
+SPACE_RECORD = 'space.json'
+RECORD_FIELDS = ('name', 'description', 'metric', 'mode', 'objectives', 'table', 'table_param',
+                 'table_rounds', 'configs', 'search', 'scheduler', 'seeds', 'num_samples')
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,14 @@ class Space:
         if self.search not in SEARCHES or self.scheduler not in SCHEDULERS:
             raise ValueError(f'space {self.name!r}: search {self.search!r} / scheduler '
                              f'{self.scheduler!r} not in {SEARCHES} / {SCHEDULERS}')
+
+    def record(self) -> Dict[str, Any]:
+        """What a sweep folder keeps of this space (`SPACE_RECORD`): plain JSON data, the
+        fields `RECORD_FIELDS`, the variant and axis names."""
+        import json
+        data = {k: getattr(self, k) for k in RECORD_FIELDS}
+        data.update(variants=list(self.variants), axes=list(self.axes))
+        return json.loads(json.dumps(data, default=str))
 
     def variant_config(self, variant: str) -> str:
         """The config a variant names ('ripu', 'ripu/source_free_ra'; see Variant)."""
