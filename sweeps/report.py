@@ -666,15 +666,10 @@ def build_report(name, storage='results', against=None, images=4):
 
 def check_out(out):
     """--out must name a file in a folder that exists (and is writable)."""
-    path = osp.abspath(out)
-    parent = osp.dirname(path)
-    if not osp.isdir(parent):
-        raise ReportError(f'--out {out}: the folder {parent} does not exist')
-    if osp.isdir(path):
-        raise ReportError(f'--out {out}: is a folder (expected an .html file to write)')
-    if not os.access(parent, os.W_OK):
-        raise ReportError(f'--out {out}: the folder {parent} is not writable')
-    return path
+    try:
+        return tables.check_out('--out', out, 'an .html file to write')
+    except ValueError as e:
+        raise ReportError(str(e)) from None
 
 
 def write_report(text, out):
