@@ -269,7 +269,8 @@ def load_space_of(sweep_dir, info, history):
 
 class Sweep:
     """What the report reads: the results (COLUMNS), sweep.json, plan.json, history.jsonl and
-    space.json (data only: no file of the folder is run). Raises FileNotFoundError / ValueError (one line) for bad input."""
+    space.json (data only: no file of the folder is run). Raises FileNotFoundError /
+    ValueError (one line) for bad input."""
 
     def __init__(self, name, storage='results'):
         self.name = name
