@@ -46,7 +46,7 @@ def test_the_console_error_line_masks_the_uri(tmp_path):
 def test_what_the_driver_stores_holds_no_secret(tmp_path, synthshift_root, monkeypatch):
     """The files run() writes when a sweep starts, made by the same calls, from a command line
     with a password and tokens in --set load_from."""
-    from sweeps.parquet_callback import write_space_record, write_sweep_snapshot
+    from sweeps.parquet_callback import write_sweep_snapshot
     from sweeps.run import Plan, SweepFolder, parse_args
     space = tmp_path / 'tiny_space.py'
     space.write_text(SPACE)
@@ -57,11 +57,16 @@ def test_what_the_driver_stores_holds_no_secret(tmp_path, synthshift_root, monke
     assert plan.configs['v']['load_from'] == URI  # the trials get the real URI
     folder = SweepFolder(plan)
     folder.acquire()
-    write_space_record(plan.sweep_dir, plan.space)
     write_sweep_snapshot(plan.sweep_dir, dict(name=plan.name, sets=plan.sets), plan.configs)
     folder.record('start')
     sweep = tmp_path / 'results' / 'tiny'
-    names = ['history.jsonl', 'plan.json', 'sweep.json', 'configs.json', 'space.json']
+    names = ['history.jsonl', 'plan.json', 'sweep.json', 'configs.json']
+    for name in names:
+        text = (sweep / name).read_text()
+        assert not any(s in text for s in SECRETS), (name, text[:500])
+    from sweeps.parquet_callback import write_space_record
+    write_space_record(plan.sweep_dir, plan.space)
+    names.append('space.json')
     assert sorted(os.listdir(sweep)) == sorted(names + ['.driver.lock'])
     for name in names:
         text = (sweep / name).read_text()
