@@ -19,9 +19,53 @@ knobs it applied:
 
 How it sets (`how`): 'set' writes the converted value at the path; the other ways are named
 setters in sweeps.trial_config (`SETTERS`), each documented by its row.
+
+The values a knob takes (`range`, a `Range`): a value outside it (a negative learning rate, a
+budget ratio of 2, any non-finite number) is bad input, refused before anything runs, in a
+space (variant knobs, axis values and bounds) and in `--set`. `KEY_RANGES` gives common config
+keys (batch sizes, worker counts, ...) their ranges for `--set`.
 """
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional, Tuple
+
+
+@dataclass(frozen=True)
+class Range:
+    """The numbers a knob or config key takes: finite, `integer` or not, above `low` and below
+    `high` (None: unbounded; `*_open`: the bound itself excluded)."""
+    low: Optional[float] = None
+    high: Optional[float] = None
+    low_open: bool = False
+    high_open: bool = False
+    integer: bool = False
+
+    def __contains__(self, value: Any) -> bool:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        if (self.integer and not isinstance(value, int)) or not math.isfinite(value):
+            return False
+        if self.low is not None and (value < self.low or self.low_open and value == self.low):
+            return False
+        return self.high is None or not (value > self.high or
+                                         self.high_open and value == self.high)
+
+    def describe(self) -> str:
+        """'a number > 0', 'an integer >= 1', 'a number in [0, 1]'."""
+        kind = 'an integer' if self.integer else 'a number'
+        if self.low is not None and self.high is not None:
+            return (f'{kind} in {"(" if self.low_open else "["}{self.low:g}, {self.high:g}'
+                    f'{")" if self.high_open else "]"}')
+        if self.low is not None:
+            return f'{kind} {">" if self.low_open else ">="} {self.low:g}'
+        if self.high is not None:
+            return f'{kind} {"<" if self.high_open else "<="} {self.high:g}'
+        return f'a finite {kind.split()[-1]}'
+
+
+POSITIVE = Range(0, low_open=True)
+NON_NEGATIVE = Range(0)
+UNIT = Range(0, 1)
 
 STRATEGY_PREFIX = 'strategy.'
 LCR = 'model.source_losses[LocalConsistencyLoss]'
@@ -38,6 +82,7 @@ class Knob:
     how: str = 'set'
     convert: Optional[Callable[[Any], Any]] = None
     strategies: Tuple[str, ...] = ()
+    range: Optional[Range] = None
 
     @property
     def applies_to(self) -> str:
@@ -74,25 +119,29 @@ KNOB_ROWS: Tuple[Knob, ...] = (
     Knob('budget', 'the whole budget dict, e.g. dict(pixels=40, resolution=(640, 1280))',
          'hook.budget', when='hook', convert=dict),
     Knob('budget_ratio', 'budget=dict(ratio=...): fraction of target pixels over the run',
-         'hook.budget', when='hook', convert=lambda value: dict(ratio=float(value))),
+         'hook.budget', when='hook', convert=lambda value: dict(ratio=float(value)),
+         range=Range(0, 1, low_open=True)),
     Knob('budget_pixels', 'budget=dict(pixels=...): pixels per target image over the run (the '
-         "budget's resolution is kept)", 'hook.budget', when='hook', how='budget_pixels'),
+         "budget's resolution is kept)", 'hook.budget', when='hook', how='budget_pixels',
+         range=POSITIVE),
     Knob('selection_only', 'True: no LCR, no NL (each replaced by a weight-0 stub), as the '
          "paper's baseline and ablation rows", LCR, how='selection_only'),
     Knob('alpha1', 'LocalConsistencyLoss weight (source); 0 switches it off',
-         f'{LCR}.loss_weight'),
-    Knob('alpha2', 'NegativeLearningLoss weight (target); 0 switches it off', f'{NL}.loss_weight'),
-    Knob('tau', 'NegativeLearningLoss threshold', f'{NL}.threshold'),
+         f'{LCR}.loss_weight', range=NON_NEGATIVE),
+    Knob('alpha2', 'NegativeLearningLoss weight (target); 0 switches it off', f'{NL}.loss_weight',
+         range=NON_NEGATIVE),
+    Knob('tau', 'NegativeLearningLoss threshold', f'{NL}.threshold', range=UNIT),
     Knob('lcr_region', "LocalConsistencyLoss region: 'boundary' (reference) or 'all'",
          f'{LCR}.region'),
     Knob('lr', 'optimizer learning rate', 'optim_wrapper.optimizer.lr', when='always',
-         convert=float),
+         convert=float, range=POSITIVE),
     Knob('max_iters', 'training length; the LR schedule, selection and evaluation iterations '
-         'scale with it', 'train_cfg.max_iters', when='always', how='max_iters'),
+         'scale with it', 'train_cfg.max_iters', when='always', how='max_iters',
+         range=Range(1, integer=True)),
     Knob('alpha', 'ADeADA density share of the first round (Eq. 7)', 'strategy.alpha',
-         when='option', strategies=('ADeADA',)),
+         when='option', strategies=('ADeADA',), range=UNIT),
     Knob('beta', 'ADeADA decay rate of the density share', 'strategy.beta', when='option',
-         strategies=('ADeADA',)),
+         strategies=('ADeADA',), range=NON_NEGATIVE),
     Knob('decay', "ADeADA schedule: 'exponential' (alpha 2^-beta(k-1)) or 'linear' "
          "(alpha - beta(k-1)); other strategies' decay: `strategy.decay`", 'strategy.decay',
          when='option', strategies=('ADeADA',)),
@@ -132,14 +181,55 @@ KNOB_ROWS: Tuple[Knob, ...] = (
     Knob('mcu_units', "ADA-MCU contrastive losses: a subset of ('pixel', 'centre') (p2p, c2c)",
          'model.contrastive_loss.units', convert=_tuple),
     Knob('mcu_weight', 'ADA-MCU: the contrastive loss weight (loss_weight of L_con)',
-         'model.contrastive_loss.loss_weight', convert=float),
+         'model.contrastive_loss.loss_weight', convert=float, range=NON_NEGATIVE),
     Knob('use_dccm', 'ADA-MCU: weight the negatives by the DCCM (True) or plain InfoNCE (False)',
          'model.use_dccm'),
-    Knob('gamma', 'ADA-MCU uncertainty: weight of KL(main || aux) (Eq. 1)', 'model.gamma'),
+    Knob('gamma', 'ADA-MCU uncertainty: weight of KL(main || aux) (Eq. 1)', 'model.gamma',
+         range=NON_NEGATIVE),
     Knob('pi_low', 'ADA-MCU: the low-uncertainty threshold (pseudo labels, centres)',
-         'model.pi_low'),
+         'model.pi_low', range=UNIT),
 )
 KNOBS: Dict[str, Knob] = {k.name: k for k in KNOB_ROWS}
+
+# common config keys a `--set` may give, with the values they take (the rows' own paths too)
+KEY_RANGES: Dict[str, Range] = {
+    **{f'{loader}.batch_size': Range(1, integer=True)
+       for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')},
+    **{f'{loader}.num_workers': Range(0, integer=True)
+       for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')},
+    'optim_wrapper.optimizer.weight_decay': NON_NEGATIVE,
+    'optim_wrapper.optimizer.momentum': UNIT,
+    'train_cfg.val_interval': Range(1, integer=True),
+    **{row.path: row.range for row in KNOB_ROWS if row.range and not row.path.startswith(
+        ('hook.', 'strategy.', 'model.source_losses[', 'model.target_losses['))},
+}
+
+
+def value_range(key: str) -> Optional[Range]:
+    """The range of a knob (by name) or of a config key (by path); None: any value."""
+    row = KNOBS.get(key)
+    return row.range if row is not None else KEY_RANGES.get(key)
+
+
+def range_error(key: str, value: Any) -> Optional[str]:
+    """What is wrong with `value` for the knob or config key `key` ("expected a number > 0"),
+    or None when it is in its range (or `key` has none); a non-finite number anywhere in it
+    (lists and dicts too) is never right."""
+    bad = _non_finite(value)
+    if bad is not None:
+        return f'{bad!r} is not a finite number'
+    rng = value_range(key)
+    if rng is not None and value not in rng:
+        return f'expected {rng.describe()}'
+    return None
+
+
+def _non_finite(value: Any) -> Optional[float]:
+    if isinstance(value, float) and not math.isfinite(value):
+        return value
+    items = value.values() if isinstance(value, dict) else value \
+        if isinstance(value, (list, tuple)) else ()
+    return next((v for v in map(_non_finite, items) if v is not None), None)
 
 
 def knob(name: str) -> Optional[Knob]:
@@ -172,10 +262,11 @@ def unknown_knobs_message(names) -> str:
 
 def render_markdown() -> str:
     """The README's knob list (between `<!-- knobs -->` and `<!-- /knobs -->`)."""
-    lines = ['| knob | sets | applies to | what |', '|---|---|---|---|']
+    lines = ['| knob | sets | applies to | values | what |', '|---|---|---|---|---|']
     for row in KNOB_ROWS:
         lines.append(f'| `{row.name}` | `{row.path}` | {row.applies_to} | '
+                     f'{row.range.describe() if row.range else "-"} | '
                      f'{row.doc.replace("|", "/")} |')
-    lines.append('| `strategy.<option>` | `strategy.<option>` | strategies with that option | '
-                 'any option of the strategy (its `defaults`), no row needed |')
+    lines.append('| `strategy.<option>` | `strategy.<option>` | strategies with that option | - '
+                 '| any option of the strategy (its `defaults`), no row needed |')
     return '\n'.join(lines) + '\n'

@@ -18,6 +18,7 @@ import os
 
 from ray.tune import Callback
 
+from .common import mask_secrets
 from .results import TrialResultWriter, make_row, read_results, rows_to_table
 from .trial_config import trial_spec
 
@@ -152,7 +153,14 @@ def _write_json(path, obj, **kw):
 
 def write_sweep_snapshot(sweep_dir, info, configs):
     """`sweep.json` (space, benchmark, variants in table order, ...) and `configs.json` (the full
-    config of every variant), for tables.py and humans."""
+    config of every variant), for tables.py and humans; credentials in URIs masked."""
     os.makedirs(sweep_dir, exist_ok=True)
-    _write_json(os.path.join(sweep_dir, 'sweep.json'), info)
-    _write_json(os.path.join(sweep_dir, 'configs.json'), configs, sort_keys=True)
+    _write_json(os.path.join(sweep_dir, 'sweep.json'), mask_secrets(info))
+    _write_json(os.path.join(sweep_dir, 'configs.json'), mask_secrets(configs), sort_keys=True)
+
+
+def write_space_record(sweep_dir, space):
+    """`space.json`: what the report needs of the space (sweeps.space.Space.record), kept as
+    data so that rendering a report never runs the space file."""
+    from sweeps.space import SPACE_RECORD
+    _write_json(os.path.join(sweep_dir, SPACE_RECORD), mask_secrets(space.record()))

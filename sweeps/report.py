@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from sweeps import tables  # noqa: E402
-from sweeps.common import REPO  # noqa: E402
+from sweeps.common import mask_secrets  # noqa: E402
 from sweeps.results import IOU_COLUMNS, read_results, result_schema  # noqa: E402
 
 STORE_DIR = 'active_labels'
@@ -152,9 +152,11 @@ def duration(seconds):
     seconds = float(seconds)
     if seconds < 90:
         return f'{seconds:.1f} s'
-    if seconds < 3600:
-        return f'{int(seconds // 60)} min {int(round(seconds % 60)):02d} s'
-    return f'{int(seconds // 3600)} h {int(round(seconds % 3600 / 60)):02d} min'
+    whole = int(round(seconds))  # rounded before it is split: never '4 min 60 s'
+    if whole < 3600:
+        return f'{whole // 60} min {whole % 60:02d} s'
+    minutes = int(round(seconds / 60))
+    return f'{minutes // 60} h {minutes % 60:02d} min'
 
 
 def when(value):
@@ -209,39 +211,66 @@ def _space_arg(argv):
     return None
 
 
-def load_space_of(info, history):
-    """(Space or None, a note or None): the space file the sweep ran (its --space path when that
-    file is still there, else the space by the name in sweep.json)."""
-    from sweeps.spaces import known_spaces, load_space
+def _space_from_source(path):
+    """The record fields of a project space file (sweeps/spaces/<name>.py) read from its syntax
+    tree, without running it: the literal keyword arguments of `SPACE = Space(...)`, and
+    `description=__doc__` as the module's docstring. None when there is no such call."""
+    import ast
+    with open(path) as f:
+        tree = ast.parse(f.read(), str(path))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, 'id', None) == 'SPACE'
+                                                for t in node.targets) \
+                and isinstance(node.value, ast.Call):
+            data = {}
+            for kw in node.value.keywords:
+                if kw.arg == 'description' and getattr(kw.value, 'id', None) == '__doc__':
+                    data['description'] = ast.get_docstring(tree, clean=False)
+                    continue
+                try:
+                    data[kw.arg] = ast.literal_eval(kw.value)
+                except ValueError:
+                    continue
+            return data
+    return None
+
+
+def load_space_of(sweep_dir, info, history):
+    """(the space's record or None, a note or None). The record is the sweep folder's
+    space.json (sweeps.space.SPACE_RECORD, written by run.py when the sweep starts): data, so
+    rendering a report runs no file the folder names. An older folder without it: the fields of
+    the project's own space of that name read from its source without running it
+    (`_space_from_source`); a space file given by path is not read."""
+    from types import SimpleNamespace
+
+    from sweeps.space import RECORD_FIELDS, SPACE_RECORD
+    from sweeps.spaces import HERE, known_spaces
+    defaults = dict.fromkeys(RECORD_FIELDS)
+    data = _json(osp.join(sweep_dir, SPACE_RECORD), SPACE_RECORD)
+    if data is not None:
+        return SimpleNamespace(**{**defaults, **data}), None
     arg = next((_space_arg(h.get('argv')) for h in history if _space_arg(h.get('argv'))), None)
     name = (info or {}).get('space')
-    candidates = []
-    if arg and arg.endswith('.py'):
-        candidates += [arg] if osp.isabs(arg) else [osp.join(REPO, arg), osp.abspath(arg)]
-    if name in known_spaces():
-        candidates.append(name)
-    elif arg in known_spaces():
-        candidates.append(arg)
-    for c in candidates:
-        if c in known_spaces() or osp.isfile(c):
-            try:
-                space = load_space(c)
-            except Exception as e:  # noqa: BLE001  (a space file is user code)
-                return None, f'the space file {c} no longer loads ({e})'
-            msg = None
-            ran = (info or {}).get('variants')
-            if ran and set(ran) != set(space.variants):
-                msg = (f'the space file ({c}) has changed since the sweep ran: its variants are '
-                       f'{", ".join(space.variants)}')
-            return space, msg
+    own = name if name in known_spaces() else arg if arg in known_spaces() else None
+    if own is not None and not (arg and arg.endswith('.py') and arg != own):
+        try:
+            data = _space_from_source(HERE / f'{own}.py')
+        except (OSError, SyntaxError, ValueError):
+            data = None
+        if data is not None:
+            return SimpleNamespace(**{**defaults, **data}), (
+                f'the sweep folder has no {SPACE_RECORD} (an older adasweep made it): the '
+                f'description and table are those of the project\'s space {own} as it is now')
     what = arg or name or 'unknown'
-    return None, (f'the space ({what}) is not available here: no description; the paper '
-                  f'table is the ablation table')
+    return None, (f'the sweep folder has no {SPACE_RECORD} (an older adasweep made it), and the '
+                  f'space ({what}) is not run to read it: no description; the paper table is the '
+                  'ablation table')
 
 
 class Sweep:
     """What the report reads: the results (COLUMNS), sweep.json, plan.json, history.jsonl and
-    the space. Raises FileNotFoundError / ValueError (one line) for bad input."""
+    space.json (data only: no file of the folder is run). Raises FileNotFoundError /
+    ValueError (one line) for bad input."""
 
     def __init__(self, name, storage='results'):
         self.name = name
@@ -260,7 +289,7 @@ class Sweep:
         self.plan = _json(osp.join(self.dir, 'plan.json'), 'plan.json') or {}
         self.history = _history(osp.join(self.dir, 'history.jsonl'))
         self.variants = tables.sweep_variants(self.path)
-        self.space, self.space_note = load_space_of(self.info, self.history)
+        self.space, self.space_note = load_space_of(self.dir, self.info, self.history)
         self.title = self.info.get('name') or osp.basename(osp.normpath(self.dir))
 
     def known_variants(self):
@@ -308,7 +337,7 @@ def section_overview(sw, trials):
     starts = [h for h in hist if h.get('event') == 'start']
     resumes = [h for h in hist if str(h.get('event', '')).startswith('resume')]
     first = (starts or hist or [None])[0]
-    cmd = (f'<pre>python sweeps/run.py {esc(shlex.join(map(str, first.get("argv", []))))}</pre>'
+    cmd = (f'<pre>python sweeps/run.py {esc(_command(first))}</pre>'
            if first else '<span class="caption">no history.jsonl (an older sweep)</span>')
     revs = list(dict.fromkeys([r for r in [info.get('git_rev'), sw.plan.get('git_rev')]
                                + [h.get('git_rev') for h in hist]
@@ -358,7 +387,7 @@ def section_overview(sw, trials):
             f'<tr><td class="key">{esc(h.get("event", "-"))}</td><td class="key">'
             f'{esc(when(h.get("time")))}</td><td class="key">{esc(h.get("host", "-"))}</td>'
             f'<td class="key"><code>{esc(h.get("git_rev", "-"))}</code></td><td class="key">'
-            f'<code>{esc(shlex.join(map(str, h.get("argv", []))))}</code></td></tr>'
+            f'<code>{esc(_command(h))}</code></td></tr>'
             for h in hist)
         parts.append('<h3>History (history.jsonl)</h3><table><thead><tr><th>event</th>'
                      '<th>time</th><th>host</th><th>git</th><th>arguments</th></tr></thead>'
@@ -374,8 +403,9 @@ def warmup_facts(sw):
     path = osp.join(sw.dir, 'configs.json')
     text = open(path, encoding='utf-8').read() if osp.isfile(path) else ''
     out = []
-    for folder in sorted(set(re.findall(r'/warmup/([^/"]+)/warmup\.pth', text))):
-        record = _json(osp.join(osp.dirname(sw.dir), 'warmup', folder, 'warmup.json'),
+    # the cache is <storage>/.warmup (older sweeps: <storage>/warmup)
+    for cache, folder in sorted(set(re.findall(r'/(\.?warmup)/([^/"]+)/warmup\.pth', text))):
+        record = _json(osp.join(osp.dirname(sw.dir), cache, folder, 'warmup.json'),
                        'warmup.json') or {}
         if record.get('publish') == 'best':
             what = (f'the best validation checkpoint: iteration {record.get("iteration")}, '
@@ -386,6 +416,12 @@ def warmup_facts(sw):
             what = 'not recorded (no warmup.json)'
         out.append(('warm-up', f'<code>{esc(folder)}</code>: {esc(what)}'))
     return out
+
+
+def _command(event):
+    """The arguments of a history.jsonl event as a shell line, credentials in URIs masked (an
+    older sweep's history may hold them)."""
+    return shlex.join(map(str, mask_secrets(list(event.get('argv') or []))))
 
 
 def _range(counts):
@@ -410,7 +446,8 @@ def _variants_html(sw):
              if axes else '')
     sets = fp.get('sets') or []
     if sets:
-        extra += (f'<p class="caption">--set: <code>{esc(json.dumps(sets))}</code></p>')
+        extra += (f'<p class="caption">--set: <code>{esc(json.dumps(mask_secrets(sets)))}'
+                  '</code></p>')
     return ('<details><summary>Variants (plan.json)</summary><table><thead><tr><th>variant</th>'
             f'<th>config</th><th>knobs</th></tr></thead><tbody>{rows}</tbody></table>{extra}'
             '</details>')
@@ -613,7 +650,7 @@ def section_errors(sw):
         f'<tr><td class="key">{esc(r.trial_id)}</td><td class="key">{esc(r.variant)}</td>'
         f'<td class="num">{esc(r.seed)}</td><td class="num">{esc(r.round)}</td>'
         f'<td class="key">{esc(when(r.reported_at))}</td>'
-        f'<td class="key"><code>{esc(r.error or "(no message)")}</code></td></tr>'
+        f'<td class="key"><code>{esc(mask_secrets(r.error or "(no message)"))}</code></td></tr>'
         for r in err.itertuples())
     return (f'<p>{len(err)} error row(s) in {err["trial_id"].nunique()} trial(s) (a retried '
             'trial that later succeeded keeps no error row).</p><table><thead><tr><th>trial</th>'
@@ -652,15 +689,10 @@ def build_report(name, storage='results', against=None, images=4):
 
 def check_out(out):
     """--out must name a file in a folder that exists (and is writable)."""
-    path = osp.abspath(out)
-    parent = osp.dirname(path)
-    if not osp.isdir(parent):
-        raise ReportError(f'--out {out}: the folder {parent} does not exist')
-    if osp.isdir(path):
-        raise ReportError(f'--out {out}: is a folder (expected an .html file to write)')
-    if not os.access(parent, os.W_OK):
-        raise ReportError(f'--out {out}: the folder {parent} is not writable')
-    return path
+    try:
+        return tables.check_out('--out', out, 'an .html file to write')
+    except ValueError as e:
+        raise ReportError(str(e)) from None
 
 
 def write_report(text, out):

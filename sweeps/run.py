@@ -13,6 +13,7 @@ import argparse
 import fcntl
 import hashlib
 import json
+import math
 import os
 import os.path as osp
 import re
@@ -23,12 +24,13 @@ import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from sweeps.common import REPO, SweepError, default_data_root  # noqa: E402
+from sweeps.common import REPO, SweepError, default_data_root, mask_secrets  # noqa: E402
 from sweeps.paths import absolute_sets, data_identity, data_roots  # noqa: E402
-from sweeps.space import BENCHMARKS, SCHEDULERS, SEARCHES, sample_axis  # noqa: E402
+from sweeps.space import (BENCHMARKS, SCHEDULERS, SEARCHES, SPACE_RECORD,  # noqa: E402
+                          sample_axis)
 from sweeps.spaces import known_spaces, load_space, space_file  # noqa: E402
-from sweeps.trial_config import (active_hook, build_trial_config, parse_sets,  # noqa: E402
-                                  warmup_target)
+from sweeps.trial_config import (active_hook, build_trial_config, knob_applies,  # noqa: E402
+                                  parse_sets, strategy_options, warmup_target)
 from sweeps.warmup import ensure_warmup, warmup_checkpoint  # noqa: E402
 
 PLAN_FILE = 'plan.json'
@@ -47,6 +49,36 @@ def check_trial_config(cfg):
     hook_cfg = active_hook(cfg)
     if hook_cfg is not None:
         HOOKS.build(dict(hook_cfg)).check_schedule(cfg.train_cfg.max_iters)
+
+
+def check_knobs_apply(space, benchmark, built):
+    """Every axis and variant knob of the space sets something in at least one variant's config
+    (`built`: [(variant, config, the knobs it applied)]): one that applies to none (a strategy
+    option no strategy of the space has, `strategy.kk`, or alpha1 in a space without LCR) is
+    a mistake, not a knob to skip."""
+    applied = set()
+    for _, cfg, done in built:
+        applied.update(done)
+        applied.update(n for n in space.axes if n not in done and knob_applies(cfg, n))
+    names = list(space.axes) + [k for v in space.variants.values()
+                                for k in v.knobs_for(benchmark)]
+    unused = [n for n in dict.fromkeys(names) if n not in applied]
+    if not unused:
+        return
+    from sweeps.knobs import knob
+    name = unused[0]
+    row = knob(name)
+    what = 'axis' if name in space.axes else 'knob'
+    hint = ''
+    if name.startswith('strategy.'):
+        options = set()
+        for _, cfg, _ in built:
+            strategy = (active_hook(cfg) or {}).get('strategy')
+            if isinstance(strategy, dict) and isinstance(strategy.get('type'), str):
+                options.update(strategy_options(strategy['type']))
+        hint = f'; the options of its strategies: {", ".join(sorted(options)) or "none"}'
+    raise SweepError(f'space {space.name!r}: {what} {name!r} applies to no variant on '
+                     f'{benchmark} (it sets {row.path}; applies to {row.applies_to}){hint}')
 
 
 def check_budget(cfg):
@@ -119,10 +151,11 @@ def git_rev():
 
 
 def _check_resources(args):
-    if args.cpus_per_trial < 0:
-        raise SweepError(f'--cpus-per-trial {args.cpus_per_trial:g}: expected a number >= 0')
+    if not math.isfinite(args.cpus_per_trial) or args.cpus_per_trial < 0:
+        raise SweepError(f'--cpus-per-trial {args.cpus_per_trial:g}: expected a finite number '
+                         '>= 0')
     gpus = args.gpus_per_trial
-    if gpus < 0 or (gpus > 1 and gpus != int(gpus)):
+    if not math.isfinite(gpus) or gpus < 0 or (gpus > 1 and gpus != int(gpus)):
         raise SweepError(f'--gpus-per-trial {gpus:g}: expected a fraction in [0, 1] or a whole '
                          'number of GPUs')
     if args.max_concurrent < 0:
@@ -152,11 +185,28 @@ def check_storage(storage):
     return path
 
 
+# the longest sweep name in bytes: a folder name (255 bytes on common file systems) that trial
+# folders named after it (TensorBoard's <name>_<trial id>) extend
+MAX_NAME_BYTES = 200
+# names older adasweep versions used inside the storage (the warm-up cache was <storage>/warmup;
+# now sweeps.warmup.CACHE_DIR, a dot name no sweep can take)
+RESERVED_NAMES = ('warmup',)
+
+
 def check_name(name):
+    """A sweep name is one folder name under the storage, never a dot name (the warm-up cache,
+    sweeps.warmup.CACHE_DIR, and hidden files are dot names), nor a reserved one."""
     if not name or name in ('.', '..') or '/' in name or os.sep in name or \
             name.startswith('.') or '\0' in name:
         raise SweepError(f'--name {name!r}: expected a folder name (no path separators, not '
                          'starting with a dot)')
+    size = len(name.encode('utf-8', 'surrogateescape'))
+    if size > MAX_NAME_BYTES:
+        raise SweepError(f'--name {name[:24]}...: {size} bytes long; expected at most '
+                         f'{MAX_NAME_BYTES} bytes (one folder name, which trial folders extend)')
+    if name in RESERVED_NAMES:
+        raise SweepError(f'--name {name!r}: reserved (older adasweep versions kept the warm-up '
+                         f'cache in <storage>/{name}); use another --name')
     return name
 
 
@@ -207,11 +257,17 @@ class Plan:
         for variant in self.space.variants:
             example = next((t for t in self.trials if t['variant'] == variant), None)
             knobs = dict(example['params']) if example else {}
-            cfg, _ = build_trial_config(self.space, self.benchmark, variant, knobs, 0, self.sets,
-                                        storage=self.storage, data_root=self.data_root)
+            cfg, applied = build_trial_config(self.space, self.benchmark, variant, knobs, 0,
+                                              self.sets, storage=self.storage,
+                                              data_root=self.data_root)
             check_trial_config(cfg)
-            built.append((variant, cfg))
-        for variant, cfg in built:  # then what needs the data
+            self.reports = max(self.reports, len(eval_iters(cfg)) + 1)
+            built.append((variant, cfg, applied))
+        check_knobs_apply(self.space, self.benchmark, built)
+        # the search and the scheduler, before anything is generated or read from the data
+        self.searcher, self.param_space = _searcher(self)
+        self.tune_scheduler = _scheduler(self)
+        for variant, cfg, _ in built:  # then what needs the data
             if self.benchmark == 'synthshift':
                 self._ensure_synthshift(cfg)
             check_budget(cfg)
@@ -219,10 +275,7 @@ class Plan:
                 path = warmup_checkpoint(cfg, self.storage, self.data_root)
                 if path == warmup_target(cfg):
                     self.warmups.setdefault(path, cfg)
-            self.reports = max(self.reports, len(eval_iters(cfg)) + 1)
             self.configs[variant] = json.loads(json.dumps(cfg.to_dict(), default=str))
-        self.searcher, self.param_space = _searcher(self)
-        self.tune_scheduler = _scheduler(self)
         self._data = None  # data_identity of the configs, on first use (fingerprint)
 
     def _ensure_synthshift(self, cfg):
@@ -274,7 +327,7 @@ class Plan:
                       for n, v in space.variants.items()},
             axes={n: repr(a) for n, a in space.axes.items()}, seeds=self.seeds,
             search=self.search, num_samples=self.num_samples if self.search != 'grid' else None,
-            scheduler=self.scheduler, sets=self.raw_sets,
+            scheduler=self.scheduler, sets=mask_secrets(self.raw_sets),
             cpus_per_trial=self.args.cpus_per_trial,
             device='gpu' if self.args.gpus_per_trial > 0 else 'cpu',
             configs=hashlib.sha1(text.encode('utf-8', 'surrogateescape')).hexdigest()[:16])
@@ -533,7 +586,7 @@ class SweepFolder:
         _write_json(osp.join(self.dir, PLAN_FILE), dict(
             fingerprint=plan.fingerprint(), tune=tune_settings, git_rev=git_rev()))
         line = dict(event=event, time=time.strftime('%Y-%m-%dT%H:%M:%S%z'), git_rev=git_rev(),
-                    host=socket.gethostname(), argv=sys.argv[1:], **info)
+                    host=socket.gethostname(), argv=mask_secrets(sys.argv[1:]), **info)
         with open(osp.join(self.dir, HISTORY_FILE), 'a') as f:
             f.write(json.dumps(line, default=str) + '\n')
             f.flush()
@@ -664,7 +717,9 @@ def run(plan, folder):
 
 def _record(plan, folder, resuming, diff):
     """sweep.json, configs.json and plan.json of the plan that runs, and its history line."""
-    from sweeps.parquet_callback import write_sweep_snapshot
+    from sweeps.parquet_callback import write_space_record, write_sweep_snapshot
+    if not resuming or diff or not osp.isfile(osp.join(plan.sweep_dir, SPACE_RECORD)):
+        write_space_record(plan.sweep_dir, plan.space)  # what the report reads of the space
     if not resuming or diff:
         write_sweep_snapshot(plan.sweep_dir, dict(
             name=plan.name, space=plan.space.name, benchmark=plan.benchmark, search=plan.search,
@@ -713,8 +768,11 @@ def report(plan, table):
     for name, reason in errors:
         print(f'error in {name}: {reason}')
     print()
-    text, _ = tables.build_table(plan.sweep_dir, table=plan.space.table,
-                                 param=plan.space.table_param, rounds=plan.space.table_rounds)
+    try:
+        text, _ = tables.build_table(plan.sweep_dir, table=plan.space.table,
+                                     param=plan.space.table_param, rounds=plan.space.table_rounds)
+    except ValueError as err:  # e.g. trials that errored before the space's table rounds
+        text = f'(no {plan.space.table} table: {err})'
     print(text)
     if plan.space.objectives:
         print('\nPareto front (final evaluations):')
@@ -748,7 +806,7 @@ def pareto_front(table, objectives):
 
 
 def _error(err):
-    text = ' '.join(str(err).split())
+    text = ' '.join(str(mask_secrets(str(err))).split())
     print(f'error: {text}', file=sys.stderr)
     return 2
 
@@ -765,6 +823,13 @@ def main(argv=None):
         plan = Plan(args)
     except (SweepError, ValueError, OSError) as err:
         return _error(err)
+    if args.dry_run and osp.isdir(plan.sweep_dir):  # what a real run checks next, read-only
+        from ray import tune
+        try:
+            SweepFolder(plan).check_plan(tune.Tuner.can_restore(osp.join(plan.sweep_dir,
+                                                                          'tune')))
+        except SweepError as err:
+            return _error(err)
     if args.dry_run or not args.quiet:
         print(plan.describe(), flush=True)
         for path, cfg in plan.warmups.items():

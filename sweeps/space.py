@@ -13,11 +13,17 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
-from .knobs import KNOBS, is_knob, unknown_knobs_message  # noqa: F401  (KNOBS re-exported)
+from .knobs import (KNOBS, is_knob, range_error,  # noqa: F401  (KNOBS re-exported)
+                    unknown_knobs_message)
 
 SEARCHES = ('grid', 'random', 'optuna')
 SCHEDULERS = ('fifo', 'asha', 'pbt')
 BENCHMARKS = ('synthshift', 'gta5_to_cityscapes', 'synthia_to_cityscapes')
+# what a sweep folder keeps of its space (run.py writes it when the sweep starts): the report
+# reads this data and never runs the space file
+SPACE_RECORD = 'space.json'
+RECORD_FIELDS = ('name', 'description', 'metric', 'mode', 'objectives', 'table', 'table_param',
+                 'table_rounds', 'configs', 'search', 'scheduler', 'seeds', 'num_samples')
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,7 @@ class Space:
     imports: Sequence[str] = ()            # modules of the space's own strategies (custom_imports)
 
     def __post_init__(self):
+        self._check_types()
         names = [k for v in self.variants.values()
                  for k in [*v.knobs, *(k for b in v.benchmarks.values() for k in b)]]
         unknown = [k for k in [*names, *self.axes] if not is_knob(k)]
@@ -93,6 +100,42 @@ class Space:
         if self.search not in SEARCHES or self.scheduler not in SCHEDULERS:
             raise ValueError(f'space {self.name!r}: search {self.search!r} / scheduler '
                              f'{self.scheduler!r} not in {SEARCHES} / {SCHEDULERS}')
+
+    def _check_types(self):
+        """Variants are Variant(...) and axes Axis(...) (a plain list is an easy slip); every
+        knob value and axis value or bound in the knob's range (sweeps.knobs.Range)."""
+        for kind, items, cls in (('variant', self.variants, Variant), ('axis', self.axes, Axis)):
+            if not isinstance(items, dict):
+                raise ValueError(f'space {self.name!r}: {kind} table must be a dict of '
+                                 f'{cls.__name__}(...), got {type(items).__name__}')
+            for key, item in items.items():
+                if not isinstance(item, cls):
+                    example = ('Axis(values=[...]) or Axis(low=..., high=...)' if cls is Axis
+                               else "Variant('<config>', dict(<knobs>))")
+                    raise ValueError(f'space {self.name!r}: {kind} {key!r} is a '
+                                     f'{type(item).__name__} ({item!r:.60}); expected {example}')
+        for vname, variant in self.variants.items():
+            for where, knobs in (('', variant.knobs), *((f' on {b}', k) for b, k in
+                                                        variant.benchmarks.items())):
+                for key, value in knobs.items():
+                    wrong = range_error(key, value)
+                    if wrong:
+                        raise ValueError(f'space {self.name!r}: variant {vname!r}{where}: knob '
+                                         f'{key}={value!r}: {wrong}')
+        for key, axis in self.axes.items():
+            values = list(axis.values) if axis.values is not None else [axis.low, axis.high]
+            for value in values:
+                wrong = range_error(key, value)
+                if wrong:
+                    raise ValueError(f'space {self.name!r}: axis {key!r} value {value!r}: {wrong}')
+
+    def record(self) -> Dict[str, Any]:
+        """What a sweep folder keeps of this space (`SPACE_RECORD`): plain JSON data, the
+        fields `RECORD_FIELDS`, the variant and axis names."""
+        import json
+        data = {k: getattr(self, k) for k in RECORD_FIELDS}
+        data.update(variants=list(self.variants), axes=list(self.axes))
+        return json.loads(json.dumps(data, default=str))
 
     def variant_config(self, variant: str) -> str:
         """The config a variant names ('ripu', 'ripu/source_free_ra'; see Variant)."""

@@ -120,6 +120,11 @@ def rounds_table(table, metric='miou', variants=None, rounds=None):
     Tables 2 and 4-7: mIoU at 1%, 3%, 5%), plus n (the smallest seed count of the row)."""
     curve = budget_curve(table, metric, variants).reset_index()
     if rounds:
+        have = sorted(int(r) for r in curve['round'].unique())
+        missing = [r for r in rounds if r not in have]
+        if missing:
+            raise ValueError(f'--rounds {" ".join(map(str, missing))}: no such round in the '
+                             f'results (rounds: {", ".join(map(str, have)) or "none"})')
         curve = curve[curve['round'].isin(list(rounds))]
     out = pd.DataFrame(index=pd.Index(_order(curve['variant']), name='variant'))
     for r in sorted(curve['round'].unique()):
@@ -514,6 +519,20 @@ def plot_budget_curve(table, out_png, metric='miou', title=None, variants=None):
 
 # ---- loading and the CLI ----------------------------------------------------------------------
 
+def check_out(option, out, expected):
+    """An output file path must be in a folder that exists and is writable, and not be a
+    folder itself; ValueError (one line) otherwise. Returns the absolute path."""
+    path = osp.abspath(out)
+    parent = osp.dirname(path)
+    if not osp.isdir(parent):
+        raise ValueError(f'{option} {out}: the folder {parent} does not exist')
+    if osp.isdir(path):
+        raise ValueError(f'{option} {out}: is a folder (expected {expected})')
+    if not os.access(parent, os.W_OK):
+        raise ValueError(f'{option} {out}: the folder {parent} is not writable')
+    return path
+
+
 def resolve(name, storage='results'):
     """NAME -> a results path: NAME itself if it looks like a path (has a separator or ends
     with .parquet), else <storage>/NAME."""
@@ -560,6 +579,9 @@ def build_table(name, table='ablation', fmt='markdown', metric='miou', param=Non
         raise ValueError(f'format {fmt!r}: expected one of {", ".join(FORMATS)}')
     if rounds and table != 'rounds':
         raise ValueError(f'--rounds only applies to --table rounds (got --table {table})')
+    if rounds and any(r < 0 for r in rounds):
+        raise ValueError(f'--rounds {" ".join(map(str, rounds))}: expected round numbers >= 0 '
+                         '(0: before the first selection)')
     if against is not None and table != 'compare':
         raise ValueError(f'--against only applies to --table compare (got --table {table})')
     path = resolve(name, storage)
@@ -620,6 +642,8 @@ def main(argv=None):
             raise ValueError('--plot needs --out FILE.png')
         if args.out and not args.plot:
             raise ValueError('--out needs --plot budget_curve')
+        if args.out:
+            check_out('--out', args.out, 'a .png file to write')
         text, df = build_table(args.name, args.table, args.format, args.metric, args.param,
                                args.storage, args.rounds, args.against)
         if args.plot:

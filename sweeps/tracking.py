@@ -27,7 +27,7 @@ from urllib.parse import urlparse
 from mmengine.hooks import Hook
 from mmseg.registry import HOOKS
 
-from .common import SweepError
+from .common import SweepError, mask_secrets
 
 TRACKERS = ('tensorboard', 'mlflow')
 TENSORBOARD_DIR = 'tensorboard'
@@ -242,7 +242,7 @@ def mlflow_callback(uri, sweep, space, benchmark, git_rev, variant_knobs):
                 variant, seed, knobs = trial_spec(trial.config)
                 params = dict(variant=variant, seed=seed, trial_name=trial_name(trial.config),
                               **{**variant_knobs.get(variant, {}), **knobs})
-                client.log_batch(run_id, params=[Param(str(k), str(v)[:6000])
+                client.log_batch(run_id, params=[Param(str(k), mask_secrets(str(v))[:6000])
                                                  for k, v in params.items()])
 
         def log_trial_result(self, iteration, trial, result):

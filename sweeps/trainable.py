@@ -25,6 +25,7 @@ from PIL import Image
 from mmseg_ext.hooks.target_pool import target_dataset
 from mmseg_ext.testing import kill_point
 
+from .common import mask_secrets
 from .tracking import (configure_tensorboard, drop_events_after, log_evaluation,
                        tensorboard_dir)
 from .trial_config import build_trial_config, eval_iters, trial_spec
@@ -208,7 +209,7 @@ def write_trial_config(cfg, work_dir):
     path = os.path.join(work_dir, TRIAL_CONFIG)
     tmp = f'{path}.{os.getpid()}.tmp'
     with open(tmp, 'w') as f:
-        json.dump(cfg.to_dict(), f, sort_keys=True, default=str)
+        json.dump(mask_secrets(cfg.to_dict()), f, sort_keys=True, default=str)
     os.replace(tmp, path)
 
 

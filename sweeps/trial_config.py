@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
 from mmengine.config import Config, ConfigDict
 
 from .common import REPO, SweepError, default_data_root  # noqa: F401  (re-exported)
-from .knobs import KNOB_ROWS, Knob, is_knob, knob, order, unknown_knobs_message
+from .knobs import KNOB_ROWS, Knob, is_knob, knob, order, range_error, unknown_knobs_message
 from .paths import is_path_key, rebase_data_roots
 from .space import Space
 from .warmup import warmup_checkpoint
@@ -129,6 +129,12 @@ def _applies(cfg: Config, row: Knob) -> bool:
     return _child(node, key) is not None if key.endswith(']') else key in node
 
 
+def knob_applies(cfg: Config, name: str) -> bool:
+    """Whether the knob `name` (sweeps.knobs) would set something in `cfg`."""
+    row = knob(name)
+    return row is not None and _applies(cfg, row)
+
+
 def _swap_hook(cfg: Config, value: Mapping) -> None:
     hook = active_hook(cfg)
     if not isinstance(value, Mapping) or 'type' not in value:
@@ -203,6 +209,9 @@ def apply_knob(cfg: Config, name: str, value: Any) -> bool:
     row = knob(name)
     if row is None:
         raise SweepError(unknown_knobs_message([name]))
+    wrong = range_error(name, value)
+    if wrong:
+        raise SweepError(f'knob {name}={value!r}: {wrong}')
     if not _applies(cfg, row):
         return False
     SETTERS[row.how](cfg, row, value)
@@ -311,7 +320,12 @@ def check_sets(cfg: Config, sets: Mapping[str, Any]) -> None:
     """Every --set key must exist in the config and keep its value's type (int -> float is fine).
     A key whose value is None takes a path (a path key: it must exist), a number, a bool, a
     string, a list or a dict, and None itself; a path key's path must exist. A knob (sweeps.knobs)
-    must apply to the config."""
+    must apply to the config. No value may hold a non-finite number, and a knob or a common
+    config key (sweeps.knobs.KEY_RANGES) must be in its range."""
+    for key, value in sets.items():  # values of the right type can still be impossible
+        wrong = range_error(SET_ROUTES.get(key, key), value)
+        if wrong:
+            raise SweepError(f'--set {key}={value!r}: {wrong}')
     knobs, sets = _split_sets(sets)
     for name in knobs:
         row = knob(name)

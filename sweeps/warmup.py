@@ -5,7 +5,7 @@ A method config names its warm-up with `warmup_config = 'configs/.../warmup.py'`
 the repository); the trial starts from it (`load_from`), or, with `warmup_scores = True`
 (POINT-ENT: G1 selects, a new G2 trains), only its active hook scores the pool with it (the
 hook's `score_checkpoint`). The checkpoint lives at
-`<storage>/warmup/<benchmark>-<name>-<hash>/warmup.pth`,
+`<storage>/.warmup/<benchmark>-<name>-<hash>/warmup.pth` (a dot name: no sweep can take it),
 the hash taken over the warm-up's resolved config text and what its data is (sweeps.paths
 data_identity: not where it is), so an edited warm-up config (or other data) trains a new one and
 a moved data folder keeps its warm-up.
@@ -43,6 +43,9 @@ from .paths import data_identity, rebase_data_roots
 
 CHECKPOINT = 'warmup.pth'
 RECORD = 'warmup.json'  # next to CHECKPOINT: which checkpoint of the warm-up was published
+# the cache folder under the storage: a sweep name never starts with a dot (run.check_name), so
+# sweeps and cached warm-ups are apart by construction
+CACHE_DIR = '.warmup'
 CHECKPOINTS_PER_RUN = 10  # how often a warm-up saves what a killed one resumes from
 PUBLISH = ('best', 'last')  # warmup_publish
 
@@ -63,7 +66,7 @@ def warmup_checkpoint(cfg: Config, storage: str, data_root: Optional[str] = None
     digest = hashlib.sha1(text.encode()).hexdigest()[:12]
     name = osp.splitext(osp.basename(rel))[0]
     bench = osp.basename(osp.dirname(path))
-    return osp.join(osp.abspath(storage), 'warmup', f'{bench}-{name}-{digest}', CHECKPOINT)
+    return osp.join(osp.abspath(storage), CACHE_DIR, f'{bench}-{name}-{digest}', CHECKPOINT)
 
 
 def warmup_train_config(rel: str, work_dir: str, data_root: str) -> Config:

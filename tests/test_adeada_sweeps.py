@@ -22,7 +22,7 @@ def test_spaces_build_every_variant_from_the_warmup(name, tmp_path):
         if hook['type'] != 'AdaptiveSamplingHook':  # ADA-MCU buys during training, no rounds
             assert hook['select_iters'] == [0, 120, 240, 360, 480]
         assert cfg.load_from == warmup_checkpoint(cfg, str(tmp_path))
-        assert cfg.load_from.startswith(str(tmp_path / 'warmup' / 'synthshift-warmup-'))
+        assert cfg.load_from.startswith(str(tmp_path / '.warmup' / 'synthshift-warmup-'))
         if hook['strategy']['type'] == 'ADeADA':
             want = {k: v for k, v in space.variants[variant].knobs.items()}
             assert {k: hook['strategy'][k] for k in want} == want

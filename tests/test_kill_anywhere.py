@@ -118,7 +118,7 @@ class Sweep:
         return df.sort_values(['variant', 'seed', 'round', 'is_final']).reset_index(drop=True)
 
     def warmup_training(self):
-        root = os.path.join(self.storage, 'warmup')
+        root = os.path.join(self.storage, '.warmup')
         if not os.path.isdir(root):
             return False
         for d in os.listdir(root):

@@ -75,7 +75,8 @@ def _store(work, data, seed):
         store.commit_round(rnd, 10 * (rnd + 1), deltas, strategy='test')
 
 
-def make_sweep(root, seeds=(0, 1, 2), variants=('rand', 'ripu', 'oracle', 'boom')):
+def make_sweep(root, seeds=(0, 1, 2), variants=('rand', 'ripu', 'oracle', 'boom'),
+               with_space_record=True):
     """<root>/results/abl: a finished hand-made sweep with every file run.py writes."""
     sweep = root / 'results' / 'abl'
     writer = TrialResultWriter(sweep)
@@ -97,6 +98,10 @@ def make_sweep(root, seeds=(0, 1, 2), variants=('rand', 'ripu', 'oracle', 'boom'
     writer.compact()
     space = root / 'handmade_space.py'
     space.write_text(SPACE)
+    if with_space_record:  # as run.py keeps it when the sweep starts
+        from sweeps.parquet_callback import write_space_record
+        from sweeps.spaces import load_space
+        write_space_record(str(sweep), load_space(str(space)))
     (sweep / 'sweep.json').write_text(json.dumps(dict(
         name='abl', space='handmade', benchmark='synthshift', search='grid', scheduler='fifo',
         variants=list(variants), sets={}, git_rev='abc1234')))
@@ -176,6 +181,71 @@ def test_one_seed_and_no_random_baseline_say_so(tmp_path):
     assert 'No trial errored.' in page
     page = report.build_report(str(norand), against='oracle')
     assert 'Paired by seed against oracle' in page
+
+
+MARKER_SPACE = '''"""A space file that leaves a mark when it is run."""
+import pathlib
+pathlib.Path({marker!r}).write_text('ran')
+from sweeps.space import Space
+from sweeps.spaces.rows import RIPU_ROWS
+SPACE = Space(name='handmade', description=__doc__, seeds=1,
+              variants={{'rand': RIPU_ROWS['rand_region'], 'ripu': RIPU_ROWS['ripu_ra']}})
+'''
+
+
+@pytest.mark.parametrize('record', [True, False], ids=['space.json', 'older-folder'])
+def test_rendering_a_report_runs_no_space_file(tmp_path, record):
+    """Issue 20 item 9: a received sweep folder names a space file in history.jsonl; rendering
+    its report reads data only. With space.json the description and table come from there; an
+    older folder without it gets no description, and the file is not run either way."""
+    sweep = make_sweep(tmp_path, with_space_record=record)
+    marker = tmp_path / 'marker'
+    (tmp_path / 'handmade_space.py').write_text(MARKER_SPACE.format(marker=str(marker)))
+    out = tmp_path / 'r.html'
+    r = subprocess.run([sys.executable, os.path.join(REPO, 'sweeps', 'report.py'), str(sweep),
+                        '--out', str(out)], capture_output=True, text=True, timeout=300,
+                       cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert not marker.exists()
+    page = out.read_text()
+    if record:
+        assert 'Second paragraph of the description.' in page
+    else:
+        assert 'space.json' in page and 'is not run' in page and '(no description)' in page
+    assert '<td class="key">ripu</td><td class="num">46.67 ± 2.08</td>' in page
+
+
+def test_an_older_folder_of_a_project_space_reads_its_source_without_running_it(tmp_path):
+    """No space.json, sweep.json names a project space: its description and table kind are read
+    from its syntax tree (adeada_ablation: table 'rounds' at rounds 1, 3, 5)."""
+    sweep = make_sweep(tmp_path, with_space_record=False)
+    info = json.loads((sweep / 'sweep.json').read_text())
+    (sweep / 'sweep.json').write_text(json.dumps(dict(info, space='adeada_ablation')))
+    (sweep / 'history.jsonl').unlink()
+    page = report.build_report(str(sweep))
+    assert 'ADeADA' in page and 'an older adasweep made it' in page
+    assert '--table rounds --rounds 1 3 5' in page
+
+
+def test_credentials_in_the_history_are_masked_in_the_page(tmp_path):
+    """Issue 20 item 10: an older history.jsonl holding a tracking URI with a password and a
+    token-like query parameter; the page shows neither."""
+    sweep = make_sweep(tmp_path, with_space_record=False)
+    hist = [json.loads(line) for line in (sweep / 'history.jsonl').read_text().splitlines()]
+    for h in hist:
+        h['argv'] += ['--tracking', 'mlflow', '--tracking-uri',
+                      'https://alice:s3cret@mlflow.example:5000/?token=tk9zq7&x=1']
+    (sweep / 'history.jsonl').write_text(''.join(json.dumps(h) + '\n' for h in hist))
+    page = report.build_report(str(sweep))
+    assert 's3cret' not in page and 'tk9zq7' not in page and 'alice' not in page
+    assert 'https://***@mlflow.example:5000/?token=***&amp;x=1' in page
+
+
+@pytest.mark.parametrize('seconds, text', [(299.6, '5 min 00 s'), (3599.7, '1 h 00 min'),
+                                           (7199.9, '2 h 00 min'), (90.0, '1 min 30 s'),
+                                           (5399.0, '1 h 30 min')])
+def test_durations_never_show_60_in_the_lower_unit(seconds, text):
+    assert report.duration(seconds) == text
 
 
 def test_markdown_to_html():

@@ -134,6 +134,33 @@ def test_cli(table, tmp_path):
     assert (tmp_path / 'c.png').read_bytes()[:4] == b'\x89PNG'
 
 
+def _sweep(table, storage):
+    w = TrialResultWriter(storage / 'abl')
+    for tid in sorted(set(table['trial_id'].to_pylist())):
+        w.write_trial(tid, [r for r in table.to_pylist() if r['trial_id'] == tid])
+    w.compact()
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--plot', 'budget_curve', '--out', 'afolder'], 'is a folder (expected a .png file'),
+    (['--plot', 'budget_curve', '--out', 'no/such/c.png'], 'does not exist'),
+    (['--table', 'rounds', '--rounds', '99'], '--rounds 99: no such round in the results '
+                                              '(rounds: 0, 2)'),
+    (['--table', 'rounds', '--rounds', '-1'], '--rounds -1: expected round numbers >= 0'),
+    (['--table', 'rounds', '--rounds', '2', '7'], '--rounds 7: no such round'),
+], ids=['out-folder', 'out-no-folder', 'rounds-99', 'rounds-neg', 'rounds-some-missing'])
+def test_bad_plot_out_and_rounds_are_one_line(table, tmp_path, args, message):
+    """Issue 20 item 16: one `error:` line, exit 2, nothing written (not an empty table)."""
+    _sweep(table, tmp_path / 'results')
+    (tmp_path / 'afolder').mkdir()
+    before = sorted(p for p in tmp_path.rglob('*'))
+    r = _cli('abl', '--storage', str(tmp_path / 'results'), *args, cwd=tmp_path)
+    assert r.returncode == 2 and r.stdout == '', r.stdout + r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('error: ') and message in lines[0], r.stderr
+    assert sorted(p for p in tmp_path.rglob('*')) == before
+
+
 def test_rounds_table(table):
     df = tables.rounds_table(table)  # round 2: rand 2.1%, ripu 2.2% labelled -> 2.15 -> 2.1%
     assert list(df.index) == ['rand', 'ripu']

@@ -34,8 +34,21 @@ def load_space(name_or_path: str, source: Optional[str] = None):
     module = importlib.util.module_from_spec(
         importlib.util.spec_from_loader(f'adasweep_space_{path.stem}', loader=None))
     module.__file__ = str(path)
-    exec(compile(source, str(path), 'exec'), module.__dict__)  # noqa: S102  (a space file)
+    try:
+        exec(compile(source, str(path), 'exec'), module.__dict__)  # noqa: S102  (a space file)
+    except ValueError:
+        raise  # Space's own checks: one line that names the space
+    except Exception as err:  # noqa: BLE001  (user code: one line, not a traceback)
+        where = next((f' (line {t.lineno})' for t in _frames(err.__traceback__)
+                      if t.filename == str(path)), '')
+        raise ValueError(f'space file {str(path)!r}{where}: {type(err).__name__}: '
+                         f'{err}') from err
     space = getattr(module, 'SPACE', None)
     if space is None:
         raise ValueError(f'space file {str(path)!r} defines no SPACE = Space(...)')
     return space
+
+
+def _frames(tb):
+    import traceback
+    return reversed(traceback.extract_tb(tb))
