@@ -224,19 +224,19 @@ class MultiLevelContrastiveLoss(nn.Module):
         if not torch.is_tensor(embed) or embed.ndim != 4 or not embed.is_floating_point():
             raise ValueError(f'{prefix}_embed must be a floating (N, D, h, w) tensor, '
                              f'got {_shape(embed)}')
-        size = (embed.shape[0], *embed.shape[2:])
+        size, source = (embed.shape[0], *embed.shape[2:]), f'{prefix}_embed'
         if torch.is_tensor(label) and label.ndim == 3 and label.shape[0] == embed.shape[0]:
-            size = tuple(label.shape)  # a label resolution of its own
+            size, source = tuple(label.shape), f'{prefix}_label'  # a label resolution of its own
         for name, x in ((f'{prefix}_label', label), (f'{prefix}_pred', pred)):
             if not torch.is_tensor(x) or tuple(x.shape) != size:
-                raise ValueError(f'{name} must have shape {size} (from {prefix}_embed), '
+                raise ValueError(f'{name} must have shape {size} (from {source}), '
                                  f'got {_shape(x)}')
             if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
                 raise ValueError(f'{name} must hold integer class ids, got dtype {x.dtype}')
         for name, x in masks:
             if not torch.is_tensor(x) or tuple(x.shape) != size or x.dtype != torch.bool:
                 raise ValueError(f'{name} must be a bool tensor of shape {size} '
-                                 f'(from {prefix}_embed), got {_shape(x)} '
+                                 f'(from {source}), got {_shape(x)} '
                                  f'{x.dtype if torch.is_tensor(x) else ""}'.rstrip())
 
     def _num_classes(self, labels, preds, dccm_weights):
