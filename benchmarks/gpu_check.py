@@ -250,6 +250,9 @@ def prepare(path, args, work_dir, release, iters, amp=False, knobs=None):
                                         save_last=False)
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=10 ** 6,
                                     log_metric_by_epoch=False)
+    for hook in _active_hooks(cfg):  # a run of a few iterations cannot spend a whole budget
+        if hook['type'] == 'AdaptiveSamplingHook':
+            hook['require_spent'] = False
     loader = cfg.train_dataloader
     loader.num_workers = 0 if args.tiny else min(loader.get('num_workers', 4), args.workers)
     loader.persistent_workers = False
