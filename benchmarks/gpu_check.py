@@ -74,7 +74,7 @@ SELECT_ORDER = {
     'adeada': ['adeada', 'badge', 'clue', 'redal', 'aada', 'ent', 'conf', 'mar', 'rand'],
     'point_ent': ['active'],
 }
-TINY_SCALE = 1 / 16  # --tiny: every image and label size (Cityscapes 64x128, SynthShift's)
+TINY_SCALE = 1 / 16  # --tiny's default --scale: Cityscapes 64x128, SynthShift's size
 
 
 def log(msg):
@@ -171,17 +171,69 @@ def _sync():
         torch.cuda.synchronize()
 
 
+class _RssPeak:
+    """Without CUDA, the peak memory is the process's resident set: a thread samples
+    /proc/self/statm every 10 ms between `reset` and `peak` (weights, activations and the
+    framework itself; GPU rows are torch.cuda.max_memory_allocated: tensors only)."""
+    page = os.sysconf('SC_PAGE_SIZE') if hasattr(os, 'sysconf') else 4096
+
+    def __init__(self):
+        import threading
+        self.max, self.lock = 0, threading.Lock()
+        threading.Thread(target=self._sample, daemon=True).start()
+
+    def now(self):
+        try:
+            with open('/proc/self/statm') as f:
+                return int(f.read().split()[1]) * self.page
+        except OSError:
+            return 0
+
+    def _sample(self):
+        while True:
+            rss = self.now()
+            with self.lock:
+                self.max = max(self.max, rss)
+            time.sleep(0.01)
+
+    def reset(self):
+        with self.lock:
+            self.max = self.now()
+
+    def peak(self):
+        with self.lock:
+            return max(self.max, self.now())
+
+
+_RSS = None
+
+
+def _rss():
+    global _RSS
+    if _RSS is None:
+        _RSS = _RssPeak()
+    return _RSS
+
+
 def _reset_peak():
     import torch
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
+    else:
+        _rss().reset()
 
 
 def _peak_gib():
     import torch
     if not torch.cuda.is_available():
-        return None
+        return _rss().peak() / 2 ** 30
     return torch.cuda.max_memory_allocated() / 2 ** 30
+
+
+def peak_kind():
+    import torch
+    return ('peak GiB: torch.cuda.max_memory_allocated' if torch.cuda.is_available() else
+            'peak GiB: the process resident set (CPU), sampled every 10 ms')
 
 
 def _fmt(x, digits=2):
@@ -213,9 +265,16 @@ def random_init(cfg):
     return cfg
 
 
-def _tiny_resize(d):
-    if d.get('type') == 'Resize' and 'scale' in d:
-        d['scale'] = tuple(max(8, round(s * TINY_SCALE)) for s in d['scale'])
+def scaled(n, scale):
+    """An image side of the real config at `scale` (at least 8 pixels)."""
+    return max(8, round(n * scale))
+
+
+def _resize_by(scale):
+    def edit(d):
+        if d.get('type') == 'Resize' and 'scale' in d:
+            d['scale'] = tuple(scaled(n, scale) for n in d['scale'])
+    return edit
 
 
 def prepare(path, args, work_dir, release, iters, amp=False, knobs=None):
@@ -230,8 +289,8 @@ def prepare(path, args, work_dir, release, iters, amp=False, knobs=None):
         apply_knobs(cfg, knobs)
     rebase_data_roots(cfg, release)
     random_init(cfg)
-    if args.tiny:
-        walk_dicts(cfg._cfg_dict, _tiny_resize)
+    if args.scale != 1:
+        walk_dicts(cfg._cfg_dict, _resize_by(args.scale))
     cfg.load_from, cfg.resume = None, False
     for key in ('warmup_config', 'warmup_scores'):
         cfg.pop(key, None)
@@ -317,8 +376,7 @@ def floor_section(args, report, amp):
     backbone, head = model.backbone, model.decode_head
     batch = cfg.train_dataloader.batch_size
     w, h = next(t['scale'] for t in cfg.train_dataloader.dataset.pipeline if t['type'] == 'Resize')
-    if args.tiny:
-        w, h = max(8, round(w * TINY_SCALE)), max(8, round(h * TINY_SCALE))
+    w, h = scaled(w, args.scale), scaled(h, args.scale)
     params = [p for p in list(backbone.parameters()) + list(head.parameters()) if p.requires_grad]
     opt = torch.optim.SGD(params, lr=2.5e-4, momentum=0.9, weight_decay=5e-4)
     g = torch.Generator(device='cpu').manual_seed(0)
@@ -533,12 +591,13 @@ def sweep_section(args, report):
            '--data-root', args.release, '--gpus-per-trial', gpus, '--storage',
            osp.join(args.tmp, 'results'), '--quiet',
            '--set', "model.backbone.init_cfg={'_delete_': True}"]  # random init: {} is skipped
-    if args.tiny:  # the source-only config's Resize steps (train: pipeline 2, val: pipeline 1)
-        train, val = [max(8, round(n * TINY_SCALE)) for n in (1280, 720)], \
-            [max(8, round(n * TINY_SCALE)) for n in (1280, 640)]
+    if args.scale != 1:  # the source-only config's Resize steps (train: pipeline 2, val: 1)
+        train = [scaled(n, args.scale) for n in (1280, 720)]
+        val = [scaled(n, args.scale) for n in (1280, 640)]
         cmd += [f'train_dataloader.dataset.pipeline.2.scale={tuple(train)}',
-                f'val_dataloader.dataset.pipeline.1.scale={tuple(val)}',
-                'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
+                f'val_dataloader.dataset.pipeline.1.scale={tuple(val)}']
+    if args.tiny:
+        cmd += ['train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
                 'train_dataloader.persistent_workers=False',
                 'val_dataloader.persistent_workers=False']
     log('sweep: ' + ' '.join(cmd))
@@ -566,6 +625,9 @@ def parse_args(argv=None):
     p.add_argument('--tiny', action='store_true',
                    help='CPU-sized: images and labels at 1/16 (Cityscapes 64x128), 1 iteration, '
                         '2 images, no sweep')
+    p.add_argument('--scale', type=float, default=None,
+                   help='every image and label size as a fraction of the real one (default 1; '
+                        '--tiny 1/16)')
     p.add_argument('--images', type=int, help='target (and source) images of the release, the '
                    'selection pool (default 50; --tiny 2)')
     p.add_argument('--iters', type=int, help='timed iterations (default 5; --tiny 1)')
@@ -595,13 +657,98 @@ def parse_args(argv=None):
                     train_pool=2 if tiny else 4, budget=1800 if tiny else 450,
                     select_budget=900 if tiny else 150,
                     workers=min(8, os.cpu_count() or 1))
+    defaults['scale'] = TINY_SCALE if tiny else 1.0
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
     for key in ('images', 'iters', 'warmup', 'train_pool'):
         if getattr(args, key) < 1:
             p.error(f'--{key.replace("_", "-")} must be at least 1')
+    if not 0 < args.scale <= 1:
+        p.error(f'--scale {args.scale:g}: expected a fraction in (0, 1]')
     return args
+
+
+def run_sections(args, report, sections):
+    """The release, then each of `sections` (floor, train, sweep, select) as rows of `report`;
+    args as parse_args makes them, with args.tmp a scratch folder."""
+    import torch
+
+    from mmseg_ext.tools.make_release import make_release
+    args.release = osp.join(args.tmp, 'release')
+    start = time.perf_counter()
+
+    def release():
+        scale = args.scale
+        make_release(args.release, images=args.images, val_images=2,
+                     datasets=('gta5', 'cityscapes'), workers=os.cpu_count(), scale=scale,
+                     log=log)
+        report.add(section='release', item=f'{args.images} GTA5 + {args.images}+2 '
+                   'Cityscapes', time=f'{time.perf_counter() - start:.1f} s',
+                   note=f'scale {scale:g}' + (' (full size)' if scale == 1 else ''))
+        return True
+    if not report.run('release', 'make_release', 240, release):
+        raise SystemExit('no release, nothing else can run')
+
+    base = {}
+
+    def train_amp(amp):
+        if amp == 'on' and not torch.cuda.is_available():
+            report.add(section='train', item='every method', amp=amp,
+                       note="skipped: mmengine's AmpOptimWrapper needs a GPU")
+            return
+        for method in args.methods:
+            r = report.run('train', method, args.train_cap,
+                           lambda m=method, a=amp: train_section(args, report, m, a == 'on'),
+                           amp)
+            if not r:
+                continue
+            if method == 'source_only':
+                base[amp] = r
+            so, fl = base.get(amp), floors.get(amp)
+            report.add(
+                section='train', item=method, amp=amp,
+                time=f'{r["s_per_iter"]:.3f} s/it', rate=f'{1 / r["s_per_iter"]:.2f} it/s',
+                vs_source=f'{r["s_per_iter"] / so["s_per_iter"]:.2f}x' if so else '',
+                vs_floor=f'{r["s_per_iter"] / fl["s_per_iter"]:.2f}x' if fl else '',
+                peak=_fmt(r['peak']),
+                mem_vs_source=(f'{r["peak"] / so["peak"]:.2f}x'
+                               if so and r['peak'] and so['peak'] else ''),
+                note='; '.join(n for n in (r['batch'], r['note']) if n))
+
+    floors = {}
+    if 'floor' in sections:
+        for amp in args.amp:
+            r = report.run('floor', 'plain PyTorch loop, source-only network', args.train_cap,
+                           lambda amp=amp: floor_section(args, report, amp == 'on'), amp)
+            if r:
+                floors[amp] = r
+                report.add(section='floor', item='plain PyTorch loop, source-only network',
+                           amp=amp, time=f'{r["s_per_iter"]:.3f} s/it',
+                           rate=f'{1 / r["s_per_iter"]:.2f} it/s', peak=_fmt(r['peak']),
+                           note=f'batch {r["batch"]}, {r["size"][0]}x{r["size"][1]}, '
+                                'inputs on the device')
+    # the selection rounds last: they are the part most likely to run over (each round is
+    # capped and reported with its progress), so they must not starve the train and sweep rows
+    if 'train' in sections:
+        for amp in args.amp:
+            train_amp(amp)
+    if 'sweep' in sections:
+        if args.tiny and args.only is None:
+            report.add(section='sweep', item='2 trials, --gpus-per-trial 0.5',
+                       note='skipped with --tiny (unless --only sweep)')
+        else:
+            report.run('sweep', '2 trials, --gpus-per-trial 0.5', args.sweep_cap,
+                       lambda: sweep_section(args, report))
+    if 'select' in sections:
+        chosen = {f: [r for r in rows if args.strategies is None or r in args.strategies]
+                  for f, rows in SELECT_ORDER.items()}
+        args.select_left = sum(map(len, chosen.values()))
+        args.select_deadline = time.perf_counter() + min(args.select_budget, report.left())
+        for family, rows in chosen.items():
+            if rows:
+                report.run('select', family, 10 ** 6,
+                           lambda f=family, c=rows: select_family(args, report, f, c))
 
 
 def main(argv=None):
@@ -625,88 +772,14 @@ def main(argv=None):
     args.tmp = tempfile.mkdtemp(prefix='gpu_check-')
     sections = set(args.only or ['floor', 'train', 'select', 'sweep'])
     try:
-        from mmseg_ext.tools.make_release import make_release
-        args.release = osp.join(args.tmp, 'release')
-        start = time.perf_counter()
-
-        def release():
-            scale = TINY_SCALE if args.tiny else 1.0
-            make_release(args.release, images=args.images, val_images=2,
-                         datasets=('gta5', 'cityscapes'), workers=os.cpu_count(), scale=scale,
-                         log=log)
-            report.add(section='release', item=f'{args.images} GTA5 + {args.images}+2 '
-                       'Cityscapes', time=f'{time.perf_counter() - start:.1f} s',
-                       note=f'scale {scale:g}' + (' (full size)' if scale == 1 else ''))
-            return True
-        if not report.run('release', 'make_release', 240, release):
-            raise SystemExit('no release, nothing else can run')
-
-        base = {}
-
-        def train_amp(amp):
-            if amp == 'on' and not torch.cuda.is_available():
-                report.add(section='train', item='every method', amp=amp,
-                           note="skipped: mmengine's AmpOptimWrapper needs a GPU")
-                return
-            for method in args.methods:
-                r = report.run('train', method, args.train_cap,
-                               lambda m=method, a=amp: train_section(args, report, m, a == 'on'),
-                               amp)
-                if not r:
-                    continue
-                if method == 'source_only':
-                    base[amp] = r
-                so, fl = base.get(amp), floors.get(amp)
-                report.add(
-                    section='train', item=method, amp=amp,
-                    time=f'{r["s_per_iter"]:.3f} s/it', rate=f'{1 / r["s_per_iter"]:.2f} it/s',
-                    vs_source=f'{r["s_per_iter"] / so["s_per_iter"]:.2f}x' if so else '',
-                    vs_floor=f'{r["s_per_iter"] / fl["s_per_iter"]:.2f}x' if fl else '',
-                    peak=_fmt(r['peak']),
-                    mem_vs_source=(f'{r["peak"] / so["peak"]:.2f}x'
-                                   if so and r['peak'] and so['peak'] else ''),
-                    note='; '.join(n for n in (r['batch'], r['note']) if n))
-
-        floors = {}
-        if 'floor' in sections:
-            for amp in args.amp:
-                r = report.run('floor', 'plain PyTorch loop, source-only network', args.train_cap,
-                               lambda amp=amp: floor_section(args, report, amp == 'on'), amp)
-                if r:
-                    floors[amp] = r
-                    report.add(section='floor', item='plain PyTorch loop, source-only network',
-                               amp=amp, time=f'{r["s_per_iter"]:.3f} s/it',
-                               rate=f'{1 / r["s_per_iter"]:.2f} it/s', peak=_fmt(r['peak']),
-                               note=f'batch {r["batch"]}, {r["size"][0]}x{r["size"][1]}, '
-                                    'inputs on the device')
-        # the selection rounds last: they are the part most likely to run over (each round is
-        # capped and reported with its progress), so they must not starve the train and sweep rows
-        if 'train' in sections:
-            for amp in args.amp:
-                train_amp(amp)
-        if 'sweep' in sections:
-            if args.tiny and args.only is None:
-                report.add(section='sweep', item='2 trials, --gpus-per-trial 0.5',
-                           note='skipped with --tiny (unless --only sweep)')
-            else:
-                report.run('sweep', '2 trials, --gpus-per-trial 0.5', args.sweep_cap,
-                           lambda: sweep_section(args, report))
-        if 'select' in sections:
-            chosen = {f: [r for r in rows if args.strategies is None or r in args.strategies]
-                      for f, rows in SELECT_ORDER.items()}
-            args.select_left = sum(map(len, chosen.values()))
-            args.select_deadline = time.perf_counter() + min(args.select_budget, report.left())
-            for family, rows in chosen.items():
-                if rows:
-                    report.run('select', family, 10 ** 6,
-                               lambda f=family, c=rows: select_family(args, report, f, c))
+        run_sections(args, report, sections)
     finally:
         if not args.keep:
             shutil.rmtree(args.tmp, ignore_errors=True)
         text = (f'# gpu_check: {device}, torch {torch.__version__}\n\n'
                 f'{args.images} target images, {args.warmup} warm-up + {args.iters} timed '
-                f'iterations{", --tiny" if args.tiny else ""}; total {time.perf_counter() - T0:.0f}'
-                ' s\n\n' + report.table() + '\n')
+                f'iterations{", --tiny" if args.tiny else ""}, scale {args.scale:g}; total '
+                f'{time.perf_counter() - T0:.0f} s; {peak_kind()}\n\n' + report.table() + '\n')
         print('\n' + text, flush=True)
         with open(args.out, 'w') as f:
             f.write(text)
