@@ -30,7 +30,8 @@ from sweeps.space import (BENCHMARKS, SCHEDULERS, SEARCHES, SPACE_RECORD,  # noq
                           sample_axis)
 from sweeps.spaces import known_spaces, load_space, space_file  # noqa: E402
 from sweeps.trial_config import (active_hook, build_trial_config, knob_applies,  # noqa: E402
-                                  parse_sets, strategy_options, warmup_target)
+                                  parse_sets, set_warmup_target, strategy_options,
+                                  warmup_target)
 from sweeps.warmup import ensure_warmup, warmup_checkpoint  # noqa: E402
 
 PLAN_FILE = 'plan.json'
@@ -257,9 +258,10 @@ class Plan:
         for variant in self.space.variants:
             example = next((t for t in self.trials if t['variant'] == variant), None)
             knobs = dict(example['params']) if example else {}
+            # no storage: the warm-up checkpoint is named by the data, which may not exist yet
+            # (SynthShift is generated below, after every check); it is set in the loop below
             cfg, applied = build_trial_config(self.space, self.benchmark, variant, knobs, 0,
-                                              self.sets, storage=self.storage,
-                                              data_root=self.data_root)
+                                              self.sets, data_root=self.data_root)
             check_trial_config(cfg)
             self.reports = max(self.reports, len(eval_iters(cfg)) + 1)
             built.append((variant, cfg, applied))
@@ -273,6 +275,8 @@ class Plan:
             check_budget(cfg)
             if cfg.get('warmup_config'):
                 path = warmup_checkpoint(cfg, self.storage, self.data_root)
+                if not warmup_target(cfg):  # what the trials compute, with the data there
+                    set_warmup_target(cfg, path)
                 if path == warmup_target(cfg):
                     self.warmups.setdefault(path, cfg)
             self.configs[variant] = json.loads(json.dumps(cfg.to_dict(), default=str))

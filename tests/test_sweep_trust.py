@@ -806,3 +806,35 @@ def test_a_refused_driver_never_removes_a_folder_it_did_not_make(tmp_path, data_
     found.abandon()
     found.lock.close()
     assert (sweep / 'made_by_a').is_file()
+
+
+def test_first_sweep_on_ungenerated_synthshift_trains_its_warm_up(tmp_path, monkeypatch,
+                                                                   synthshift_root):
+    """A first `run.py --space adamcu_ablation` on a machine without SynthShift: the configs
+    were built (and their warm-up checkpoint named by the data) before SynthShift was generated,
+    so the plan named no warm-up to train while every trial, built with the data there, looked
+    for a checkpoint nobody trained (FileNotFoundError in every trial, and 'no trial finished')."""
+    import mmseg_ext.datasets
+    from sweeps.run import Plan, parse_args
+    from sweeps.trial_config import build_trial_config, warmup_target
+    data_root = tmp_path / 'data'  # empty: the driver generates SynthShift into it
+    data_root.mkdir()
+    made = []
+
+    def generate(root=None, progress=True, **params):  # the session's tiny SynthShift, copied
+        shutil.copytree(synthshift_root, root)
+        made.append(root)
+        return root
+    monkeypatch.setattr(mmseg_ext.datasets, 'ensure_synthshift', generate)
+    storage = str(tmp_path / 'results')
+    plan = Plan(parse_args(['--space', 'adamcu_gamma', '--data-root', str(data_root),
+                            '--storage', storage]))
+    assert made
+    assert len(plan.warmups) == 1
+    (path, _), = plan.warmups.items()
+    trial = plan.trials[0]  # as the trainable builds it, with the data there
+    cfg, _ = build_trial_config(plan.space, plan.benchmark, trial['variant'], trial['params'],
+                                trial['seed'], plan.sets, storage=storage,
+                                data_root=str(data_root))
+    assert warmup_target(cfg) == path
+    assert all(c['load_from'] == path for c in plan.configs.values())
