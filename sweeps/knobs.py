@@ -1,6 +1,6 @@
 """The knob table: every named parameter a space (variant knobs, axes) or `--set` may give, with
 the config path it sets and what it applies to. `sweeps.trial_config.apply_knobs` reads it; the
-README's knob list is `render_markdown()` (a test checks they agree).
+knob list of docs/spaces-and-knobs.md is `render_markdown()` (a test checks they agree).
 
 Paths: `hook.<key>` is a key of the config's active hook (the custom hook that buys labels,
 `sweeps.trial_config.active_hook`), `strategy.<option>` an option of that hook's strategy dict,
@@ -86,7 +86,7 @@ class Knob:
 
     @property
     def applies_to(self) -> str:
-        """What it applies to, in words (the README column)."""
+        """What it applies to, in words (the docs' column)."""
         key = self.path.rsplit('.', 1)[-1]
         if self.when == 'always':
             return 'every config'
@@ -261,7 +261,7 @@ def unknown_knobs_message(names) -> str:
 
 
 def render_markdown() -> str:
-    """The README's knob list (between `<!-- knobs -->` and `<!-- /knobs -->`)."""
+    """The knob list of docs/spaces-and-knobs.md (between `<!-- knobs -->` and `<!-- /knobs -->`)."""
     lines = ['| knob | sets | applies to | values | what |', '|---|---|---|---|---|']
     for row in KNOB_ROWS:
         lines.append(f'| `{row.name}` | `{row.path}` | {row.applies_to} | '

@@ -108,7 +108,7 @@ def say(args, text):
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description='Run a sweep space with Ray Tune (see README).')
+    p = argparse.ArgumentParser(description='Run a sweep space with Ray Tune (see README.md and docs/).')
     p.add_argument('--space', help='a space name (--list-spaces) or a path to a space file')
     p.add_argument('--list-spaces', action='store_true', help='list the known spaces and exit')
     p.add_argument('--benchmark', default='synthshift', help=f'one of {", ".join(BENCHMARKS)}')
@@ -167,7 +167,7 @@ def _check_resources(args):
     if args.address and args.address.startswith('ray://'):
         raise SweepError(f'--address {args.address}: Ray Client (ray://) is not supported; run '
                          'the driver on the cluster with `ray job submit -- python '
-                         'sweeps/run.py ... --address auto` (README "On a cluster")')
+                         'sweeps/run.py ... --address auto` (docs/cluster.md)')
 
 
 def check_storage(storage):

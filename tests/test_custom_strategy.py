@@ -1,6 +1,6 @@
-"""README "Writing a strategy": the example strategy file, written into a folder outside the
+"""docs/writing-a-strategy.md: the example strategy file, written into a folder outside the
 project and imported through the space's `imports` (the trial config's custom_imports), runs a
-real SynthShift sweep; so does the README's space that sweeps its new option as an axis. No
+real SynthShift sweep; so does the page's space that sweeps its new option as an axis. No
 project file is touched."""
 import json
 import os
@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from runner_utils import REPO
 
-ONE_TRIAL_SPACE = '''"""One trial of the README's strategy."""
+ONE_TRIAL_SPACE = '''"""One trial of the docs' strategy."""
 from sweeps.space import Space, Variant
 
 SPACE = Space(name='weighted_one', description=__doc__, imports=('my_strategies',), seeds=1,
@@ -22,9 +22,8 @@ SPACE = Space(name='weighted_one', description=__doc__, imports=('my_strategies'
 
 
 def _readme_blocks():
-    """The python blocks of the README's "Writing a strategy" section: (strategy, space)."""
-    text = open(os.path.join(REPO, 'README.md')).read()
-    section = text.split('### Writing a strategy', 1)[1].split('\n## ', 1)[0]
+    """The python blocks of docs/writing-a-strategy.md: (strategy, space)."""
+    section = open(os.path.join(REPO, 'docs', 'writing-a-strategy.md')).read()
     blocks = re.findall(r'```python\n(.*?)```', section, re.S)
     assert len(blocks) == 2, 'the section shows the strategy file and the space file'
     return blocks

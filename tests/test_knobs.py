@@ -1,6 +1,6 @@
 """The knob table (sweeps/knobs.py) and the config layout: knobs apply where they apply and are
 skipped elsewhere, any strategy option is a knob, unknown knobs list the known ones, `--set`
-takes knobs, the README's list is the table's rendering, every space builds on every benchmark,
+takes knobs, docs/spaces-and-knobs.md's list is the table's rendering, every space builds on every benchmark,
 and moved configs give one line naming the new one."""
 import os.path as osp
 import re
@@ -31,8 +31,8 @@ def _cfg(method, benchmark='synthshift'):
     return Config.fromfile(osp.join(REPO, 'configs', method, f'{benchmark}.py'))
 
 
-def test_readme_knob_list_is_the_table():
-    text = open(osp.join(REPO, 'README.md')).read()
+def test_docs_knob_list_is_the_table():
+    text = open(osp.join(REPO, 'docs', 'spaces-and-knobs.md')).read()
     block = re.search(r'<!-- knobs:[^\n]*-->\n(.*?)<!-- /knobs -->', text, re.S)
     assert block and block.group(1) == render_markdown()
 
@@ -143,9 +143,9 @@ def test_rows_are_variants_of_anchor_configs():
                                                                 resolution=(640, 1280))
 
 
-def test_readme_example_space_builds(tmp_path):
-    text = open(osp.join(REPO, 'README.md')).read()
-    section = text[text.index('### Writing a space'):]
+def test_docs_example_space_builds(tmp_path):
+    text = open(osp.join(REPO, 'docs', 'spaces-and-knobs.md')).read()
+    section = text[text.index('## Writing a space'):]
     example = section[section.index('```python\n') + 10:section.index('```\n', 10)]
     path = tmp_path / 'my_space.py'
     path.write_text(example)

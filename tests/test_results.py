@@ -63,7 +63,7 @@ def test_atomic_rewrites_while_reader_polls(tmp_path):
         while not done.is_set():
             try:
                 # read_results opens each file once; plain pq.read_table(path) opens it twice
-                # (footer, then pages) and can fail under os.replace: see results/README.md
+                # (footer, then pages) and can fail under os.replace: see docs/results-schema.md
                 n = read_results(path).num_rows
                 assert 1 <= n <= 20 and read_results(tmp_path / 'sw').num_rows >= 1
                 reads[0] += 1

@@ -51,7 +51,7 @@ def test_checkpoint_works_with_mmseg_apis(trained, synthshift_root):
 
 
 def test_tools_train_and_test_cli(tmp_path, synthshift_root):
-    """The CLI the README shows, with --cfg-options as in mmsegmentation."""
+    """The CLI docs/single-runs.md shows, with --cfg-options as in mmsegmentation."""
     ss = f'data_root={synthshift_root}'
     gen = 'generate.num_source=48 generate.num_target_train=24 generate.num_target_val=12'
     options = ['train_cfg.max_iters=2', 'train_cfg.val_interval=2',

@@ -258,7 +258,7 @@ def test_sigkill_of_the_whole_sweep_then_rerun(tmp_path, data_env):
 
 @pytest.mark.slow
 def test_ray_job_submit_to_a_local_cluster(tmp_path, data_env):
-    """The README's `ray job submit --working-dir . -- python sweeps/run.py ... --address auto`
+    """docs/cluster.md's `ray job submit --working-dir . -- python sweeps/run.py ... --address auto`
     to a cluster on loopback with token authentication (tests/ray_cluster.py), the data root
     passed as --data-root (no environment variable reaches the trials)."""
     from ray_cluster import RayCluster

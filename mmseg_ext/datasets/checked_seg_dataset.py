@@ -33,7 +33,7 @@ class CheckedSegDataset(BaseSegDataset):
         root = self.data_root or ''
         if root and not osp.isdir(root):
             raise DatasetError(f'{type(self).__name__}: data root {root!r} does not exist '
-                               f'(expected the dataset folder; see README "Data")')
+                               f'(expected the dataset folder; see docs/data.md)')
         for key in ('img_path', 'seg_map_path'):
             folder = self.data_prefix.get(key)
             if folder and not self.ann_file and not osp.isdir(folder):

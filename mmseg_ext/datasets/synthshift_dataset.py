@@ -9,7 +9,7 @@ from ..fileio import makedirs
 from .checked_seg_dataset import CheckedSegDataset, DatasetError
 from .classes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE
 
-# Default generation parameters of the embedded benchmark (see README "SynthShift").
+# Default generation parameters of the embedded benchmark (see docs/data.md).
 SYNTHSHIFT_DEFAULTS = dict(seed=0, num_source=3000, num_target_train=500, num_target_val=300,
                            height=64, width=128)
 

@@ -10,7 +10,7 @@ registered under the paper's name (see ``base``).
 
 A new strategy is one file: a class with ``name``, ``defaults`` and ``select`` (or ``score``),
 decorated with ``@STRATEGIES.register_module()`` (or ``register_strategy``), loaded by the
-config's ``custom_imports``; README "Writing a strategy" has a complete example.
+config's ``custom_imports``; docs/writing-a-strategy.md has a complete example.
 """
 from ..units import Budget  # noqa: F401  (the per-image budget, re-exported)
 from . import adamcu, adeada, image_baselines, point_ent, pool_baselines, ripu  # noqa: F401,E501
