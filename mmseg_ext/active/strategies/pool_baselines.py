@@ -6,7 +6,7 @@
   Pool-MAR   mean -(p1 - p2) (smallest margin first)
   BADGE      k-means++ seeding on region-averaged gradient embeddings
   ReDAL      entropy + edge_weight * edge fraction, diversity-aware greedy [edge_weight=1.0,
-             decay=0.95]
+             decay=0.95, n_clusters=500]
   AADA       domain-discriminator importance weight x entropy (logistic regression on region
              features, source vs target)
   CLUE       uncertainty-weighted k-means, the region nearest each centroid
@@ -14,6 +14,14 @@ The paper's RAND / ENT / MAR are prefixed Pool- because RIPU's per-image baselin
 names. The clustering baselines (BADGE, CLUE) pick ``ceil(budget / mean available region
 size)`` regions (the number the budget buys on average); when those hold fewer pixels than the
 budget the rest is bought in entropy order. See mmseg_ext.active.region_baselines.
+
+ReDAL's k-means cluster count: n_clusters=500 (default) is D2ADA's 2-D ReDAL
+(active_selection/__init__.py, ReDALSelector(2, 2, 500, 0.95), supplement section B), capped at
+the number of available regions (so on a pool of fewer than 500 regions every region is its own
+cluster); an int sets another count (same cap); n_clusters='budget' is this project's former
+rule, as many clusters as the round's budget buys regions (``ceil(budget / mean available
+region size)``, about 1,190 at Cityscapes scale), whose k-means cost grows with the pool
+times the budget.
 """
 import math
 
@@ -92,7 +100,7 @@ class Clue(PoolStrategy):
 @register_strategy
 class Redal(PoolStrategy):
     name = 'ReDAL'
-    defaults = {'edge_weight': 1.0, 'decay': 0.95}
+    defaults = {'edge_weight': 1.0, 'decay': 0.95, 'n_clusters': 500}
     needs = frozenset({FEATS, EDGES})
 
     def validate(self):
@@ -100,12 +108,21 @@ class Redal(PoolStrategy):
             self.bad('edge_weight', 'a number >= 0')
         if not (is_real(self.options['decay'], 0) and self.options['decay'] <= 1):
             self.bad('decay', 'a number in [0, 1]')
+        k = self.options['n_clusters']
+        if k != 'budget' and not (isinstance(k, int) and not isinstance(k, bool) and k >= 1):
+            self.bad('n_clusters', "an int >= 1 (D2ADA: 500) or 'budget'")
+
+    def clusters(self, pool, rows, budget):
+        """The k-means cluster count of a round (see the module docstring), capped at rows."""
+        k = self.options['n_clusters']
+        return min(_count(pool, rows, budget) if k == 'budget' else k, rows.numel())
 
     def order(self, pool, rows, budget, source, generator):
         o = self.options
         picks = RB.redal_order(pool.entropy[rows], pool.edge[rows], pool.feats[rows],
                                rows.numel(), edge_weight=o['edge_weight'], decay=o['decay'],
-                               n_clusters=_count(pool, rows, budget), seed=seed_of(generator))
+                               n_clusters=self.clusters(pool, rows, budget),
+                               seed=seed_of(generator))
         return rows[picks]
 
 
