@@ -8,7 +8,9 @@ and passes those rows here. The ``*_order`` functions return a dataset-wide rank
 of row indices, best first, no repeats, at most min(count, M) long); ``aada_scores`` returns
 (M,) scores (higher = picked first). The caller buys regions in that order until its pixel
 budget is spent and appends the remaining regions by entropy when an ordering is too short.
-Everything is CPU torch in / out; sklearn does the k-means and the logistic regression.
+gradient_embeddings, region_edge_fraction and badge_order run on their inputs' device;
+redal_order, aada_scores and clue_order take their (M, D) rows to the host once per call,
+where sklearn does the k-means and the logistic regression, and return CPU tensors.
 
 Sources checked (public code, read through the search tool): JordanAsh/badge
 (query_strategies/badge_sampling.py, ``init_centers``); tsunghan-wu/ReDAL
@@ -54,7 +56,9 @@ adapt/solvers/adapt.py: DANNSolver domain labels).
     remaining D^2 is 0 (only duplicates of chosen rows are left) the lowest unchosen index is
     taken (the original stops in pdb there). Distances are exact differences
     (torch.cdist without the matmul expansion, so duplicates are exactly 0), in the
-    embeddings' dtype, squared in float64. Cost O(count * M * E).
+    embeddings' dtype, squared in float64. Cost O(count * M * E), on the embeddings' device
+    (the uniform draws come from a CPU generator, so picks do not depend on the device up
+    to float rounding); returned on that device.
     Choice: D2ADA's BADGE (and CLUE's) use sklearn's greedy k-means++ variant instead
     (2 + log k candidate draws per step, keeping the one that lowers the potential most,
     RandomState(1234)) seeded with the largest norm of (p - onehot) only; the brief and the
@@ -182,15 +186,15 @@ def _check_finite(x, name):
         raise ValueError(f'{name} must be finite (no NaN/inf)')
 
 
-def _matrix(x, name, rows=None, cols=None):
-    """Finite floating (M, D) tensor; rows / cols fixed when given."""
+def _matrix(x, name, rows=None, cols=None, keep_device=False):
+    """Finite floating (M, D) tensor (on the CPU unless keep_device); rows / cols fixed."""
     want = f'({"M" if rows is None else rows}, {"D" if cols is None else cols})'
     if not torch.is_tensor(x) or x.ndim != 2 or not x.is_floating_point():
         got = (f'{x.dtype} {tuple(x.shape)}' if torch.is_tensor(x) else type(x).__name__)
         raise ValueError(f'{name} must be a floating {want} tensor, got {got}')
     if (rows is not None and x.shape[0] != rows) or (cols is not None and x.shape[1] != cols):
         raise ValueError(f'{name} must have shape {want}, got {tuple(x.shape)}')
-    x = _float(x.detach().cpu())
+    x = _float(x.detach() if keep_device else x.detach().cpu())
     _check_finite(x, name)
     return x
 
@@ -280,10 +284,10 @@ def region_edge_fraction(edges, segments, num_segments):
     N, H, W = edges.shape
     shape_only = torch.zeros((), dtype=torch.float32).expand(N, 1, H, W)  # no copy
     check_region_pool(shape_only, segments, num_segments, 'edges')
-    offset = torch.arange(N)[:, None] * num_segments
-    flat = (segments.detach().cpu().reshape(N, H * W).long() + offset).reshape(-1)
+    offset = torch.arange(N, device=edges.device)[:, None] * num_segments
+    flat = (segments.detach().to(edges.device).reshape(N, H * W).long() + offset).reshape(-1)
     total = torch.bincount(flat, minlength=N * num_segments).to(torch.float64)
-    hits = torch.bincount(flat[edges.detach().cpu().reshape(-1)], minlength=N * num_segments)
+    hits = torch.bincount(flat[edges.detach().reshape(-1)], minlength=N * num_segments)
     return (hits.to(torch.float64) / total).reshape(N, num_segments)
 
 # ----------------------------------------------------------------------------- BADGE
@@ -298,17 +302,17 @@ def _sq_dist(x, row):
 @torch.no_grad()
 def badge_order(embeddings, count, seed=0):
     """BADGE k-means++ seeding order: largest norm first, then D^2 sampling."""
-    x = _matrix(embeddings, 'embeddings')
+    x = _matrix(embeddings, 'embeddings', keep_device=True)
     check_int('count', count, 0)
     _check_seed(seed)
     M = x.shape[0]
     k = min(int(count), M)
     if k == 0:
-        return _empty_order()
-    gen = torch.Generator().manual_seed(int(seed))
+        return _empty_order().to(x.device)
+    gen = torch.Generator().manual_seed(int(seed))  # the draws: on the CPU on any device
     first = int(torch.linalg.vector_norm(x, dim=1).argmax())
     order = [first]
-    chosen = torch.zeros(M, dtype=torch.bool)
+    chosen = torch.zeros(M, dtype=torch.bool, device=x.device)
     chosen[first] = True
     d2 = _sq_dist(x, x[first])
     d2[first] = 0.0
@@ -316,7 +320,7 @@ def badge_order(embeddings, count, seed=0):
         cum = torch.cumsum(d2, 0)
         total = cum[-1]
         if total > 0:
-            u = torch.rand((), generator=gen, dtype=torch.float64) * total
+            u = (torch.rand((), generator=gen, dtype=torch.float64) * total).to(cum.device)
             ind = min(int(torch.searchsorted(cum, u, right=True)), M - 1)  # first cum > u
         else:  # only duplicates of chosen rows left
             ind = int((~chosen).nonzero()[0])
@@ -324,7 +328,7 @@ def badge_order(embeddings, count, seed=0):
         chosen[ind] = True
         d2 = torch.minimum(d2, _sq_dist(x, x[ind]))
         d2[chosen] = 0.0
-    return torch.tensor(order, dtype=torch.long)
+    return torch.tensor(order, dtype=torch.long, device=x.device)
 
 # ----------------------------------------------------------------------------- k-means
 

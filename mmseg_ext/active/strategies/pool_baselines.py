@@ -49,7 +49,8 @@ class PoolRand(PoolStrategy):
 
     def order(self, pool, rows, budget, source, generator):
         gen_device = generator.device if generator is not None else 'cpu'
-        return rows[torch.randperm(rows.numel(), generator=generator, device=gen_device)]
+        return rows[torch.randperm(rows.numel(), generator=generator,
+                                   device=gen_device).to(rows.device)]
 
 
 class PooledScoreStrategy(PoolStrategy):
@@ -94,7 +95,7 @@ class Clue(PoolStrategy):
     def pick(self, pool, rows, budget, round_index, source, generator):
         picks = RB.clue_order(pool.feats[rows], pool.entropy[rows], _count(pool, rows, budget),
                               seed=seed_of(generator))
-        return self.fill(pool, rows, rows[picks], budget)
+        return self.fill(pool, rows, rows[picks.to(rows.device)], budget)
 
 
 @register_strategy
@@ -123,7 +124,7 @@ class Redal(PoolStrategy):
                                rows.numel(), edge_weight=o['edge_weight'], decay=o['decay'],
                                n_clusters=self.clusters(pool, rows, budget),
                                seed=seed_of(generator))
-        return rows[picks]
+        return rows[picks.to(rows.device)]
 
 
 @register_strategy
@@ -137,4 +138,4 @@ class Aada(PoolStrategy):
     def order(self, pool, rows, budget, source, generator):
         score = RB.aada_scores(source.feats, pool.feats[rows], pool.entropy[rows],
                                seed=seed_of(generator))
-        return rows[torch.sort(score, descending=True, stable=True).indices]
+        return rows[torch.sort(score, descending=True, stable=True).indices.to(rows.device)]
