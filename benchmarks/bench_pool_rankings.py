@@ -8,15 +8,17 @@ the figures of one run). Two parts, on one device (`--device`, default cuda when
    images per round); AADA and ADeADA also read a source pool of `--source-ratio` x as many
    images (D2ADA reads all 24,966 GTA5 images: ratio 8.4). BADGE's rows carry the (19 x 256)
    gradient embeddings. Printed: seconds per size and the growth exponent between
-   consecutive sizes, log(t2 / t1) / log(n2 / n1), against n log n's (about 1.1 here). A
-   strategy whose size took more than `--cap` seconds is not run at the larger sizes.
+   consecutive sizes, log(t2 / t1) / log(n2 / n1), against n log n's (about 1.1 here); a
+   ranking under 1 s is timed 3 times, best of. A strategy whose size took more than `--cap`
+   seconds is not run at the larger sizes.
 2. round: one full-size image (`--size`, default 1024x2048): the inference a round needs
    (the real network of configs/adeada/gta5_to_cityscapes.py, random weights, through
    hooks/inference.label_size_outputs: forward, logits and pre-classifier features at label
    size) against the region statistics each strategy adds (region_pool.pool_rows with its
    needs, Canny for ReDAL) plus its ranking's share per image (the ranking time at the
    largest size measured / its images). ratio = (inference + statistics + ranking share) /
-   inference (the issue's bar: at most 1.3). Superpixels are cached on disk once per dataset
+   inference (the issue's bar: at most 1.3; NaN without rankings, `--images none`), and
+   ratio_statistics without the ranking share. Superpixels are cached on disk once per dataset
    (units.SuperpixelCache), so SLIC is not part of a round.
 
     python benchmarks/bench_pool_rankings.py                         # GPU: default sizes
@@ -100,11 +102,15 @@ def rankings(device, sizes, dim, source_ratio=1.0, strategies=STRATEGIES, cap=60
             source = (synthetic_pool(src_images, dim, seed=10 ** 6 + images, device=device,
                                      target=False) if strategy.needs_source(1) else None)
             budget = BUY * float(pool.size.sum())
-            _sync(device)
-            start = time.perf_counter()
-            picks = strategy.select(pool, budget, 1, source, torch.Generator().manual_seed(0))
-            _sync(device)
-            seconds = time.perf_counter() - start
+            times = []
+            while not times or (times[0] < 1.0 and len(times) < 3):  # short: best of 3
+                _sync(device)
+                start = time.perf_counter()
+                picks = strategy.select(pool, budget, 1, source,
+                                        torch.Generator().manual_seed(0))
+                _sync(device)
+                times.append(time.perf_counter() - start)
+            seconds = min(times)
             row = dict(part='ranking', strategy=name, images=images, regions=len(pool),
                        source_regions=len(source) if source is not None else 0,
                        seconds=seconds, picks=int(picks.numel()),
@@ -190,6 +196,7 @@ def full_size_round(device, size, config, ranking_rows, strategies=STRATEGIES, r
         share = rank['seconds'] / rank['images'] if rank else float('nan')
         row = dict(part='round', strategy=name, size=f'{H}x{W}', inference=inference,
                    statistics=seconds, ranking_per_image=share,
+                   ratio_statistics=(inference + seconds) / inference,
                    ratio=(inference + seconds + share) / inference,
                    rows_on_device=str(stats['probs'].device),
                    grad=GRAD in needs)
@@ -203,8 +210,8 @@ def run(device=None, tiny=False, sizes=None, strategies=STRATEGIES, source_ratio
     """Both parts; a list of dict rows (see the module docstring)."""
     device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
     spec = TINY if tiny else FULL
-    rows = rankings(device, sizes or spec['sizes'], spec['dim'], source_ratio, strategies,
-                    cap, log)
+    rows = (rankings(device, sizes or spec['sizes'], spec['dim'], source_ratio, strategies,
+                     cap, log) if sizes != () else [])
     if round_part:
         rows += full_size_round(device, size or spec['size'], spec['config'], rows,
                                 strategies, repeats, log)
@@ -221,7 +228,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--device', default=None)
     ap.add_argument('--tiny', action='store_true', help='tiny sizes and model (seconds)')
-    ap.add_argument('--images', default=None, help='comma-separated pool sizes in images')
+    ap.add_argument('--images', default=None,
+                    help="comma-separated pool sizes in images ('none': the round only)")
     ap.add_argument('--strategies', default=','.join(STRATEGIES))
     ap.add_argument('--source-ratio', type=float, default=1.0)
     ap.add_argument('--cap', type=float, default=600.0)
@@ -229,7 +237,8 @@ def main(argv=None):
     ap.add_argument('--no-round', action='store_true', help='rankings only')
     ap.add_argument('--repeats', type=int, default=3, help='timed region statistics calls')
     args = ap.parse_args(argv)
-    sizes = tuple(int(s) for s in args.images.split(',')) if args.images else None
+    sizes = (() if args.images == 'none' else
+             tuple(int(s) for s in args.images.split(',')) if args.images else None)
     size = tuple(int(s) for s in args.size.split('x')) if args.size else None
     run(args.device, args.tiny, sizes, tuple(args.strategies.split(',')), args.source_ratio,
         args.cap, size, not args.no_round, args.repeats)

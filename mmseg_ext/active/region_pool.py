@@ -28,7 +28,7 @@ import torch
 
 from .adeada import region_means
 from .checks import check_logits
-from .region_baselines import gradient_embeddings, region_edge_fraction
+from .region_embeddings import gradient_embeddings, region_edge_fraction
 from .scores import canny_edges, entropy_of, least_confidence_of, margin_of
 
 # what a pool strategy may need beyond the mean softmax and the ENT / CONF / MAR means
