@@ -77,6 +77,35 @@ def test_gradient_embeddings_float32_and_mixed_dtypes():
     torch.testing.assert_close(e32.double(), e64, rtol=1e-5, atol=1e-6)
 
 
+def _scatter_embeddings(probs, feats, segments, S):
+    """The former implementation: one scatter-add per class of (p_c - [y == c]) f."""
+    N, C, H, W = probs.shape
+    D = feats.shape[1]
+    p, f = probs.reshape(N, C, H * W), feats.reshape(N, D, H * W)
+    seg = segments.reshape(N, 1, H * W).long()
+    y = p.argmax(1)
+    out = torch.zeros((N, C, D, S), dtype=p.dtype)
+    for c in range(C):
+        w = p[:, c] - (y == c).to(p.dtype)
+        out[:, c].scatter_add_(2, seg.expand(N, D, H * W), f * w[:, None])
+    counts = torch.zeros((N, S), dtype=p.dtype)
+    counts.scatter_add_(1, seg[:, 0], torch.ones((N, H * W), dtype=p.dtype))
+    return out.permute(0, 3, 1, 2).reshape(N, S, C * D) / counts[..., None]
+
+
+def test_gradient_embeddings_closed_form_equals_scatter_add_float32():
+    g = _gen(11)
+    N, C, D, H, W, S = 2, 19, 32, 48, 64, 45
+    probs = torch.softmax(2 * torch.randn(N, C, H, W, generator=g), 1)
+    feats = torch.relu(torch.randn(N, D, H, W, generator=g))
+    segments = torch.randint(0, 40, (N, H, W), generator=g)  # ids 40..44 empty
+    got = rb.gradient_embeddings(probs, feats, segments, S)
+    want = _scatter_embeddings(probs, feats, segments, S)
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5, equal_nan=True)
+    assert torch.isnan(got[:, 40:]).all() and not torch.isnan(got[:, :40]).any()
+
+
 def test_gradient_embeddings_bad_inputs():
     g = _gen(3)
     probs = torch.softmax(torch.randn(1, 3, 4, 4, generator=g), 1)

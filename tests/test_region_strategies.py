@@ -231,3 +231,30 @@ def test_clustering_baselines_fill_the_budget():
         spent = int(pool.size[picks].sum())
         assert len(set(picks.tolist())) == len(picks), name
         assert 100 - 5 < spent <= 100, (name, spent)
+
+
+def test_redal_clusters_follow_d2ada_500_by_default_and_the_budget_as_a_flag(monkeypatch):
+    from mmseg_ext.active import region_baselines as RB
+    g = torch.Generator().manual_seed(0)
+    n = 1200
+    pool = _pool([10] * n, torch.rand(n, generator=g).tolist(),
+                 feats=torch.randn(n, 4, generator=g, dtype=torch.float64))
+    pool.edge = torch.rand(n, generator=g, dtype=torch.float64)
+    seen = []
+    real = RB.redal_order
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs['n_clusters'])
+        return real(*args, **{**kwargs, 'decay': 1.0})  # no k-means: fast
+    monkeypatch.setattr(RB, 'redal_order', spy)
+    gen = torch.Generator().manual_seed(0)
+    build_region_strategy('redal').select(pool, 100, 1, None, gen)
+    build_region_strategy('redal', n_clusters='budget').select(pool, 100, 1, None, gen)
+    build_region_strategy('redal', n_clusters=7).select(pool, 100, 1, None, gen)
+    small = _pool([10] * 30, [0.5] * 30, feats=torch.randn(30, 4, dtype=torch.float64))
+    small.edge = torch.zeros(30, dtype=torch.float64)
+    build_region_strategy('redal').select(small, 100, 1, None, gen)  # capped at the 30 regions
+    assert seen == [500, 10, 7, 30]
+    for bad in (0, 'pool', 2.5, True):
+        with pytest.raises(ValueError, match='n_clusters'):
+            build_region_strategy('redal', n_clusters=bad)

@@ -10,7 +10,8 @@ region features in both domains, their log ratio per target region, and the clas
     splitting a budget, e.g. round(min(f, 1.0) * budget).
 
 ``scores = importance(src_feats, src_cls, tgt_feats, tgt_cls, num_classes, max_components=10,
-seed=0, *, n_jobs=-1, backend=None)``  (N_T,) log d_T(z) - log d_S(z) per target region.
+seed=0, *, n_jobs=-1, backend=None, gmm_backend='sklearn')``  (N_T,) log d_T(z) - log d_S(z)
+per target region.
     For each class c with N_T target and N_S source regions: K = clip(N_T // 100, 1,
     max_components); sklearn GaussianMixture(K, covariance_type='full', random_state=seed,
     n_init=1, max_iter=200, other arguments default) fitted on the class's target regions and
@@ -32,6 +33,10 @@ seed=0, *, n_jobs=-1, backend=None)``  (N_T,) log d_T(z) - log d_S(z) per target
     (numpy/BLAS release the GIL; loky processes measured 1.3-2x slower), or backend='loky';
     n_jobs=1 is a plain sequential loop. A failed sklearn fit (e.g. an
     ill-defined covariance) raises ValueError naming the class.
+    gmm_backend='torch' fits the same GMMs (same K, init, reg_covar, tol, max_iter, same
+    skips) with mmseg_ext.active.torch_gmm on tgt_feats' device (torch tensors only; the
+    k-means init runs in sklearn on the host, as sklearn's). It agrees with 'sklearn' to float
+    rounding, not bit for bit (tests/test_torch_gmm.py); 'sklearn' (default) is unchanged.
 
 ``kl = class_kl(scores, tgt_cls, num_classes)``  (C,) Monte-Carlo KL(d_T || d_S) per class:
     the mean of the finite scores of the class's target regions; NaN without any.
@@ -165,12 +170,19 @@ def _run_tasks(tasks, n_jobs, backend):
 
 
 def importance(src_feats, src_cls, tgt_feats, tgt_cls, num_classes, max_components=10, seed=0,
-               *, n_jobs=-1, backend=None):
+               *, n_jobs=-1, backend=None, gmm_backend='sklearn'):
     """(N_T,) log d_T(z) - log d_S(z) per target region, NaN for skipped classes.
 
     Per-class GMMs as in the module docstring; returns a torch tensor (on tgt_feats' device)
     for a torch tgt_feats, else a numpy array. backend None means 'threading'.
+    gmm_backend='torch': the same GMMs fitted by mmseg_ext.active.torch_gmm on tgt_feats'
+    device (torch tensors in, fits one after another; n_jobs / backend unused).
     """
+    if gmm_backend == 'torch':
+        return _importance_torch(src_feats, src_cls, tgt_feats, tgt_cls, num_classes,
+                                 max_components, seed)
+    if gmm_backend != 'sklearn':
+        raise ValueError(f"gmm_backend must be 'sklearn' or 'torch', got {gmm_backend!r}")
     check_int('num_classes', num_classes, 1)
     check_int('max_components', max_components, 1)
     if seed is not None:
@@ -207,6 +219,48 @@ def importance(src_feats, src_cls, tgt_feats, tgt_cls, num_classes, max_componen
         out[t_idx] = results[2 * i] - results[2 * i + 1]
     if torch.is_tensor(tgt_feats):
         return torch.from_numpy(out).to(tgt_feats.device)
+    return out
+
+
+def _importance_torch(src_feats, src_cls, tgt_feats, tgt_cls, num_classes, max_components,
+                      seed):
+    """importance with torch_gmm.fit_score on tgt_feats' device (same classes, K, skips)."""
+    from .torch_gmm import fit_score
+    check_int('num_classes', num_classes, 1)
+    check_int('max_components', max_components, 1)
+    if seed is not None:
+        check_int('seed', seed, 0)
+    for name, x in (('src_feats', src_feats), ('tgt_feats', tgt_feats)):
+        if not torch.is_tensor(x) or x.ndim != 2 or not x.is_floating_point():
+            raise ValueError(f"{name} must be a floating 2-D torch tensor for gmm_backend="
+                             f"'torch'")
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError(f'{name} must be finite (no NaN/inf)')
+    if src_feats.shape[1] != tgt_feats.shape[1]:
+        raise ValueError(f'feature dims differ: src_feats {src_feats.shape[1]}, '
+                         f'tgt_feats {tgt_feats.shape[1]}')
+    device = tgt_feats.device
+    dtype = torch.promote_types(src_feats.dtype, tgt_feats.dtype)
+    xs, xt = src_feats.to(device, dtype), tgt_feats.to(device, dtype)
+    ys = torch.as_tensor(_class_ids(src_cls, 'src_cls', xs.shape[0], num_classes),
+                         device=device)
+    yt = torch.as_tensor(_class_ids(tgt_cls, 'tgt_cls', xt.shape[0], num_classes),
+                         device=device)
+    out = torch.full((xt.shape[0],), float('nan'), dtype=dtype, device=device)
+    counts_t = torch.bincount(yt, minlength=num_classes).tolist()
+    counts_s = torch.bincount(ys, minlength=num_classes).tolist()
+    for c in range(num_classes):
+        k = _components(counts_t[c], max_components)
+        if counts_t[c] < 2 or counts_s[c] < max(k, 2):
+            continue  # NaN: too few regions to fit (documented skip)
+        t_idx = torch.nonzero(yt == c).flatten()
+        t = xt[t_idx]
+        try:
+            log_t = fit_score(t, t, k, seed, cls=c)
+            log_s = fit_score(xs[ys == c], t, k, seed, cls=c)
+        except ValueError as e:
+            raise ValueError(f'class {c}: torch GMM (n_components={k}) fit failed: {e}') from e
+        out[t_idx] = log_t - log_s
     return out
 
 

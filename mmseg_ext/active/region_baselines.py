@@ -8,7 +8,9 @@ and passes those rows here. The ``*_order`` functions return a dataset-wide rank
 of row indices, best first, no repeats, at most min(count, M) long); ``aada_scores`` returns
 (M,) scores (higher = picked first). The caller buys regions in that order until its pixel
 budget is spent and appends the remaining regions by entropy when an ordering is too short.
-Everything is CPU torch in / out; sklearn does the k-means and the logistic regression.
+gradient_embeddings, region_edge_fraction and badge_order run on their inputs' device;
+redal_order, aada_scores and clue_order take their (M, D) rows to the host once per call,
+where sklearn does the k-means and the logistic regression, and return CPU tensors.
 
 Sources checked (public code, read through the search tool): JordanAsh/badge
 (query_strategies/badge_sampling.py, ``init_centers``); tsunghan-wu/ReDAL
@@ -19,27 +21,8 @@ active_selection/__init__.py, active_selection/utils.py, data_preprocessing/edge
 virajprabhu/CLUE (sample.py: CLUESampling, AADASampling, BADGESampling;
 adapt/solvers/adapt.py: DANNSolver domain labels).
 
-``emb = gradient_embeddings(probs, feats, segments, num_segments)``  (N, S, C*D)
-    BADGE's last-layer gradient embedding with the hypothesised label y = argmax_c p_c (ties to
-    the lowest class): per pixel g = (p - onehot(y)) outer f, flattened class-major (index
-    c * D + d), averaged over the pixels of each superpixel id ("we produce the regional
-    gradient embedding by averaging the value of all pixels within it"). NaN rows for ids
-    without pixels. probs (N, C, H, W) softmax probabilities (checked: >= -1e-3 and summing to
-    1 +- 1e-3 over C, so logits are refused), feats (N, D, H, W) pre-classifier features at the
-    same resolution (resize before), segments (N, H, W) integer ids in [0, num_segments).
-    Computed with one scatter-add per class (peak extra memory about two feats-sized tensors
-    besides the (N, S, C*D) output; no (N*H*W, C, D) tensor). dtype float64 if probs or feats is
-    float64, else float32.
-    Choice: D2ADA's own BADGE (other_AL_baselines/badge.py) uses the rank-1 embedding
-    (mean p - onehot(argmax mean p)) outer (mean f) of the region means, not the mean of the
-    per-pixel outer products; the paper's text and this module average per pixel.
-
-``frac = region_edge_fraction(edges, segments, num_segments)``  (N, S) float64
-    Number of edge pixels / number of pixels per superpixel id; NaN for ids without pixels.
-    edges must be a bool (N, H, W) tensor (e.g. stacked ``baselines.canny_edges``); a 0/255
-    uint8 Canny map is refused rather than silently scaled. D2ADA's ReDAL edge map is
-    cv2.Canny(grey, 50, 150) after a 5x5 Gaussian blur (data_preprocessing/edge_detection.py);
-    ``baselines.canny_edges`` uses 100 / 200 without blur; the caller picks the edge map.
+``gradient_embeddings`` (BADGE's region gradient embeddings) and ``region_edge_fraction``
+(ReDAL's edge term) live in mmseg_ext.active.region_embeddings and are re-exported here.
 
 ``order = badge_order(embeddings, count, seed=0)``  LongTensor (min(count, M),)
     BADGE's k-means++ seeding exactly as JordanAsh/badge ``init_centers``: first the row of
@@ -53,7 +36,9 @@ adapt/solvers/adapt.py: DANNSolver domain labels).
     remaining D^2 is 0 (only duplicates of chosen rows are left) the lowest unchosen index is
     taken (the original stops in pdb there). Distances are exact differences
     (torch.cdist without the matmul expansion, so duplicates are exactly 0), in the
-    embeddings' dtype, squared in float64. Cost O(count * M * E).
+    embeddings' dtype, squared in float64. Cost O(count * M * E), on the embeddings' device
+    (the uniform draws come from a CPU generator, so picks do not depend on the device up
+    to float rounding); returned on that device.
     Choice: D2ADA's BADGE (and CLUE's) use sklearn's greedy k-means++ variant instead
     (2 + log k candidate draws per step, keeping the one that lowers the potential most,
     RandomState(1234)) seeded with the largest norm of (p - onehot) only; the brief and the
@@ -160,10 +145,10 @@ import warnings
 import numpy as np
 import torch
 
-from .checks import check_int, check_real, check_region_pool
+from .checks import check_int, check_real
+from .region_embeddings import gradient_embeddings, region_edge_fraction  # noqa: F401
 
 _DEFAULT_REDAL_CLUSTERS = 500  # D2ADA: ReDALSelector(2, 2, 500, 0.95)
-_PROB_TOL = 1e-3
 _MIN_SOURCE_P = 1e-12  # AADA: p = P(source | z) clipped to >= this
 _WEIGHT_FLOOR = 1e-8  # CLUE: relative floor of the k-means sample weights
 _LOGREG_MAX_ITER = 1000
@@ -181,15 +166,15 @@ def _check_finite(x, name):
         raise ValueError(f'{name} must be finite (no NaN/inf)')
 
 
-def _matrix(x, name, rows=None, cols=None):
-    """Finite floating (M, D) tensor; rows / cols fixed when given."""
+def _matrix(x, name, rows=None, cols=None, keep_device=False):
+    """Finite floating (M, D) tensor (on the CPU unless keep_device); rows / cols fixed."""
     want = f'({"M" if rows is None else rows}, {"D" if cols is None else cols})'
     if not torch.is_tensor(x) or x.ndim != 2 or not x.is_floating_point():
         got = (f'{x.dtype} {tuple(x.shape)}' if torch.is_tensor(x) else type(x).__name__)
         raise ValueError(f'{name} must be a floating {want} tensor, got {got}')
     if (rows is not None and x.shape[0] != rows) or (cols is not None and x.shape[1] != cols):
         raise ValueError(f'{name} must have shape {want}, got {tuple(x.shape)}')
-    x = _float(x.detach().cpu())
+    x = _float(x.detach() if keep_device else x.detach().cpu())
     _check_finite(x, name)
     return x
 
@@ -215,62 +200,6 @@ def _check_seed(seed):
 def _empty_order():
     return torch.empty(0, dtype=torch.long)
 
-# ----------------------------------------------------------------------------- pooling
-
-
-@torch.no_grad()
-def gradient_embeddings(probs, feats, segments, num_segments):
-    """(N, S, C*D) region mean of (p - onehot(argmax p)) outer f; NaN rows for empty ids."""
-    if not torch.is_tensor(probs) or probs.ndim != 4 or not probs.is_floating_point():
-        raise ValueError('probs must be a floating (N, C, H, W) tensor')
-    check_region_pool(probs, segments, num_segments, 'probs')
-    if not torch.is_tensor(feats) or feats.ndim != 4 or not feats.is_floating_point():
-        raise ValueError('feats must be a floating (N, D, H, W) tensor')
-    N, C, H, W = probs.shape
-    if feats.shape[0] != N or feats.shape[2:] != (H, W):
-        raise ValueError(f'feats must have shape ({N}, D, {H}, {W}) matching probs, '
-                         f'got {tuple(feats.shape)}')
-    D, S = feats.shape[1], num_segments
-    dtype = (torch.float64 if torch.float64 in (probs.dtype, feats.dtype) else torch.float32)
-    p = probs.detach().cpu().to(dtype).reshape(N, C, H * W)
-    f = feats.detach().cpu().to(dtype).reshape(N, D, H * W)
-    _check_finite(p, 'probs')
-    _check_finite(f, 'feats')
-    if p.numel():
-        sums = p.sum(1)
-        if p.min() < -_PROB_TOL or (sums - 1).abs().max() > _PROB_TOL:
-            raise ValueError(f'probs must be softmax probabilities over dim 1 (>= 0, summing '
-                             f'to 1), got values >= {p.min().item():g} and sums in '
-                             f'[{sums.min().item():g}, {sums.max().item():g}]')
-    seg = segments.detach().cpu().reshape(N, 1, H * W).long()
-    y = p.argmax(1)  # (N, HW), first maximum = lowest class on ties
-    index = seg.expand(N, D, H * W)
-    out = torch.zeros((N, C, D, S), dtype=dtype)
-    for c in range(C):
-        w = p[:, c] - (y == c).to(dtype)  # (N, HW): p_c - [y == c]
-        out[:, c].scatter_add_(2, index, f * w[:, None])
-    counts = torch.zeros((N, S), dtype=dtype)
-    counts.scatter_add_(1, seg[:, 0], torch.ones((N, H * W), dtype=dtype))
-    out = out.permute(0, 3, 1, 2).reshape(N, S, C * D)  # class-major: c * D + d
-    return out / counts[..., None]  # 0 / 0 = NaN for empty ids
-
-
-@torch.no_grad()
-def region_edge_fraction(edges, segments, num_segments):
-    """(N, S) float64 fraction of edge pixels per segment id; NaN for empty ids."""
-    if not torch.is_tensor(edges) or edges.ndim != 3 or edges.dtype != torch.bool:
-        got = (f'{edges.dtype} {tuple(edges.shape)}' if torch.is_tensor(edges)
-               else type(edges).__name__)
-        raise ValueError(f'edges must be a bool (N, H, W) tensor, got {got}')
-    N, H, W = edges.shape
-    shape_only = torch.zeros((), dtype=torch.float32).expand(N, 1, H, W)  # no copy
-    check_region_pool(shape_only, segments, num_segments, 'edges')
-    offset = torch.arange(N)[:, None] * num_segments
-    flat = (segments.detach().cpu().reshape(N, H * W).long() + offset).reshape(-1)
-    total = torch.bincount(flat, minlength=N * num_segments).to(torch.float64)
-    hits = torch.bincount(flat[edges.detach().cpu().reshape(-1)], minlength=N * num_segments)
-    return (hits.to(torch.float64) / total).reshape(N, num_segments)
-
 # ----------------------------------------------------------------------------- BADGE
 
 
@@ -283,17 +212,17 @@ def _sq_dist(x, row):
 @torch.no_grad()
 def badge_order(embeddings, count, seed=0):
     """BADGE k-means++ seeding order: largest norm first, then D^2 sampling."""
-    x = _matrix(embeddings, 'embeddings')
+    x = _matrix(embeddings, 'embeddings', keep_device=True)
     check_int('count', count, 0)
     _check_seed(seed)
     M = x.shape[0]
     k = min(int(count), M)
     if k == 0:
-        return _empty_order()
-    gen = torch.Generator().manual_seed(int(seed))
+        return _empty_order().to(x.device)
+    gen = torch.Generator().manual_seed(int(seed))  # the draws: on the CPU on any device
     first = int(torch.linalg.vector_norm(x, dim=1).argmax())
     order = [first]
-    chosen = torch.zeros(M, dtype=torch.bool)
+    chosen = torch.zeros(M, dtype=torch.bool, device=x.device)
     chosen[first] = True
     d2 = _sq_dist(x, x[first])
     d2[first] = 0.0
@@ -301,7 +230,7 @@ def badge_order(embeddings, count, seed=0):
         cum = torch.cumsum(d2, 0)
         total = cum[-1]
         if total > 0:
-            u = torch.rand((), generator=gen, dtype=torch.float64) * total
+            u = (torch.rand((), generator=gen, dtype=torch.float64) * total).to(cum.device)
             ind = min(int(torch.searchsorted(cum, u, right=True)), M - 1)  # first cum > u
         else:  # only duplicates of chosen rows left
             ind = int((~chosen).nonzero()[0])
@@ -309,7 +238,7 @@ def badge_order(embeddings, count, seed=0):
         chosen[ind] = True
         d2 = torch.minimum(d2, _sq_dist(x, x[ind]))
         d2[chosen] = 0.0
-    return torch.tensor(order, dtype=torch.long)
+    return torch.tensor(order, dtype=torch.long, device=x.device)
 
 # ----------------------------------------------------------------------------- k-means
 

@@ -11,7 +11,11 @@ the region baselines of its supplement).
     and, when asked, ``feats`` (S, D) mean features, ``grad`` (S, C*D) BADGE gradient
     embeddings, ``edge`` (S,) fraction of edge pixels.
 ``pool = RegionPool.concat(rows, images)``  all images' rows in one table; ``images`` gives
-    the image index of each row block. ``pool.classes`` = argmax of the mean softmax (ADeADA's
+    the image index of each row block.
+
+Everything runs on the device of the logits (segments, blocked, feats and edges are moved
+there): a trial's pool rows are reduced and concatenated on its GPU, and only these small
+per-region rows are kept, never the per-pixel maps. ``pool.classes`` = argmax of the mean softmax (ADeADA's
     region category, ties to the lowest class).
 
 D2ADA's uncertainty score is the region mean of sum_c -p log2(p + 1e-12) / 19: the same ranking
@@ -24,7 +28,7 @@ import torch
 
 from .adeada import region_means
 from .checks import check_logits
-from .region_baselines import gradient_embeddings, region_edge_fraction
+from .region_embeddings import gradient_embeddings, region_edge_fraction
 from .scores import canny_edges, entropy_of, least_confidence_of, margin_of
 
 # what a pool strategy may need beyond the mean softmax and the ENT / CONF / MAR means
@@ -44,7 +48,7 @@ def image_regions(logits, segments, blocked=None, feats=None, edges=None, grad=F
         raise ValueError(f'feats {tuple(feats.shape)} do not match the logits ({H}, {W})')
     if grad and feats is None:
         raise ValueError('grad=True needs feats')
-    seg = segments.long()
+    seg = segments.to(x.device).long()
     n = int(seg.max()) + 1
     size = torch.bincount(seg.flatten(), minlength=n)
     present = size > 0
@@ -64,13 +68,14 @@ def image_regions(logits, segments, blocked=None, feats=None, edges=None, grad=F
     else:
         if tuple(blocked.shape) != (H, W):
             raise ValueError(f'blocked {tuple(blocked.shape)} does not match the logits ({H}, {W})')
-        hit = torch.bincount(seg[blocked.bool()], minlength=n)
+        hit = torch.bincount(seg[blocked.to(x.device).bool()], minlength=n)
         rows['available'] = (hit == 0)[present]
     if grad:
         rows['grad'] = gradient_embeddings(probs[None], feats[None].to(x.dtype), seg[None],
                                            n)[0][present]
     if edges is not None:
-        rows['edge'] = region_edge_fraction(edges[None].bool(), seg[None], n)[0][present]
+        rows['edge'] = region_edge_fraction(edges.to(x.device)[None].bool(), seg[None],
+                                            n)[0][present]
     return rows
 
 
@@ -113,9 +118,10 @@ class RegionPool:
         rows, images = list(rows), list(images)
         if not rows:
             raise ValueError('RegionPool.concat: no images')
-        counts = torch.tensor([len(r['segment']) for r in rows])
-        out = dict(image=torch.repeat_interleave(torch.as_tensor(images, dtype=torch.long),
-                                                 counts))
+        device = rows[0]['segment'].device
+        counts = torch.tensor([len(r['segment']) for r in rows], device=device)
+        out = dict(image=torch.repeat_interleave(
+            torch.as_tensor(images, dtype=torch.long, device=device), counts))
         for f in fields(cls):
             if f.name == 'image':
                 continue

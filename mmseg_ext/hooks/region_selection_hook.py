@@ -27,7 +27,10 @@ class RegionSelectionHook(Hook):
     under the round's pixel budget; the active-label store buys their ground truth.
     Pre-classifier features are the input of the decode head's `conv_seg` (DeepLab-v3+: the
     256-d decoder output; DeepLab-v2: DeepLabV2Head(feature_channels=256)), bilinearly resized
-    like the logits.
+    like the logits. The statistics are reduced on the model's device and only the per-region
+    rows are kept there (no per-pixel map leaves it); the strategy ranks them there and only
+    the picked (image, segment) pairs come back to the host for the label store. Superpixels
+    are computed once per dataset (SuperpixelCache, on disk) and read back every round.
 
     Args:
         select_iters: iterations at which to select, one round each (ADeADA: before the
@@ -170,10 +173,12 @@ class RegionSelectionHook(Hook):
                                          f'the label size {pool.sizes[index]} of '
                                          f'{info["gt_seg_map_path"]}')
                     blocked = torch.from_numpy(pool.blocked(info))
+                # on the model's device: only the per-region rows are kept (region_pool)
+                logits = out.logits[j].float()
                 rows.append(pool_rows(
-                    out.logits[j].float().cpu(), self._segments(domain, info, h, w),
+                    logits, self._segments(domain, info, h, w).to(logits.device),
                     strategy.needs, blocked,
-                    out.feats[j].float().cpu() if out.feats is not None else None,
+                    out.feats[j].float() if out.feats is not None else None,
                     pool.image(info, h, w) if strategy.needs_image else None))
                 images.append(index)
                 progress.update()
@@ -198,13 +203,13 @@ class RegionSelectionHook(Hook):
 
     def _deltas(self, regions, rows):
         deltas, pool = {}, self.pool
-        images = regions.image[rows]
+        images, segments = regions.image[rows].cpu(), regions.segment[rows].cpu()  # the picks
         for index in torch.unique(images).tolist():
             info = pool.infos[index]
             rel = pool.rel(info)
             blocked = pool.blocked(info)
             h, w = blocked.shape
-            ids = regions.segment[rows[images == index]]
+            ids = segments[images == index]
             bought = torch.isin(self._segments('target', info, h, w), ids).numpy()
             deltas[rel] = pool.store.delta(rel, bought, blocked | bought, int(ids.numel()))
         return deltas

@@ -10,6 +10,7 @@ from .pool import PoolStrategy, descending
 from .pool_baselines import seed_of
 
 DECAYS = ('exponential', 'linear')
+GMM_BACKENDS = ('auto', 'sklearn', 'torch')
 
 
 @register_strategy
@@ -34,11 +35,17 @@ class ADeADA(PoolStrategy):
     terrain, truck, train) and classes without a fit (fewer than 2 target regions, or fewer
     source regions than components: NaN importance, a documented skip) get no density budget;
     density budget a class cannot spend (too few regions) goes to the uncertainty part.
+
+    gmm_backend: who fits the per-class GMMs (adeada.importance). 'sklearn': sklearn's
+    GaussianMixture on the CPU (the reference's); 'torch': the same EM in torch on the region
+    features' device (mmseg_ext.active.torch_gmm; equal to float rounding); 'auto' (default):
+    'torch' when the region features are on a CUDA device, else 'sklearn', so CPU runs are
+    bit-identical to the sklearn fits and GPU trials keep the features on their device.
     """
     name = 'ADeADA'
     defaults = {'alpha': 1.0, 'beta': 1.0, 'decay': 'exponential', 'indexing': 'paper',
                 'category_balance': True, 'sigma': 'log', 'max_components': 10,
-                'candidate_cap': None, 'ignore_classes': (), 'n_jobs': -1}
+                'candidate_cap': None, 'ignore_classes': (), 'n_jobs': -1, 'gmm_backend': 'auto'}
     needs = frozenset({FEATS})
 
     def validate(self):
@@ -64,6 +71,15 @@ class ADeADA(PoolStrategy):
         if not (isinstance(ignore, (tuple, list)) and all(
                 isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in ignore)):
             self.bad('ignore_classes', 'a list of class ids >= 0')
+        if o['gmm_backend'] not in GMM_BACKENDS:
+            self.bad('gmm_backend', f'one of {GMM_BACKENDS}')
+
+    def gmm_backend(self, feats):
+        """The GMM backend for region features on feats' device ('auto' resolved)."""
+        backend = self.options['gmm_backend']
+        if backend == 'auto':
+            return 'torch' if feats.is_cuda else 'sklearn'
+        return backend
 
     def fraction(self, round_index):
         """The density share of round round_index (1-based): clipped to [0, 1], except that
@@ -97,7 +113,7 @@ class ADeADA(PoolStrategy):
                              f'target regions {C}')
         scores = adeada.importance(source.feats.double(), source.classes, pool.feats.double(),
                                    pool.classes, C, o['max_components'], seed=seed_of(generator),
-                                   n_jobs=o['n_jobs'])
+                                   n_jobs=o['n_jobs'], gmm_backend=self.gmm_backend(pool.feats))
         classes = pool.classes
         for c in o['ignore_classes']:
             if c < C:
@@ -110,7 +126,7 @@ class ADeADA(PoolStrategy):
             return take_budget(descending(scores, cands), pool.size, budget, self.overshoot)
         kl = adeada.class_kl(scores, classes, C)
         budgets = adeada.class_budgets(kl, budget, o['sigma'])
-        available = torch.zeros(len(pool), dtype=torch.bool)
+        available = torch.zeros(len(pool), dtype=torch.bool, device=rows.device)
         available[rows] = True
         picks = []
         for c in torch.nonzero(budgets > 0).flatten().tolist():

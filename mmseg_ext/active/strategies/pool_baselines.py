@@ -6,7 +6,7 @@
   Pool-MAR   mean -(p1 - p2) (smallest margin first)
   BADGE      k-means++ seeding on region-averaged gradient embeddings
   ReDAL      entropy + edge_weight * edge fraction, diversity-aware greedy [edge_weight=1.0,
-             decay=0.95]
+             decay=0.95, n_clusters=500]
   AADA       domain-discriminator importance weight x entropy (logistic regression on region
              features, source vs target)
   CLUE       uncertainty-weighted k-means, the region nearest each centroid
@@ -14,6 +14,14 @@ The paper's RAND / ENT / MAR are prefixed Pool- because RIPU's per-image baselin
 names. The clustering baselines (BADGE, CLUE) pick ``ceil(budget / mean available region
 size)`` regions (the number the budget buys on average); when those hold fewer pixels than the
 budget the rest is bought in entropy order. See mmseg_ext.active.region_baselines.
+
+ReDAL's k-means cluster count: n_clusters=500 (default) is D2ADA's 2-D ReDAL
+(active_selection/__init__.py, ReDALSelector(2, 2, 500, 0.95), supplement section B), capped at
+the number of available regions (so on a pool of fewer than 500 regions every region is its own
+cluster); an int sets another count (same cap); n_clusters='budget' is this project's former
+rule, as many clusters as the round's budget buys regions (``ceil(budget / mean available
+region size)``, about 1,190 at Cityscapes scale), whose k-means cost grows with the pool
+times the budget.
 """
 import math
 
@@ -41,7 +49,8 @@ class PoolRand(PoolStrategy):
 
     def order(self, pool, rows, budget, source, generator):
         gen_device = generator.device if generator is not None else 'cpu'
-        return rows[torch.randperm(rows.numel(), generator=generator, device=gen_device)]
+        return rows[torch.randperm(rows.numel(), generator=generator,
+                                   device=gen_device).to(rows.device)]
 
 
 class PooledScoreStrategy(PoolStrategy):
@@ -86,13 +95,13 @@ class Clue(PoolStrategy):
     def pick(self, pool, rows, budget, round_index, source, generator):
         picks = RB.clue_order(pool.feats[rows], pool.entropy[rows], _count(pool, rows, budget),
                               seed=seed_of(generator))
-        return self.fill(pool, rows, rows[picks], budget)
+        return self.fill(pool, rows, rows[picks.to(rows.device)], budget)
 
 
 @register_strategy
 class Redal(PoolStrategy):
     name = 'ReDAL'
-    defaults = {'edge_weight': 1.0, 'decay': 0.95}
+    defaults = {'edge_weight': 1.0, 'decay': 0.95, 'n_clusters': 500}
     needs = frozenset({FEATS, EDGES})
 
     def validate(self):
@@ -100,13 +109,22 @@ class Redal(PoolStrategy):
             self.bad('edge_weight', 'a number >= 0')
         if not (is_real(self.options['decay'], 0) and self.options['decay'] <= 1):
             self.bad('decay', 'a number in [0, 1]')
+        k = self.options['n_clusters']
+        if k != 'budget' and not (isinstance(k, int) and not isinstance(k, bool) and k >= 1):
+            self.bad('n_clusters', "an int >= 1 (D2ADA: 500) or 'budget'")
+
+    def clusters(self, pool, rows, budget):
+        """The k-means cluster count of a round (see the module docstring), capped at rows."""
+        k = self.options['n_clusters']
+        return min(_count(pool, rows, budget) if k == 'budget' else k, rows.numel())
 
     def order(self, pool, rows, budget, source, generator):
         o = self.options
         picks = RB.redal_order(pool.entropy[rows], pool.edge[rows], pool.feats[rows],
                                rows.numel(), edge_weight=o['edge_weight'], decay=o['decay'],
-                               n_clusters=_count(pool, rows, budget), seed=seed_of(generator))
-        return rows[picks]
+                               n_clusters=self.clusters(pool, rows, budget),
+                               seed=seed_of(generator))
+        return rows[picks.to(rows.device)]
 
 
 @register_strategy
@@ -120,4 +138,4 @@ class Aada(PoolStrategy):
     def order(self, pool, rows, budget, source, generator):
         score = RB.aada_scores(source.feats, pool.feats[rows], pool.entropy[rows],
                                seed=seed_of(generator))
-        return rows[torch.sort(score, descending=True, stable=True).indices]
+        return rows[torch.sort(score, descending=True, stable=True).indices.to(rows.device)]
