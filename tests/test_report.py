@@ -99,7 +99,7 @@ def make_sweep(root, seeds=(0, 1, 2), variants=('rand', 'ripu', 'oracle', 'boom'
     space = root / 'handmade_space.py'
     space.write_text(SPACE)
     if with_space_record:  # as run.py keeps it when the sweep starts
-        from sweeps.parquet_callback import write_space_record
+        from sweeps.folder import write_space_record
         from sweeps.spaces import load_space
         write_space_record(str(sweep), load_space(str(space)))
     (sweep / 'sweep.json').write_text(json.dumps(dict(
