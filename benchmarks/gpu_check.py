@@ -283,7 +283,7 @@ def prepare(path, args, work_dir, release, iters, amp=False, knobs=None):
     from mmengine.config import Config
 
     from sweeps.paths import rebase_data_roots, walk_dicts
-    from sweeps.trial_config import apply_knobs
+    from sweeps.config_knobs import apply_knobs
     cfg = Config.fromfile(osp.join(REPO, path))
     if knobs:
         apply_knobs(cfg, knobs)

@@ -167,3 +167,22 @@ def fsync_tree(root):
         for name in filenames:
             fsync_path(os.path.join(dirpath, name))
         fsync_dir(dirpath)
+
+
+def atomic_replace(path, write):
+    """Write `path` atomically but not durably: `write(tmp)` fills a dot-prefixed temp file in
+    the same folder, which is renamed onto `path` (readers see the old file or the new one,
+    never a part; a failed write leaves no temp file). No fsync: for many small outputs that a
+    rerun checks and rewrites (converted label maps) or that the caller makes durable at once
+    (`fsync_tree`, `sync_files`). Returns `path`."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path

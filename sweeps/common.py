@@ -3,6 +3,7 @@ error type of bad sweep input (the CLI prints it as one `error:` line and exits 
 import os
 import os.path as osp
 import re
+import subprocess
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -42,3 +43,17 @@ def mask_secrets(value):
     if isinstance(value, (list, tuple)):
         return type(value)(mask_secrets(v) for v in value)
     return value
+
+
+def say(args, text):
+    """A progress line, unless --quiet."""
+    if not getattr(args, 'quiet', False):
+        print(text, flush=True)
+
+
+def git_rev():
+    try:
+        return subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=REPO, text=True,
+                              capture_output=True, timeout=10).stdout.strip() or 'unknown'
+    except (OSError, subprocess.SubprocessError):
+        return 'unknown'

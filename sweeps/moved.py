@@ -1,5 +1,6 @@
 """Config files that moved when every method got one config per benchmark (issue 14), and the
-one-line message tools/train.py, tools/test.py and the sweeps give for them (exit status 2).
+one-line message the sweeps give for them (tools/train.py and tools/test.py give
+mmseg_ext/tools/moved_configs.py's, which does not know the spaces).
 
 A former per-row config (configs/ripu/<benchmark>/rand_pixel.py and the like) is now a row of
 sweeps/spaces/rows.py on the method's anchor config: the message names the row and the spaces
@@ -8,28 +9,8 @@ and variants that run it.
 import os.path as osp
 from typing import List, Optional, Tuple
 
-from .common import REPO
-
-BENCHMARK = '{benchmark}'
-# old path -> new path ({benchmark}: any of sweeps.space.BENCHMARKS)
-MOVED = {
-    'configs/ripu/{benchmark}/ripu_ra.py': 'configs/ripu/{benchmark}.py',
-    'configs/ripu/{benchmark}/source_only.py': 'configs/source_only/{benchmark}.py',
-    'configs/ripu/{benchmark}/target_oracle.py': 'configs/fully_supervised/{benchmark}.py',
-    'configs/synthshift/source_only.py': 'configs/source_only/synthshift.py',
-    'configs/synthshift/target_oracle.py': 'configs/target_oracle/synthshift.py',
-    'configs/adeada/{benchmark}/adeada.py': 'configs/adeada/{benchmark}.py',
-    'configs/adamcu/{benchmark}/adamcu.py': 'configs/adamcu/{benchmark}.py',
-}
-# method folder -> the rows table (sweeps.spaces.rows) that holds its former per-row configs
-ROWS = {'ripu': 'RIPU_ROWS', 'adeada': 'ADEADA_ROWS'}
-
-
-def _relative(path: str) -> str:
-    path = osp.normpath(path)
-    if osp.isabs(path) and path.startswith(REPO + osp.sep):
-        path = osp.relpath(path, REPO)
-    return path
+# the moved paths and the rows tables, as tools/train.py reports them
+from mmseg_ext.tools.moved_configs import BENCHMARK, MOVED, ROWS, relative
 
 
 def _match(pattern: str, path: str) -> Optional[str]:
@@ -53,7 +34,7 @@ def _users(row) -> List[Tuple[str, str]]:
 def moved_message(path: str) -> Optional[str]:
     """`error: <path> moved: use <new config> ...` for a config path that moved; None for any
     other path."""
-    rel = _relative(path)
+    rel = relative(path)
     for old, new in MOVED.items():
         benchmark = _match(old, rel)
         if benchmark is not None:

@@ -9,7 +9,7 @@ A reported result that fails validation becomes an error row with the reason; th
 Trials stopped by a scheduler get status 'stopped'.
 
 Tune pickles its callbacks into the experiment state and brings them back on restore; this one
-pickles as a reference to the driver's current callback (`ParquetResultsCallback.current`), so a
+pickles as a reference to the driver's current callback (sweeps/driver_state.py), so a
 resumed sweep writes with the current driver's settings (storage folder, git revision), even
 when the sweep folder was moved.
 """
@@ -18,7 +18,8 @@ import os
 
 from ray.tune import Callback
 
-from .common import mask_secrets
+from . import driver_state
+from .naming import error_text, trial_name
 from .results import TrialResultWriter, make_row, read_results, rows_to_table
 from .trial_config import trial_spec
 
@@ -26,17 +27,8 @@ TRIAL_CONFIG = 'trial_config.json'  # written by the trainable into the trial's 
 WHERE = ('node_id', 'hostname', 'device')
 
 
-def _error_text(trial):
-    path = getattr(trial, 'error_file', None) or ''
-    if path and os.path.isfile(path):
-        lines = [ln for ln in open(path).read().strip().splitlines() if ln.strip()]
-        if lines:
-            return lines[-1][:2000]
-    return str(getattr(trial, 'error_msg', '') or 'trial failed')[:2000]
-
-
 def _restore_current():
-    return ParquetResultsCallback.current or _Inert()
+    return driver_state.parquet_callback or _Inert()
 
 
 class _Inert(Callback):
@@ -44,13 +36,11 @@ class _Inert(Callback):
 
 
 class ParquetResultsCallback(Callback):
-    current = None  # the running driver's callback (see the module docstring)
-
     def __init__(self, sweep_dir, sweep, space, benchmark, git_rev, variant_knobs=None):
         self.sweep_dir, self.sweep, self.space = sweep_dir, sweep, space
         self.benchmark, self.git_rev = benchmark, git_rev
         self.variant_knobs = variant_knobs or {}
-        ParquetResultsCallback.current = self
+        driver_state.parquet_callback = self
 
     def __reduce__(self):
         return _restore_current, ()
@@ -77,7 +67,6 @@ class ParquetResultsCallback(Callback):
             return json.load(f)
 
     def _base(self, trial):
-        from .progress import trial_name
         variant, seed, params = self._spec(trial)
         return dict(sweep=self.sweep, space=self.space, benchmark=self.benchmark,
                     variant=variant, trial_id=trial.trial_id, trial_name=trial_name(trial.config),
@@ -130,7 +119,7 @@ class ParquetResultsCallback(Callback):
         rows = self._rows(trial.trial_id)
         done = [r['round'] for r in rows if r['status'] != 'error' and not r['is_final']]
         row = make_row(**self._base(trial), round=max(done) + 1 if done else 0, iteration=0,
-                       status='error', error=_error_text(trial), wall_seconds=0.0)
+                       status='error', error=error_text(trial), wall_seconds=0.0)
         self._write(trial, rows + [row])
 
     def on_experiment_end(self, trials, **info):
@@ -140,27 +129,3 @@ class ParquetResultsCallback(Callback):
             pass
 
 
-def _write_json(path, obj, **kw):
-    """`obj` as JSON at `path`, atomically and durably."""
-    from mmseg_ext.fileio import atomic_write
-    text = json.dumps(obj, indent=1, default=str, **kw)
-
-    def write(tmp):
-        with open(tmp, 'w') as f:
-            f.write(text)
-    atomic_write(path, write)
-
-
-def write_sweep_snapshot(sweep_dir, info, configs):
-    """`sweep.json` (space, benchmark, variants in table order, ...) and `configs.json` (the full
-    config of every variant), for tables.py and humans; credentials in URIs masked."""
-    os.makedirs(sweep_dir, exist_ok=True)
-    _write_json(os.path.join(sweep_dir, 'sweep.json'), mask_secrets(info))
-    _write_json(os.path.join(sweep_dir, 'configs.json'), mask_secrets(configs), sort_keys=True)
-
-
-def write_space_record(sweep_dir, space):
-    """`space.json`: what the report needs of the space (sweeps.space.Space.record), kept as
-    data so that rendering a report never runs the space file."""
-    from sweeps.space import SPACE_RECORD
-    _write_json(os.path.join(sweep_dir, SPACE_RECORD), mask_secrets(space.record()))

@@ -215,7 +215,7 @@ def mlflow_callback(uri, sweep, space, benchmark, git_rev, variant_knobs):
     """Ray Tune's MLflowLoggerCallback for this sweep (see MLflowTrialLogger)."""
     from ray.air.integrations.mlflow import MLflowLoggerCallback
     from .trial_config import trial_spec
-    from .progress import trial_name
+    from .naming import trial_name
 
     class MLflowTrialLogger(MLflowLoggerCallback):
         """Runs named after the trial, with the trial's own parameters (variant, seed, knobs)

@@ -23,6 +23,7 @@ from mmseg.registry import HOOKS
 from PIL import Image
 
 from mmseg_ext.hooks.target_pool import target_dataset
+from mmseg_ext.fileio import atomic_write
 from mmseg_ext.testing import kill_point
 
 from .common import mask_secrets
@@ -206,11 +207,12 @@ TRIAL_CONFIG = 'trial_config.json'
 
 def write_trial_config(cfg, work_dir):
     """The trial's own config, for its rows' config_json (the driver's callback reads it)."""
-    path = os.path.join(work_dir, TRIAL_CONFIG)
-    tmp = f'{path}.{os.getpid()}.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(mask_secrets(cfg.to_dict()), f, sort_keys=True, default=str)
-    os.replace(tmp, path)
+    text = json.dumps(mask_secrets(cfg.to_dict()), sort_keys=True, default=str)
+
+    def write(tmp):
+        with open(tmp, 'w') as f:
+            f.write(text)
+    atomic_write(os.path.join(work_dir, TRIAL_CONFIG), write)
 
 
 def run_trial(config, context):
@@ -247,7 +249,7 @@ def run_trial(config, context):
         if cfg.get(name) is not None:
             cfg[name].num_workers = context.get('data_workers', 0)
             cfg[name].persistent_workers = False
-    from .progress import trial_name
+    from .naming import trial_name
     log_dir = tensorboard_dir(context['sweep_dir'], trial_name(config), trial_id)
     configure_tensorboard(cfg, log_dir, trial_id)
     iters = eval_iters(cfg)

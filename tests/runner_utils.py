@@ -44,7 +44,8 @@ def tiny_config(config, work_dir, synthshift_root, iters=8, **overrides):
 def row_config(row, work_dir, synthshift_root, iters=8, **overrides):
     """tiny_config of a space row (a sweeps.space.Variant) on SynthShift: its method's config
     with the row's knobs applied, as a sweep builds it."""
-    from sweeps.trial_config import apply_knobs, config_path
+    from sweeps.config_knobs import apply_knobs
+    from sweeps.trial_config import config_path
     config = osp.relpath(config_path('synthshift', row.config), REPO)
     cfg = tiny_config(config, work_dir, synthshift_root, iters, **overrides)
     apply_knobs(cfg, row.knobs_for('synthshift'))

@@ -243,7 +243,7 @@ def test_every_row_spends_its_budget(tmp_path, synthshift_root, source_pretraine
     knobs on the tiny SynthShift, from a short source pre-training) buys its whole budget,
     counted on the label ledger (on ae49e50 the 6.8% / 16.8% rows stop at half of it and the
     'w/o AS' row buys only pixels with u >= 1)."""
-    from sweeps.trial_config import apply_knobs
+    from sweeps.config_knobs import apply_knobs
     space = load_space(space_name)
     row = space.variants[variant]
     cfg = row_config(row, tmp_path, synthshift_root, iters=ITERS, load_from=source_pretrained)

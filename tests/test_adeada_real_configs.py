@@ -11,7 +11,7 @@ from mmengine.optim import build_optim_wrapper
 from runner_utils import REPO, sweep_dry_run
 
 from sweeps.spaces.rows import ADEADA_ROWS
-from sweeps.trial_config import apply_knobs
+from sweeps.config_knobs import apply_knobs
 
 import mmseg_ext  # noqa: F401
 from mmseg.registry import HOOKS, MODELS, PARAM_SCHEDULERS

@@ -105,7 +105,7 @@ def test_the_warmup_cache_is_no_sweep_name():
     """Sweeps and the warm-up cache are apart by construction: the cache is a dot name, which
     check_name refuses for any sweep."""
     from sweeps.common import SweepError
-    from sweeps.run import check_name
+    from sweeps.checks import check_name
     from sweeps.warmup import CACHE_DIR
     with pytest.raises(SweepError):
         check_name(CACHE_DIR)

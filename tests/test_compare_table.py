@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from sweeps import stats as sweep_stats
 from sweeps import tables
 from sweeps.results import TrialResultWriter, make_row, rows_to_table
 
@@ -95,7 +96,7 @@ def test_against_and_baseline_order(final_table):
                               variants=['ent_40px', 'rand_40px', 'ent_2.2%', 'rand_2.2%'])
     assert df.attrs['against'] == 'rand_40px'  # the first rand* in the sweep's order
     assert list(df.index) == ['ent_40px', 'rand_40px', 'rand_2.2%']
-    assert tables.random_baseline(['ent', 'RANDOM', 'rand']) == 'RANDOM'
+    assert sweep_stats.random_baseline(['ent', 'RANDOM', 'rand']) == 'RANDOM'
     with pytest.raises(ValueError, match=r"no random baseline.*variants: ent, ripu"):
         tables.compare_table(rows_to_table([row('ent', 0, 1.0), row('ripu', 0, 2.0)]))
     with pytest.raises(ValueError, match=r"--against 'nope'.*variants: rand, ripu, ent, tie"):

@@ -11,13 +11,15 @@ import pytest
 from mmengine.config import Config
 from runner_utils import REPO
 
+from sweeps.common import SweepError
+from sweeps.config_knobs import active_hook, apply_knobs, strategy_options
+from sweeps.config_sets import apply_sets
 from sweeps.knobs import KNOB_ROWS, KNOBS, render_markdown
 from sweeps.moved import moved_message
 from sweeps.space import BENCHMARKS, Axis, Space, Variant
 from sweeps.spaces import known_spaces, load_space
 from sweeps.spaces.rows import ADEADA_ROWS, RIPU_ROWS
-from sweeps.trial_config import (SweepError, active_hook, apply_knobs, apply_sets,
-                                 build_trial_config, config_path, strategy_options)
+from sweeps.trial_config import build_trial_config, config_path
 
 OLD_NAMES = ('strategy', 'k', 'unit', 'budget_ratio', 'budget_pixels', 'alpha1', 'alpha2', 'tau',
              'lcr_region', 'lr', 'max_iters', 'alpha', 'beta', 'decay', 'category_balance',

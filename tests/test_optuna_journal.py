@@ -90,17 +90,19 @@ def test_the_study_is_in_the_sweep_folder_and_a_dry_run_writes_none(tmp_path, da
 def test_the_plan_writes_nothing_and_a_saved_searcher_follows_its_folder(tmp_path, synthshift_root):
     """What the Plan builds (also for --dry-run) writes nothing; run()'s searcher is the
     journal's, and pickled (as Tune saves it) it follows the sweep folder it is resumed in."""
-    from sweeps.run import Plan, _searcher, parse_args
-    from sweeps.run import _SweepJournal  # the class pickles name (sweeps.run, not __main__)
+    from sweeps import driver_state
+    from sweeps.plan import Plan
+    from sweeps.run import parse_args
+    from sweeps.search import searcher as make_searcher
     storage = tmp_path / 'r'
     plan = Plan(parse_args(['--space', _space(tmp_path), '--storage', str(storage),
                             '--name', 'opt', '--data-root', os.path.dirname(synthshift_root),
                             '--dry-run']))
     assert plan.searcher is not None and not storage.exists()
-    old = _SweepJournal.folder
+    old = driver_state.journal_folder
     try:
         os.makedirs(plan.sweep_dir)
-        searcher, _ = _searcher(plan, persist=True)
+        searcher, _ = make_searcher(plan, persist=True)
         journal = os.path.join(plan.sweep_dir, 'optuna.journal')
         assert os.path.isfile(journal)
         config = searcher.suggest('t1')
@@ -110,8 +112,8 @@ def test_the_plan_writes_nothing_and_a_saved_searcher_follows_its_folder(tmp_pat
         # the sweep folder moved: the restored searcher writes into the moved journal
         moved = tmp_path / 'moved' / 'opt'
         shutil.move(plan.sweep_dir, moved)
-        _SweepJournal.folder = str(moved)
-        restored, _ = _searcher(plan, persist=False)
+        driver_state.journal_folder = str(moved)
+        restored, _ = make_searcher(plan, persist=False)
         restored.restore(str(state))
         config = restored.suggest('t2')
         restored.on_trial_complete('t2', {'miou': 2.5, **config})
@@ -121,7 +123,7 @@ def test_the_plan_writes_nothing_and_a_saved_searcher_follows_its_folder(tmp_pat
         assert pickle.loads(pickle.dumps(restored._ot_study._storage._backend)).path == \
             str(moved / 'optuna.journal')
     finally:
-        _SweepJournal.folder = old
+        driver_state.journal_folder = old
 
 
 @pytest.mark.slow

@@ -4,8 +4,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from sweeps.progress import (ConsoleProgress, SweepCallbacks, best_summary, final_rows,
-                             format_table, one_line, trial_name, tune_trial_dirname)
+from sweeps import driver_state
+from sweeps.console import best_summary, final_rows, format_trials
+from sweeps.naming import one_line, trial_name, tune_trial_dirname
+from sweeps.progress import ConsoleProgress, SweepCallbacks
 from sweeps.results import rows_to_table
 
 
@@ -65,7 +67,7 @@ def test_final_rows_and_the_table():
     assert byname['rand-s1']['status'] == 'done' and byname['rand-s1']['miou'] == 31.0
     assert byname['exploding-s0']['status'] == 'error'
     assert errors == [('exploding-s0', 'FloatingPointError: non-finite training loss nan')]
-    text = format_table(rows)
+    text = format_trials(rows)
     header = text.splitlines()[0].split()
     assert header == ['trial', 'variant', 'seed', 'status', 'round', 'labelled', 'mIoU',
                       'elapsed']
@@ -99,9 +101,9 @@ def test_console_progress_lines(capsys):
 
 @pytest.fixture
 def restore_current():
-    saved = SweepCallbacks.current
+    saved = driver_state.sweep_callbacks
     yield
-    SweepCallbacks.current = saved
+    driver_state.sweep_callbacks = saved
 
 
 def test_driver_callbacks_unpickle_as_the_current_drivers(restore_current):

@@ -11,7 +11,7 @@ from runner_utils import REPO
 from mmseg_ext.active.label_store import ActiveLabelStore
 from mmseg_ext.tools.convert_datasets import convert
 from sweeps.spaces.rows import RIPU_ROWS
-from sweeps.trial_config import apply_knobs
+from sweeps.config_knobs import apply_knobs
 
 SIZE = (32, 64)  # (h, w) of the fixture images and labels
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sweeps import report
+from sweeps import report, report_html
 from sweeps.results import TrialResultWriter, make_row
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -99,7 +99,7 @@ def make_sweep(root, seeds=(0, 1, 2), variants=('rand', 'ripu', 'oracle', 'boom'
     space = root / 'handmade_space.py'
     space.write_text(SPACE)
     if with_space_record:  # as run.py keeps it when the sweep starts
-        from sweeps.parquet_callback import write_space_record
+        from sweeps.folder import write_space_record
         from sweeps.spaces import load_space
         write_space_record(str(sweep), load_space(str(space)))
     (sweep / 'sweep.json').write_text(json.dumps(dict(
@@ -245,13 +245,13 @@ def test_credentials_in_the_history_are_masked_in_the_page(tmp_path):
                                            (7199.9, '2 h 00 min'), (90.0, '1 min 30 s'),
                                            (5399.0, '1 h 30 min')])
 def test_durations_never_show_60_in_the_lower_unit(seconds, text):
-    assert report.duration(seconds) == text
+    assert report_html.duration(seconds) == text
 
 
 def test_markdown_to_html():
     text = ('A caption with <b> & | pipes.\n\n| variant | Δ mIoU |\n|:---|---:|\n'
             '| a\\|b | +1.00 n.s. |\n| c | reference |\n')
-    got = report.markdown_to_html(text)
+    got = report_html.markdown_to_html(text)
     assert got.startswith('<p class="caption">A caption with &lt;b&gt; &amp; | pipes.</p>')
     assert '<th class="key">variant</th><th class="num">Δ mIoU</th>' in got
     assert '<td class="key">a|b</td><td class="num ns">+1.00 n.s.</td>' in got

@@ -46,8 +46,10 @@ def test_the_console_error_line_masks_the_uri(tmp_path):
 def test_what_the_driver_stores_holds_no_secret(tmp_path, synthshift_root, monkeypatch):
     """The files run() writes when a sweep starts, made by the same calls, from a command line
     with a password and tokens in --set load_from."""
-    from sweeps.parquet_callback import write_sweep_snapshot
-    from sweeps.run import Plan, SweepFolder, parse_args
+    from sweeps.folder import write_sweep_snapshot
+    from sweeps.folder import SweepFolder
+    from sweeps.plan import Plan
+    from sweeps.run import parse_args
     space = tmp_path / 'tiny_space.py'
     space.write_text(SPACE)
     argv = ['--space', str(space), '--storage', str(tmp_path / 'results'), '--name', 'tiny',
@@ -64,7 +66,7 @@ def test_what_the_driver_stores_holds_no_secret(tmp_path, synthshift_root, monke
     for name in names:
         text = (sweep / name).read_text()
         assert not any(s in text for s in SECRETS), (name, text[:500])
-    from sweeps.parquet_callback import write_space_record
+    from sweeps.folder import write_space_record
     write_space_record(plan.sweep_dir, plan.space)
     names.append('space.json')
     assert sorted(os.listdir(sweep)) == sorted(names + ['.driver.lock'])

@@ -8,7 +8,7 @@ and objectives and the data by what it is (a moved or renamed data folder keeps 
 warm-up), and a refused driver never removes a folder another driver made.
 
 No Ray sweep runs here: the callback is called directly, and the sweep folder is driven through
-`sweeps.run.Plan` / `SweepFolder`. Modules under test are imported inside the tests, so each test
+`sweeps.plan.Plan` / `sweeps.folder.SweepFolder`. Modules under test are imported inside the tests, so each test
 fails on its own against an older tree.
 """
 import json
@@ -54,11 +54,12 @@ class FakeTrial:
 
 @pytest.fixture
 def callback_current():
-    """Restores ParquetResultsCallback.current (class state) after the test."""
+    """Restores the driver's callback (sweeps/driver_state.py) after the test."""
+    from sweeps import driver_state
     from sweeps.parquet_callback import ParquetResultsCallback
-    saved = getattr(ParquetResultsCallback, 'current', None)
+    saved = driver_state.parquet_callback
     yield ParquetResultsCallback
-    ParquetResultsCallback.current = saved
+    driver_state.parquet_callback = saved
 
 
 def _callback(sweep_dir, sweep='sw'):
@@ -167,7 +168,8 @@ def test_the_callback_unpickles_as_the_current_drivers_callback(tmp_path, callba
     assert (tmp_path / 'new_place' / 'trials' / 't_e.parquet').is_file()
     assert not (tmp_path / 'old_place').exists()
     # outside a driver (offline analysis) a restored callback writes nothing
-    callback_current.current = None
+    from sweeps import driver_state
+    driver_state.parquet_callback = None
     inert = pickle.loads(state)
     assert not isinstance(inert, callback_current)
     inert.on_trial_result(1, [trial], trial, _result(1, 30.0))
@@ -316,7 +318,8 @@ def _dry_run(capsys, storage, data_root, *args):
 
 
 def _check_space_schedulers(name, tmp_path, capsys, data_root):
-    from sweeps.run import Plan, parse_args
+    from sweeps.plan import Plan
+    from sweeps.run import parse_args
     storage = str(tmp_path / 'results')
     plan = Plan(parse_args(['--space', name, '--data-root', data_root, '--storage', storage,
                             '--scheduler', 'fifo']))
@@ -364,7 +367,8 @@ def test_asha_on_adamcu_is_refused_before_ray(tmp_path, capsys, data_root):
     code, out = _dry_run(capsys, str(tmp_path / 'r'), data_root, '--space', 'adamcu_gamma',
                          '--scheduler', 'asha')
     assert code == 2 and 'report 1 time' in out.err
-    from sweeps.run import Plan, parse_args
+    from sweeps.plan import Plan
+    from sweeps.run import parse_args
     plan = Plan(parse_args(['--space', 'ripu_budget', '--data-root', data_root, '--storage',
                             str(tmp_path / 'r'), '--scheduler', 'asha']))
     assert plan.reports == 6  # 5 selection rounds + the final evaluation
@@ -393,7 +397,8 @@ def test_pbt_on_a_grid_keeps_each_trials_grid_values(tmp_path, data_root):
     from types import SimpleNamespace
 
     from sweeps.common import SweepError
-    from sweeps.run import Plan, parse_args
+    from sweeps.plan import Plan
+    from sweeps.run import parse_args
     from sweeps.trial_config import trial_spec
     try:
         plan = Plan(parse_args(['--space', 'ripu_budget', '--data-root', data_root, '--storage',
@@ -519,7 +524,8 @@ def test_absolute_sets(tmp_path):
 
 
 def test_plan_resolves_set_paths_and_data_root_against_the_users_directory(tmp_path, data_root):
-    from sweeps.run import Plan, parse_args
+    from sweeps.plan import Plan
+    from sweeps.run import parse_args
     (tmp_path / 'ckpt.pth').write_bytes(b'')
     rel_data = os.path.relpath(data_root, tmp_path)
     plan = Plan(parse_args(['--space', _space_file(tmp_path), '--data-root', rel_data,
@@ -536,7 +542,8 @@ def test_plan_resolves_set_paths_and_data_root_against_the_users_directory(tmp_p
 # ---- 6. the sweep folder: one plan, one driver ------------------------------------------------
 
 def _plan(space, storage, data_root, *extra, name='tiny'):
-    from sweeps.run import Plan, parse_args
+    from sweeps.plan import Plan
+    from sweeps.run import parse_args
     return Plan(parse_args(['--space', space, '--storage', str(storage), '--name', name,
                             '--data-root', data_root, *extra]))
 
@@ -550,7 +557,7 @@ def _flock_from_another_process(path):
 
 def test_sweep_folder_plan_fingerprint_and_lock(tmp_path, data_root):
     from sweeps.common import SweepError
-    from sweeps.run import HISTORY_FILE, LOCK_FILE, PLAN_FILE, SweepFolder
+    from sweeps.folder import HISTORY_FILE, LOCK_FILE, PLAN_FILE, SweepFolder
     space, storage = _space_file(tmp_path), tmp_path / 'results'
     plan = _plan(space, storage, data_root)
     folder = SweepFolder(plan)
@@ -596,7 +603,7 @@ def test_sweep_folder_plan_fingerprint_and_lock(tmp_path, data_root):
 
 
 def test_a_data_root_inside_storage_moved_out_still_resumes(tmp_path, data_root):
-    from sweeps.run import SweepFolder
+    from sweeps.folder import SweepFolder
     space, storage = _space_file(tmp_path), tmp_path / 'shared'
     shutil.copytree(data_root, storage / 'data', symlinks=True)
     folder = SweepFolder(_plan(space, storage, str(storage / 'data')))
@@ -612,7 +619,7 @@ def test_a_data_root_inside_storage_moved_out_still_resumes(tmp_path, data_root)
 
 def test_results_without_tune_state_are_refused(tmp_path, data_root):
     from sweeps.common import SweepError
-    from sweeps.run import SweepFolder
+    from sweeps.folder import SweepFolder
     space, storage = _space_file(tmp_path), tmp_path / 'results'
     plan = _plan(space, storage, data_root)
     trials = storage / 'tiny' / 'trials'
@@ -655,7 +662,7 @@ def test_trials_take_the_drivers_warmup_path_not_their_environment(monkeypatch, 
 # ---- 7. issue 20: resume-anyway, metric/mode in the plan, data identity, racing drivers -------
 
 def _started(space, storage, data_root, *extra):
-    from sweeps.run import SweepFolder
+    from sweeps.folder import SweepFolder
     folder = SweepFolder(_plan(space, storage, data_root, *extra))
     folder.acquire()
     try:
@@ -675,7 +682,7 @@ def test_resume_anyway_refuses_what_a_resumed_sweep_cannot_run(tmp_path, data_ro
     so --resume-anyway with another of them is refused in one line (run() then records
     nothing); a changed config of the unfinished trials is still accepted."""
     from sweeps.common import SweepError
-    from sweeps.run import SweepFolder
+    from sweeps.folder import SweepFolder
     space, storage = _space_file(tmp_path), tmp_path / 'results'
     _started(space, storage, data_root)
     other = SweepFolder(_plan(space, storage, data_root, *extra, '--resume-anyway'))
@@ -690,7 +697,7 @@ def test_the_plan_holds_the_metric_mode_and_objectives(tmp_path, data_root):
     """Issue 20 item 7: they drive ASHA and Optuna, so a space that changes them is another
     plan."""
     from sweeps.common import SweepError
-    from sweeps.run import SweepFolder
+    from sweeps.folder import SweepFolder
     storage = tmp_path / 'results'
     path = tmp_path / 'metric_space.py'
     text = ONE_VARIANT_SPACE.format(name='tiny', variant='v', config='ripu_ra')
@@ -717,7 +724,7 @@ def test_a_moved_or_renamed_data_folder_keeps_its_plan_and_warmup(tmp_path, data
     """Issue 20 item 4: the warm-up checkpoint and the plan name the data by what it is: a
     moved data folder (here to a non-ASCII path) resumes and finds its trained warm-up;
     other data (another meta.json) is another plan and another warm-up."""
-    from sweeps.run import SweepFolder
+    from sweeps.folder import SweepFolder
     space = tmp_path / 'adeada_space.py'
     space.write_text(ADEADA_SPACE)
     storage, data = tmp_path / 'results', tmp_path / 'data'
@@ -767,6 +774,7 @@ def test_a_refused_driver_never_removes_a_folder_it_did_not_make(tmp_path, data_
     The interleaving: B is started on a new sweep; driver A makes the folder and takes the lock
     just before B does; B is refused and leaves A's folder (and lock) alone."""
     from sweeps import run
+    from sweeps.folder import LOCK_FILE
     space, storage = _space_file(tmp_path), tmp_path / 'results'
     sweep = storage / 'tiny'
     held = []
@@ -775,7 +783,7 @@ def test_a_refused_driver_never_removes_a_folder_it_did_not_make(tmp_path, data_
     def a_wins_then_b(self):
         sweep.mkdir(parents=True)
         (sweep / 'made_by_a').write_text('a\n')
-        lock = open(sweep / run.LOCK_FILE, 'a+')  # A's own open file: B's flock fails
+        lock = open(sweep / LOCK_FILE, 'a+')  # A's own open file: B's flock fails
         import fcntl
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         lock.write('pid A\n')
@@ -789,7 +797,7 @@ def test_a_refused_driver_never_removes_a_folder_it_did_not_make(tmp_path, data_
     assert code == 2 and 'in use by another driver (pid A)' in err
     try:
         assert (sweep / 'made_by_a').read_text() == 'a\n'
-        assert _flock_from_another_process(sweep / run.LOCK_FILE) == 3  # A still holds it
+        assert _flock_from_another_process(sweep / LOCK_FILE) == 3  # A still holds it
     finally:
         held[0].close()
     monkeypatch.setattr(run.SweepFolder, 'acquire', real)
@@ -815,7 +823,8 @@ def test_first_sweep_on_ungenerated_synthshift_trains_its_warm_up(tmp_path, monk
     so the plan named no warm-up to train while every trial, built with the data there, looked
     for a checkpoint nobody trained (FileNotFoundError in every trial, and 'no trial finished')."""
     import mmseg_ext.datasets
-    from sweeps.run import Plan, parse_args
+    from sweeps.plan import Plan
+    from sweeps.run import parse_args
     from sweeps.trial_config import build_trial_config, warmup_target
     data_root = tmp_path / 'data'  # empty: the driver generates SynthShift into it
     data_root.mkdir()

@@ -14,15 +14,7 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 from mmseg.registry import RUNNERS  # noqa: E402
 
-
-def _missing_config(path):
-    """A config that moved (sweeps/moved.py): one `error:` line naming the new one, exit 2."""
-    from sweeps.moved import moved_message
-    message = moved_message(path)
-    if message:
-        print(message, file=sys.stderr)
-        raise SystemExit(2)
-    raise SystemExit(f'error: config file {path!r} does not exist')
+from mmseg_ext.tools.moved_configs import exit_missing_config  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -40,7 +32,7 @@ def parse_args(argv=None):
 
 def build_config(args):
     if not osp.isfile(args.config):
-        _missing_config(args.config)
+        exit_missing_config(args.config)
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)

@@ -11,11 +11,12 @@ class-balanced sampling (RIPU/FADA-style):
 """
 import json
 import os
-import tempfile
 from multiprocessing import Pool
 
 import numpy as np
 from PIL import Image
+
+from mmseg_ext.fileio import atomic_write
 
 SAMPLE_CLASS_STATS = 'sample_class_stats.json'
 SAMPLES_WITH_CLASS = 'samples_with_class.json'
@@ -58,17 +59,11 @@ def samples_with_class(sample_class_stats):
 
 
 def _write_json(path, obj):
-    """Write obj as JSON to path atomically (temp file in the same folder + os.replace)."""
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp',
-                               dir=os.path.dirname(path) or '.')
-    try:
-        with os.fdopen(fd, 'w') as f:
+    """Write obj as JSON to path atomically and durably (mmseg_ext.fileio.atomic_write)."""
+    def write(tmp):
+        with open(tmp, 'w') as f:
             json.dump(obj, f, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_write(path, write)
 
 
 def write_class_stats(label_paths, root, num_classes, nproc=1):

@@ -24,7 +24,6 @@ is written; a bad release gives `error: <message>` and exit status 2.
 import argparse
 import os
 import sys
-import tempfile
 from functools import lru_cache
 from multiprocessing import Pool
 
@@ -34,6 +33,7 @@ from PIL import Image
 from mmseg_ext.datasets.classes import (CITYSCAPES_ID_TO_TRAINID_16, CITYSCAPES_ID_TO_TRAINID_19,
                                         SYNTHIA_ID_TO_TRAINID_16, SYNTHIA_ID_TO_TRAINID_19,
                                         lookup_table)
+from mmseg_ext.fileio import atomic_replace
 from mmseg_ext.tools.class_stats import write_class_stats
 
 MAPPINGS = {
@@ -183,17 +183,12 @@ def _read_ids(dataset, src):
 
 
 def _save_png(arr, dst):
-    """Save a uint8 array as an 'L' PNG via a temp file in the same folder + os.replace."""
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(dst) + '.', suffix='.tmp',
-                               dir=os.path.dirname(dst))
-    try:
-        with os.fdopen(fd, 'wb') as f:
+    """Save a uint8 array as an 'L' PNG, atomically (mmseg_ext.fileio.atomic_replace: not
+    fsynced one by one; a rerun checks every output, and make_release fsyncs the tree)."""
+    def write(tmp):
+        with open(tmp, 'wb') as f:
             Image.fromarray(arr, mode='L').save(f, format='PNG')
-        os.replace(tmp, dst)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_replace(dst, write)
 
 
 def _convert_one(job):
