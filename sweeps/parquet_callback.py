@@ -117,9 +117,14 @@ class ParquetResultsCallback(Callback):
 
     def on_trial_error(self, iteration, trials, trial, **info):
         rows = self._rows(trial.trial_id)
+        error = error_text(trial)
+        for r in rows:  # a final evaluation of an attempt that then failed is no result
+            if r['is_final'] and r['status'] == 'ok':
+                r['status'] = 'error'
+                r['error'] = f'the trial failed after this evaluation: {error}'
         done = [r['round'] for r in rows if r['status'] != 'error' and not r['is_final']]
         row = make_row(**self._base(trial), round=max(done) + 1 if done else 0, iteration=0,
-                       status='error', error=error_text(trial), wall_seconds=0.0)
+                       status='error', error=error, wall_seconds=0.0)
         self._write(trial, rows + [row])
 
     def on_experiment_end(self, trials, **info):

@@ -112,6 +112,23 @@ def test_error_before_the_first_report_is_replaced_by_a_successful_retry(tmp_pat
         (1, False, 'ok'), (2, False, 'ok'), (3, True, 'ok')]
 
 
+def test_a_trial_failing_after_its_final_evaluation_has_no_result(tmp_path, callback_current):
+    """ADA-MCU's budget check (after training) failed a run after its final evaluation had been
+    reported: the trial ended in error, yet its final 'ok' row made it a result in every table."""
+    import pandas as pd
+
+    from sweeps.results import final_ok
+    cb, trial = _callback(tmp_path), FakeTrial('t_f', error_msg='RuntimeError: budget not spent')
+    cb.on_trial_result(1, [trial], trial, _result(1, 31.0))
+    cb.on_trial_result(2, [trial], trial, _result(1, 33.0, final=True))
+    cb.on_trial_error(3, [trial], trial)
+    rows = _trial_rows(tmp_path, 't_f')
+    assert [(r['is_final'], r['status']) for r in rows if r['round'] == 1] == [
+        (False, 'ok'), (True, 'error')]
+    assert 'budget not spent' in rows[1]['error']
+    assert final_ok(pd.DataFrame(rows)).empty
+
+
 @pytest.mark.parametrize('bad, reason', [
     (dict(labelled_fraction=1.5), 'labelled_fraction'),
     ({'IoU.nosuchclass': 12.0}, 'nosuchclass'),
