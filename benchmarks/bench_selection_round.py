@@ -61,7 +61,7 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
-def _model(config, device):
+def model_of(config, device):
     """The config's model, random initialisation (nothing downloaded), eval mode."""
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
@@ -86,7 +86,7 @@ def _model(config, device):
     return model.to(device).eval(), list(pipeline)
 
 
-def _pool(root, n, size):
+def pool_of(root, n, size):
     """A TargetPool of n images (RGB noise over class blocks) with a fresh label store."""
     from PIL import Image
 
@@ -156,18 +156,19 @@ def _select_rows(model, pool, pipeline, device, setting, n):
     return rows
 
 
-def _adamcu_row(model, pool, pipeline, device, n, tiny):
-    from mmengine.dataset import pseudo_collate
+def adamcu_setup(model, pool, pipeline, budget=dict(ratio=0.05)):
+    """An AdaptiveSamplingHook (ADA-MCU, pi_high 1.0, pi_low 0.1, gamma 0.5) set up as
+    before_train sets it up from a runner, the pool's target samples and a stand-in runner
+    (model + message hub): ``hook._buy(runner, samples, iteration)`` buys from all of them."""
     from mmengine.logging import MessageHub
     from mmengine.structures import PixelData
     from mmseg.registry import HOOKS
     from mmseg.structures import SegDataSample
 
-    from mmseg_ext.hooks.inference import PoolImages, label_size_outputs
+    from mmseg_ext.hooks.inference import PoolImages
     hook = HOOKS.build(dict(type='AdaptiveSamplingHook', strategy=dict(type='ADA-MCU'),
-                            budget=dict(ratio=0.05), pi_high=1.0, pi_low=0.1, gamma=0.5,
+                            budget=budget, pi_high=1.0, pi_low=0.1, gamma=0.5,
                             require_spent=False, pool_pipeline=pipeline))
-    # what before_train sets up from a runner
     hook.pool = pool
     hook._check_budget()
     hook.sampler = hook.strategy.sampler(hook.budget_pixels, hook.pi_high, hook.pi_low, 1)
@@ -180,6 +181,14 @@ def _adamcu_row(model, pool, pipeline, device, n, tiny):
         sample.gt_sem_seg = PixelData(data=torch.full((1, 4, 4), 255, dtype=torch.uint8))
         samples.append(sample)
     runner = SimpleNamespace(model=model, message_hub=MessageHub.get_current_instance())
+    return hook, samples, runner
+
+
+def _adamcu_row(model, pool, pipeline, device, n, tiny):
+    from mmengine.dataset import pseudo_collate
+
+    from mmseg_ext.hooks.inference import label_size_outputs
+    hook, samples, runner = adamcu_setup(model, pool, pipeline)
     indices = list(range(n))
     with torch.no_grad():  # warm-up of the pass; not timed
         label_size_outputs(model, pseudo_collate([hook.images[i] for i in (
@@ -214,11 +223,11 @@ def run(device='cpu', tiny=False, images=None, threads=None):
     n = images or 2
     if n < 1:
         raise ValueError(f'images must be >= 1, got {n}')
-    model, pipeline = _model(setting['config'], device)
+    model, pipeline = model_of(setting['config'], device)
     common = dict(device=device, images=n, size='x'.join(map(str, setting['size'])),
                   threads=torch.get_num_threads())
     with tempfile.TemporaryDirectory(prefix='bench_selection_round-') as root:
-        pool = _pool(root, n, setting['size'])
+        pool = pool_of(root, n, setting['size'])
         rows = _select_rows(model, pool, pipeline, device, setting, n)
         rows.append(_adamcu_row(model, pool, pipeline, device, n, tiny))
     return [dict(common, **row) for row in rows]

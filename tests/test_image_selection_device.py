@@ -117,3 +117,40 @@ def _rounds(pool, strategy, budget, wrap=lambda x: x):
 def test_cpu_picks_are_those_of_the_code_before(tmp_path, name):
     digests = _rounds(_pool(tmp_path), *CASES[name])
     assert digests == EXPECTED[name]
+
+
+class DeviceBound(torch.Tensor):
+    """Logits that stand for logits on an accelerator: moving a floating tensor of at least
+    `limit` elements computed from them to the CPU (.cpu(), .numpy(), .tolist(), .to('cpu'))
+    raises. Bool / integer results (pick masks, indices, pseudo classes) may leave."""
+    limit = None
+    moved = []
+    seen = 0  # calls made on such tensors (the wrapping took effect)
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        cls.seen += 1
+        name = getattr(func, '__name__', '')
+        if name in ('cpu', 'numpy', 'tolist', 'to', '__array__') and args:
+            t = args[0]
+            to_cpu = name != 'to' or any(
+                (isinstance(a, (str, torch.device)) and torch.device(a).type == 'cpu')
+                for a in (*args[1:], kwargs.get('device')) if a is not None)
+            if to_cpu and isinstance(t, torch.Tensor) and t.is_floating_point() and \
+                    t.numel() >= cls.limit:
+                cls.moved.append((name, tuple(t.shape)))
+                raise AssertionError(f'.{name}() of a {tuple(t.shape)} float map computed from '
+                                     'the logits: it would leave the device')
+        return super().__torch_function__(func, types, args, kwargs)
+
+
+@pytest.mark.parametrize('name', sorted(CASES))
+def test_only_masks_leave_the_logits_device(tmp_path, name):
+    """Scores and picks are computed where the logits are: with logits that refuse to move
+    their float maps to the CPU, a pick still gives the same deltas (the code before this
+    change moved the logits to the CPU first: logits.float().cpu())."""
+    DeviceBound.limit, DeviceBound.moved, DeviceBound.seen = H * W, [], 0
+    wrap = lambda x: x.as_subclass(DeviceBound)  # noqa: E731
+    assert _rounds(_pool(tmp_path), *CASES[name], wrap=wrap) == EXPECTED[name]
+    assert DeviceBound.seen > 0 and DeviceBound.moved == []

@@ -18,7 +18,7 @@ from ..active.adamcu import check_thresholds
 from ..active.checks import check_int, check_real
 from ..active.label_store import IGNORE
 from ..active.strategies import Budget, build_strategy
-from .inference import PoolImages, label_size_outputs
+from .inference import PoolImages, label_size_outputs, to_numpy
 from .rounds import Schedule, unwrap
 from .target_pool import DEFAULT_PIPELINE, TargetPool, seeded_generator
 
@@ -253,13 +253,17 @@ class AdaptiveSamplingHook(Hook):
         rels = [self.pool.rel(self.pool.infos[i]) for i in indices]
         H = max(sizes[i][0] for i in indices)
         W = max(sizes[i][1] for i in indices)
-        u = torch.zeros(len(indices), H, W)
-        blocked = torch.ones(len(indices), H, W, dtype=torch.bool)  # padding is never bought
+        # the uncertainty and the draw stay on the model's device; only the bought pixels'
+        # indices come back (the draw: a seeded CPU generator, moved; see AdaptiveSampler)
+        device = main[0].device
+        u = torch.zeros(len(indices), H, W, device=device)
+        # padding is never bought
+        blocked = torch.ones(len(indices), H, W, dtype=torch.bool, device=device)
         for row, (i, rel, m, a) in enumerate(zip(indices, rels, main, aux)):
             h, w = sizes[i]
             u[row, :h, :w] = self.strategy.score(m[None].float(), a[None].float(),
-                                                 self.gamma)[0].cpu()
-            blocked[row, :h, :w] = torch.from_numpy(self._blocked(rel))
+                                                 self.gamma)[0]
+            blocked[row, :h, :w] = torch.from_numpy(self._blocked(rel)).to(device)
         generator = seeded_generator(self.seed, iteration)
         phase = self.sampler.phase
         picked = self.sampler.select(u, blocked, generator)
@@ -271,9 +275,12 @@ class AdaptiveSamplingHook(Hook):
                       "budget cannot be bought (decay_every='epoch', a decay closer to 1 or a "
                       'lower pi_low avoids it)', logger='current', level=30)
             self._warned_medium = True
+        # (row, y, x) of every bought pixel, row-major as np.flatnonzero per image gave them
+        where = to_numpy(picked.nonzero())
         for row, (i, rel) in enumerate(zip(indices, rels)):
             h, w = sizes[i]
-            flat = np.flatnonzero(picked[row, :h, :w].numpy())
+            mine = where[where[:, 0] == row]
+            flat = mine[:, 1] * w + mine[:, 2]
             if flat.size:
                 gt = self.pool.ground_truth(rel)
                 old = self._pending.get(rel, (np.zeros(0, np.int64), np.zeros(0, np.uint8)))
