@@ -46,6 +46,15 @@ class AdaptiveSamplingHook(Hook):
     are used from the next load of the image, a warning says so). The segmentor's `pi_high`
     follows the sampler's (its anchors are the high group of the current threshold).
 
+    Cost: the purchase is one eval-mode pass over the batch's target images plus the rest
+    (uncertainty, draw, labels), which stays on the model's device; only the bought pixels'
+    indices come to the CPU (the draw uses a seeded CPU generator and moves, so CUDA buys the
+    pixels the CPU buys up to float rounding of u). The pass is not the training forward's:
+    Algorithm 1 buys (steps 6-10) before the losses of the same iteration (step 15) and the
+    bought pixels are label-resolution pixels (the store's unit, comparable with every other
+    method), while the training forward runs after this hook on the batch's resized input.
+    benchmarks/bench_selection_round.py measures purchase / pass.
+
     Args:
         strategy: dict(type='ADA-MCU', decay=0.9, high_fraction=0.5, medium_fraction=0.5,
             adaptive_sampling=True, decay_every=1) (mmseg_ext.active.strategies.adamcu).
