@@ -7,6 +7,7 @@ import importlib.util
 import os.path as osp
 
 import numpy as np
+import pytest
 import torch
 from runner_utils import REPO
 from test_image_selection_device import DeviceBound
@@ -23,9 +24,9 @@ def _bench():
     return module
 
 
-def _buy_twice(tmp_path, wrap=False):
+def _buy_twice(tmp_path, wrap=False, device='cpu'):
     bench = _bench()
-    model, pipeline = bench.model_of(bench.TINY['config'], 'cpu')
+    model, pipeline = bench.model_of(bench.TINY['config'], device)
     pool = bench.pool_of(str(tmp_path), 3, bench.TINY['size'])
     hook, samples, runner = bench.adamcu_setup(model, pool, pipeline, budget=dict(ratio=0.2))
     if wrap:  # the heads' outputs refuse to move their float maps to the CPU
@@ -56,3 +57,14 @@ def test_only_bought_indices_leave_the_device(tmp_path):
         digest, bought = _buy_twice(tmp_path, wrap=True)
     assert DeviceBound.seen > 0 and DeviceBound.moved == []
     assert bought > 0 and digest == EXPECTED
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+def test_cuda_purchase(tmp_path):
+    """On CUDA the purchase runs on the device and buys (u may differ from the CPU's by float
+    rounding, so the pixels may too)."""
+    (tmp_path / 'a').mkdir()
+    (tmp_path / 'b').mkdir()
+    _, bought_cpu = _buy_twice(tmp_path / 'a')
+    _, bought_cuda = _buy_twice(tmp_path / 'b', device='cuda')
+    assert bought_cuda > 0 and abs(bought_cuda - bought_cpu) <= 0.05 * bought_cpu

@@ -154,3 +154,24 @@ def test_only_masks_leave_the_logits_device(tmp_path, name):
     wrap = lambda x: x.as_subclass(DeviceBound)  # noqa: E731
     assert _rounds(_pool(tmp_path), *CASES[name], wrap=wrap) == EXPECTED[name]
     assert DeviceBound.seen > 0 and DeviceBound.moved == []
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+@pytest.mark.parametrize('name', sorted(CASES))
+def test_cuda_picks(tmp_path, name):
+    """On CUDA: the same budget bought; RAND draws the CPU's numbers, so its picks are the
+    CPU's bit for bit (other scores may differ from the CPU's by float rounding)."""
+    digests, rows = [], []
+    for device, sub in (('cpu', 'a'), ('cuda', 'b')):
+        (tmp_path / sub).mkdir()
+        pool = _pool(tmp_path / sub)
+        hook = _hook(pool, *CASES[name])
+        deltas = {}
+        for index in range(len(pool)):
+            deltas.update(hook._pick(index, _logits(index).to(device), 0))
+        digests.append([_digest(deltas[k]) for k in sorted(deltas)])
+        rows.append([(deltas[k]['row']['units'], deltas[k]['row']['pixels'])
+                     for k in sorted(deltas)])
+    assert rows[0] == rows[1] or name.startswith('RIPU-Rect') or 'Superpixel' in name
+    if name.startswith('RAND'):
+        assert digests[0] == digests[1]
