@@ -177,13 +177,15 @@ def uncertainty(main_logits, aux_logits, gamma):
     dtype = torch.promote_types(main.dtype, aux.dtype)
     log_p = torch.log_softmax(main.to(dtype), 1)
     p = log_p.exp()
-    pos = p > 0  # 0 * log 0 = 0 also for -inf logits
-    ent = -torch.where(pos, p * log_p, 0).sum(1) / math.log(C)
+    zero = ~(p > 0)  # 0 * log 0 = 0 also for -inf logits
+    # in place where the values allow it (full-size maps: fewer temporaries); the same
+    # operations on the same values as torch.where(p > 0, p * log_p, 0), so the same bits
+    ent = (p * log_p).masked_fill_(zero, 0).sum(1).neg_().div_(math.log(C))
     if gamma == 0:
         return ent
     log_q = torch.log_softmax(aux.to(dtype), 1)
-    kl = torch.where(pos, p * (log_p - log_q), 0).sum(1).clamp_min(0)
-    return ent + gamma * kl
+    kl = log_p.sub_(log_q).mul_(p).masked_fill_(zero, 0).sum(1).clamp_min_(0)
+    return ent.add_(kl.mul_(gamma))
 
 
 def uncertainty_groups(u, pi_high, pi_low):

@@ -42,8 +42,9 @@ generator=None)``  -> (labels (H, W) long, clicks int)
     ``h * W + w`` (drawn in every mode; only some are used); ``scores`` (rows, cols): the patch
     entropies (also computed for 'random', for display).
 
-Randomness: everything is drawn from ``generator`` (torch's global generator when None), in a
-fixed order: first the points of every patch (one ``torch.rand`` over (patches, patch pixels),
+Randomness: everything is drawn from ``generator`` (torch's global generator of prob's device
+when None) on the generator's device and moved to prob's (a CPU generator draws the same
+numbers whatever device prob is on), in a fixed order: first the points of every patch (one ``torch.rand`` over (patches, patch pixels),
 the N largest of each row), then, for 'random', the patches. The same seed therefore puts the
 same points in every patch whatever ``k``, ``selection`` or ``pseudo`` is, so runs that differ
 only in those options are paired. No Python loop over patches or points.
@@ -158,6 +159,12 @@ def _sum_plogp(prob, workers=1):
     return out
 
 
+def _rand(shape, generator, device):
+    """U[0, 1) drawn on the generator's device (prob's when None), then moved to prob's."""
+    at = generator.device if generator is not None else device
+    return torch.rand(shape, generator=generator, device=at).to(device)
+
+
 def acquire(prob, gt, k, points_per_patch, grid, selection='entropy', pseudo='points',
             generator=None):
     """Sec. 3.2, Eq. (6): the weak labels of one target image and what they cost (see the
@@ -175,7 +182,7 @@ def acquire(prob, gt, k, points_per_patch, grid, selection='entropy', pseudo='po
     scores = patch_entropy(prob, grid)
     with torch.no_grad(), one_intraop_thread(device):  # mid-sized ops: one thread each
         # N distinct points per patch: the N largest of one uniform draw per (patch, pixel)
-        draw = torch.rand((num_patches, ph * pw), generator=generator, device=device)
+        draw = _rand((num_patches, ph * pw), generator, device)
         local = draw.topk(points_per_patch, dim=1, sorted=False).indices
         patch = torch.arange(num_patches, device=device)
         corner = (patch // cols) * (ph * width) + (patch % cols) * pw  # top-left pixel
@@ -184,7 +191,7 @@ def acquire(prob, gt, k, points_per_patch, grid, selection='entropy', pseudo='po
             # ties to the lower patch index: a stable descending sort
             patches = torch.sort(scores.flatten(), descending=True, stable=True).indices[:k]
         else:
-            patches = torch.rand(num_patches, generator=generator, device=device).topk(k).indices
+            patches = _rand((num_patches,), generator, device).topk(k).indices
         selected = torch.zeros(num_patches, dtype=torch.bool, device=device)
         selected[patches] = True
 

@@ -7,7 +7,7 @@ from mmengine.utils import ProgressBar
 from mmseg.registry import HOOKS
 
 from ..active.strategies import Budget, build_strategy, strategy_config
-from .inference import check_classes, label_size_logits, weights_of
+from .inference import check_classes, label_size_logits, model_device, to_numpy, weights_of
 from .rounds import Schedule, SelectionRounds, unwrap
 from .target_pool import DEFAULT_PIPELINE, TargetPool, seeded_generator
 
@@ -21,6 +21,12 @@ class ActiveSelectionHook(Hook):
     does), the strategy picks units per image under the per-round budget, and the active-label
     store buys their ground truth; the data-loader workers read the new label files. Logged: round,
     labelled fraction, pixels and units bought, class histogram of bought pixels, seconds.
+
+    Scores, picks and pseudo labels are computed on the model's device (the logits stay where
+    the model made them; the image's blocked map goes there); only the pick masks (bool) and
+    pseudo classes (uint8) come back to the CPU for the store. Randomised strategies draw from
+    a seeded CPU generator (crc32 of seed, round, image) and move the draw to the device, so a
+    pick on CUDA uses the numbers a CPU pick uses (the scores may differ by float rounding).
 
     Args:
         select_iters: iterations (completed updates) at which to select; one round each.
@@ -124,18 +130,22 @@ class ActiveSelectionHook(Hook):
                            f'with {self.strategy.name}')
         progress = ProgressBar(len(pool))
         deltas = {}
+        device = model_device(model)
         with weights_of(model, self.score_checkpoint if self.strategy.needs_logits else None):
             for batch in pool.loader(self.pool_pipeline, self.batch_size, self.num_workers):
                 if self.strategy.needs_logits:
                     logits = label_size_logits(model, batch)
                 else:  # e.g. random: only the label size matters
-                    logits = [torch.empty((0, *pool.sizes[i])) for i in batch['index']]
+                    logits = [torch.empty((0, *pool.sizes[i]), device=device)
+                              for i in batch['index']]
                 for index, image_logits in zip(batch['index'], logits):
                     deltas.update(self._pick(index, image_logits, round_index))
                     progress.update()
         return deltas
 
     def _pick(self, index, logits, round_index):
+        """{rel: store delta} of one image: the strategy picks on the logits' device; the
+        pick masks (and POINT-ENT's uint8 pseudo classes) are all that come to the CPU."""
         pool = self.pool
         info = pool.infos[index]
         rel = pool.rel(info)
@@ -146,11 +156,12 @@ class ActiveSelectionHook(Hook):
                              f'match the label size {(h, w)} of {info["gt_seg_map_path"]}')
         image = pool.image(info, h, w) if self.strategy.needs_image else None
         count = self.strategy.units_per_round(h, w, self.budget)
-        pick = self.strategy.select(logits.float().cpu(), count, blocked=torch.from_numpy(blocked),
+        pick = self.strategy.select(logits.float(), count,
+                                    blocked=torch.from_numpy(blocked).to(logits.device),
                                     image=image,
                                     generator=seeded_generator(self.seed, round_index, rel))
-        pseudo = None if pick.pseudo is None else pick.pseudo.to(torch.uint8).numpy()
-        return {rel: pool.store.delta(rel, pick.labelled.numpy(), pick.blocked.numpy(),
+        pseudo = None if pick.pseudo is None else to_numpy(pick.pseudo.to(torch.uint8))
+        return {rel: pool.store.delta(rel, to_numpy(pick.labelled), to_numpy(pick.blocked),
                                       pick.units, pseudo=pseudo)}
 
     def before_save_checkpoint(self, runner, checkpoint):

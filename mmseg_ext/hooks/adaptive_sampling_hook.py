@@ -18,7 +18,7 @@ from ..active.adamcu import check_thresholds
 from ..active.checks import check_int, check_real
 from ..active.label_store import IGNORE
 from ..active.strategies import Budget, build_strategy
-from .inference import PoolImages, label_size_outputs
+from .inference import PoolImages, label_size_outputs, to_numpy
 from .rounds import Schedule, unwrap
 from .target_pool import DEFAULT_PIPELINE, TargetPool, seeded_generator
 
@@ -45,6 +45,15 @@ class AdaptiveSamplingHook(Hook):
     pipeline without random crops (resize and flip are mapped; with a crop the bought labels
     are used from the next load of the image, a warning says so). The segmentor's `pi_high`
     follows the sampler's (its anchors are the high group of the current threshold).
+
+    Cost: the purchase is one eval-mode pass over the batch's target images plus the rest
+    (uncertainty, draw, labels), which stays on the model's device; only the bought pixels'
+    indices come to the CPU (the draw uses a seeded CPU generator and moves, so CUDA buys the
+    pixels the CPU buys up to float rounding of u). The pass is not the training forward's:
+    Algorithm 1 buys (steps 6-10) before the losses of the same iteration (step 15) and the
+    bought pixels are label-resolution pixels (the store's unit, comparable with every other
+    method), while the training forward runs after this hook on the batch's resized input.
+    benchmarks/bench_selection_round.py measures purchase / pass.
 
     Args:
         strategy: dict(type='ADA-MCU', decay=0.9, high_fraction=0.5, medium_fraction=0.5,
@@ -253,13 +262,17 @@ class AdaptiveSamplingHook(Hook):
         rels = [self.pool.rel(self.pool.infos[i]) for i in indices]
         H = max(sizes[i][0] for i in indices)
         W = max(sizes[i][1] for i in indices)
-        u = torch.zeros(len(indices), H, W)
-        blocked = torch.ones(len(indices), H, W, dtype=torch.bool)  # padding is never bought
+        # the uncertainty and the draw stay on the model's device; only the bought pixels'
+        # indices come back (the draw: a seeded CPU generator, moved; see AdaptiveSampler)
+        device = main[0].device
+        u = torch.zeros(len(indices), H, W, device=device)
+        # padding is never bought
+        blocked = torch.ones(len(indices), H, W, dtype=torch.bool, device=device)
         for row, (i, rel, m, a) in enumerate(zip(indices, rels, main, aux)):
             h, w = sizes[i]
             u[row, :h, :w] = self.strategy.score(m[None].float(), a[None].float(),
-                                                 self.gamma)[0].cpu()
-            blocked[row, :h, :w] = torch.from_numpy(self._blocked(rel))
+                                                 self.gamma)[0]
+            blocked[row, :h, :w] = torch.from_numpy(self._blocked(rel)).to(device)
         generator = seeded_generator(self.seed, iteration)
         phase = self.sampler.phase
         picked = self.sampler.select(u, blocked, generator)
@@ -271,9 +284,12 @@ class AdaptiveSamplingHook(Hook):
                       "budget cannot be bought (decay_every='epoch', a decay closer to 1 or a "
                       'lower pi_low avoids it)', logger='current', level=30)
             self._warned_medium = True
+        # (row, y, x) of every bought pixel, row-major as np.flatnonzero per image gave them
+        where = to_numpy(picked.nonzero())
         for row, (i, rel) in enumerate(zip(indices, rels)):
             h, w = sizes[i]
-            flat = np.flatnonzero(picked[row, :h, :w].numpy())
+            mine = where[where[:, 0] == row]
+            flat = mine[:, 1] * w + mine[:, 2]
             if flat.size:
                 gt = self.pool.ground_truth(rel)
                 old = self._pending.get(rel, (np.zeros(0, np.int64), np.zeros(0, np.uint8)))

@@ -99,6 +99,19 @@ def _same_geometry(a, b):
     return all(tuple(a.get(k) or ()) == tuple(b.get(k) or ()) for k in keys)
 
 
+def model_device(model) -> torch.device:
+    """The device of the model's first parameter (or buffer); the CPU for none."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return torch.device('cpu')
+
+
+def to_numpy(mask: torch.Tensor):
+    """A (small-dtype) map as a numpy array on the CPU: the one place where an acquisition
+    result leaves its device (pick masks, pseudo classes, bought indices)."""
+    return mask.detach().cpu().numpy()
+
+
 def checkpoint_state(path: str) -> dict:
     """The model state dict of an mmengine checkpoint file (CPU, memory-mapped)."""
     checkpoint = torch.load(path, map_location='cpu', mmap=True, weights_only=True)

@@ -63,12 +63,14 @@ class PointEnt(ImageStrategy):
         o, s = self.options, self.options['stride']
         H, W = logits.shape[1:]
         self.units_per_round(H, W)
+        device = logits.device  # everything on it; the draws come from `generator`'s device
         prob = torch.softmax(logits.float(), 0)[:, ::s, ::s].contiguous()
-        no_gt = torch.full(prob.shape[1:], IGNORE, dtype=torch.long)  # the store buys the gt
+        # the store buys the gt
+        no_gt = torch.full(prob.shape[1:], IGNORE, dtype=torch.long, device=device)
         got = point_ent.acquire(prob, no_gt, o['k'], o['points_per_patch'], tuple(o['grid']),
                                 o['selection'], o['pseudo'], generator)
-        oracle = torch.zeros((H, W), dtype=torch.bool)
+        oracle = torch.zeros((H, W), dtype=torch.bool, device=device)
         oracle[::s, ::s] = got.oracle
-        pseudo = torch.full((H, W), IGNORE, dtype=torch.long)
+        pseudo = torch.full((H, W), IGNORE, dtype=torch.long, device=device)
         pseudo[::s, ::s] = torch.where(got.pseudo, got.labels, IGNORE)
         return Pick(oracle, blocked | oracle, got.clicks, got.patches, pseudo)
