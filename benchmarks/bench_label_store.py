@@ -12,17 +12,23 @@ on a score that is high near class boundaries (region impurity) plus noise, buyi
 rounds.
 
 Both implementations run on the same ground truth and picks: `after` (this worktree) and
-`before` (the store of commit ae49e50, loaded from `git show`; --no-baseline to skip),
+`before` (the store of commit --baseline, default e371b40 = main before the label-file records;
+ae49e50 = the store at the issue's filing; loaded from `git show`; --no-baseline to skip),
 interleaved step by step (initialise, each round, each rollback), so the ratio is measured in
 the same run under the same load. Wall times per step, and the process's CPU time (all threads:
 `after` makes a round's files in background threads while deltas go on) over the state reads,
-deltas and commits. os.sync() runs (untimed) before each
+deltas and commits, and the time spent in fsync/syncfs (of the durable commit: what a disk
+without write-back latency would not cost). os.sync() runs (untimed) before each
 commit and rollback so neither pays for the other's dirty pages. Bytes on disk per image: the
 sizes of the store's files after the rounds (and the 4 KiB blocks they take), divided by images.
 The machine's load average is printed: timings on a shared machine vary.
 
     python benchmarks/bench_label_store.py [--images 200] [--size 1024x2048] [--rounds 5]
         [--scenes 4] [--region-fraction 0.01] [--k 1] [--pixel-fraction 0.002] [--dir /tmp]
+        [--baseline e371b40 | --no-baseline]
+
+`run(tiny)` gives the rows of benchmarks/bench_real_scale.py's table (--tiny: 20 images of
+256x512).
 """
 import argparse
 import importlib.util
@@ -41,12 +47,24 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from mmseg_ext import fileio  # noqa: E402
 from mmseg_ext.active import label_store  # noqa: E402
 from mmseg_ext.active.label_store import ActiveLabelStore  # noqa: E402
 from mmseg_ext.active.select import greedy_select  # noqa: E402
 from mmseg_ext.datasets.synthshift_generator import render_sample  # noqa: E402
 
-BASELINE = 'ae49e50'
+BASELINE = 'e371b40'  # main's store before the records in the label files
+SYNC = [0.]  # seconds in fsync / syncfs (all threads; the store syncs in the caller's)
+
+
+def _timed(fn):
+    def timed(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            SYNC[0] += time.perf_counter() - t0
+    return timed
 
 
 def parse_size(text):
@@ -58,9 +76,10 @@ def parse_size(text):
     return (h, w) if h >= 8 and w >= 8 else None
 
 
-def load_baseline(tmp):
-    """ActiveLabelStore of commit BASELINE (its file, imported inside mmseg_ext.active)."""
-    source = subprocess.run(['git', '-C', REPO, 'show', f'{BASELINE}:mmseg_ext/active/label_store.py'],
+def load_baseline(tmp, commit=BASELINE):
+    """ActiveLabelStore of `commit` (its one-file label_store.py, imported inside
+    mmseg_ext.active)."""
+    source = subprocess.run(['git', '-C', REPO, 'show', f'{commit}:mmseg_ext/active/label_store.py'],
                             capture_output=True, text=True, check=True).stdout
     path = osp.join(tmp, 'label_store_baseline.py')
     with open(path, 'w') as fh:
@@ -140,13 +159,13 @@ def disk_bytes(root):
 
 def part_bytes(root):
     out = {}
-    for sub in ('labels', 'state', 'rounds'):
-        out[sub] = disk_bytes(osp.join(root, sub))[0]
+    for sub in ('labels', 'state', 'rounds'):  # no state/ in this version's stores
+        out[sub] = disk_bytes(osp.join(root, sub))[0] if osp.isdir(osp.join(root, sub)) else 0
     out['ledger'] = os.path.getsize(osp.join(root, 'ledger.jsonl'))
     return out
 
 
-def run(cls, root, items, picks, scenes, rounds, t):
+def run_store(cls, root, items, picks, scenes, rounds, t):
     """One implementation, step by step (a generator: main interleaves the implementations
     step by step, so both see the same load); times (seconds, totals over images) go to `t`:
     wall time per step, and the CPU time of the process (all its threads: the store's
@@ -155,7 +174,8 @@ def run(cls, root, items, picks, scenes, rounds, t):
     store = cls(root)
     t0 = time.perf_counter()
     store.initialise(items)
-    t.update(initialise=time.perf_counter() - t0, state=0., delta=0., commit=0., cpu=0.)
+    t.update(initialise=time.perf_counter() - t0, state=0., delta=0., commit=0., cpu=0.,
+             sync=0.)
     yield
     for r in range(rounds):
         deltas = {}
@@ -170,10 +190,11 @@ def run(cls, root, items, picks, scenes, rounds, t):
             t['delta'] += time.perf_counter() - t1
         t['cpu'] += time.process_time() - c0
         os.sync()
-        c0, t0 = time.process_time(), time.perf_counter()
+        c0, t0, s0 = time.process_time(), time.perf_counter(), SYNC[0]
         store.commit_round(r, 100 * (r + 1), deltas, strategy='bench')
         t['commit'] += time.perf_counter() - t0
         t['cpu'] += time.process_time() - c0
+        t['sync'] += SYNC[0] - s0
         yield
     t['disk'] = disk_bytes(root)
     t['parts'] = part_bytes(root)
@@ -189,7 +210,8 @@ def run(cls, root, items, picks, scenes, rounds, t):
     t['rollback_rest'] = time.perf_counter() - t0
 
 
-def main(argv=None):
+def parse(argv):
+    """The options, or a one-line error."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--images', type=int, default=200)
     p.add_argument('--size', default='1024x2048', help='HxW (default 1024x2048)')
@@ -201,7 +223,9 @@ def main(argv=None):
                    '(4k+1)^2 blocked (default 1, as RIPU-RA)')
     p.add_argument('--pixel-fraction', type=float, default=0.002,
                    help='of each image bought per round as single pixels')
-    p.add_argument('--no-baseline', action='store_true', help=f'skip the {BASELINE} store')
+    p.add_argument('--baseline', default=BASELINE,
+                   help=f'the commit whose store runs beside this one (default {BASELINE})')
+    p.add_argument('--no-baseline', action='store_true', help='no baseline store')
     p.add_argument('--dir', default=None, help='where to put the stores (its filesystem matters)')
     args = p.parse_args(argv)
     bad = [f'--{k} {v!r}: expected an int >= 1' for k, v in
@@ -211,73 +235,114 @@ def main(argv=None):
             if not 0 <= v <= 0.05]
     if args.k < 1:
         bad.append(f'--k {args.k}: expected an int >= 1')
-    size = parse_size(args.size)
-    if size is None:
+    args.shape = parse_size(args.size)
+    if args.shape is None:
         bad.append(f'--size {args.size!r}: expected HxW, e.g. 1024x2048, both >= 8')
     if args.rounds < 2:
         bad.append(f'--rounds {args.rounds}: expected at least 2 (one is rolled back alone)')
-    if bad:
-        print(f'error: {bad[0]}', file=sys.stderr)
-        return 2
+    return args, (bad[0] if bad else None)
+
+
+def measure(args):
+    """Run the implementations (see the module docstring); returns (results {name: times},
+    facts about the run)."""
     scenes = min(args.scenes, args.images)
     root = tempfile.mkdtemp(prefix='bench_label_store_', dir=args.dir)
+    saved = os.fsync, fileio._syncfs
+    os.fsync, fileio._syncfs = _timed(os.fsync), _timed(fileio._syncfs)
     try:
         load = os.getloadavg()
         impls = {'after': ActiveLabelStore}
         if not args.no_baseline:
-            impls = {'before': load_baseline(root), **impls}
-        items, gts = make_gt(root, args.images, scenes, size)
+            impls = {'before': load_baseline(root, args.baseline), **impls}
+        items, gts = make_gt(root, args.images, scenes, args.shape)
         picks = [make_picks(gt, args.rounds, args.region_fraction, args.pixel_fraction, s,
                             args.k) for s, gt in enumerate(gts)]
         bought = np.mean([sum(b.sum() for b, _ in pk) for pk in picks]) / gts[0].size
         blocked = np.mean([sum(bl.sum() for _, bl in pk) for pk in picks]) / gts[0].size
         results = {name: {} for name in impls}
-        steps = [run(cls, osp.join(root, f'store_{name}'), items, picks, scenes, args.rounds,
-                     results[name]) for name, cls in impls.items()]
+        steps = [run_store(cls, osp.join(root, f'store_{name}'), items, picks, scenes,
+                           args.rounds, results[name]) for name, cls in impls.items()]
         while steps:  # one step of each in turn
             steps = [s for s in steps if next(s, StopIteration) is not StopIteration]
-        results = {name: (t, t['labels']) for name, t in results.items()}
         if 'before' in results:  # the labels the model trains on are the same
-            for rel in results['after'][1]:
-                for a, b in zip(results['before'][1][rel], results['after'][1][rel]):
+            for rel in results['after']['labels']:
+                for a, b in zip(results['before']['labels'][rel],
+                                results['after']['labels'][rel]):
                     assert all(np.array_equal(x, y) for x, y in zip(np.atleast_1d(a),
                                                                      np.atleast_1d(b)))
-        h, w = size
-        n, r = args.images, args.rounds
-        print(f'{n} images of {h}x{w}, {r} rounds, {scenes} scenes; per round {bought / r:.2%} '
-              f'of each image bought, {blocked / r:.2%} blocked (k={args.k} squares, '
-              f'{args.pixel_fraction:.2%} single pixels); {root}')
-        print(f'OMP_NUM_THREADS={os.environ.get("OMP_NUM_THREADS", "unset")}, store threads '
-              f'{label_store._threads()}')
-        print(f'load average before {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, after '
-              f'{" ".join(f"{v:.2f}" for v in os.getloadavg())} on {os.cpu_count()} CPUs')
-        rows = [('state read', 'state', n * r), ('delta', 'delta', n * r),
-                ('durable commit', 'commit', n * r), ('rollback 1 round', 'rollback1', n),
-                (f'rollback {r - 1} rounds', 'rollback_rest', n),
-                ('initialise', 'initialise', n)]
-        head = ''.join(f'{k:>12s}' for k in results) + ('    ratio' if len(results) > 1 else '')
-        print(f'{"ms per image (per round)":30s}{head}')
-        for label, key, per in rows:
-            vals = [results[k][0][key] / per * 1e3 for k in results]
-            ratio = f'  {vals[0] / vals[1]:6.1f}x' if len(vals) > 1 else ''
-            print(f'{label:30s}' + ''.join(f'{v:12.2f}' for v in vals) + ratio)
-        for label, keys in (('delta + commit', ('delta', 'commit')),
-                            ('state + delta + commit', ('state', 'delta', 'commit')),
-                            ('  the same, CPU time', ('cpu',))):
-            dc = [sum(results[k][0][key] for key in keys) / (n * r) * 1e3 for k in results]
-            print(f'{label:30s}' + ''.join(f'{v:12.2f}' for v in dc)
-                  + (f'  {dc[0] / dc[1]:6.1f}x' if len(dc) > 1 else ''))
-        print(f'{"KB per image after " + str(r) + " rounds":30s}')
-        for part in ('labels', 'state', 'rounds', 'ledger'):
-            vals = [results[k][0]['parts'][part] / n / 1e3 for k in results]
-            print(f'{"  " + part:30s}' + ''.join(f'{v:12.1f}' for v in vals))
-        for label, idx in (('  total (file sizes)', 0), ('  total (4 KiB blocks)', 1)):
-            vals = [results[k][0]['disk'][idx] / n / 1e3 for k in results]
-            ratio = f'  {vals[0] / vals[1]:6.1f}x' if len(vals) > 1 else ''
-            print(f'{label:30s}' + ''.join(f'{v:12.1f}' for v in vals) + ratio)
+        facts = dict(root=root, scenes=scenes, bought=bought, blocked=blocked, load=load,
+                     load_after=os.getloadavg())
+        return results, facts
     finally:
+        os.fsync, fileio._syncfs = saved
         shutil.rmtree(root, ignore_errors=True)
+
+
+ROWS = (('state read', ('state',)), ('delta', ('delta',)), ('durable commit', ('commit',)),
+        ('  of which fsync/syncfs', ('sync',)), ('delta + commit', ('delta', 'commit')),
+        ('delta + commit, no fsync', ('delta', 'commit', '-sync')),
+        ('state + delta + commit', ('state', 'delta', 'commit')),
+        ('  the same, CPU time', ('cpu',)))
+
+
+def per_image(t, keys, n):
+    """ms per image (per round) of the sum of `keys` ('-key': minus) in `t`."""
+    return sum(-t[k[1:]] if k.startswith('-') else t[k] for k in keys) / n * 1e3
+
+
+def main(argv=None):
+    args, error = parse(argv)
+    if error:
+        print(f'error: {error}', file=sys.stderr)
+        return 2
+    results, facts = measure(args)
+    (h, w), n, r = args.shape, args.images, args.rounds
+    print(f'{n} images of {h}x{w}, {r} rounds, {facts["scenes"]} scenes; per round '
+          f'{facts["bought"] / r:.2%} of each image bought, {facts["blocked"] / r:.2%} blocked '
+          f'(k={args.k} squares, {args.pixel_fraction:.2%} single pixels); {facts["root"]}')
+    print(f'OMP_NUM_THREADS={os.environ.get("OMP_NUM_THREADS", "unset")}, store threads '
+          f'{label_store._threads()}'
+          + ('' if args.no_baseline else f'; before = {args.baseline}, after = this tree'))
+    load, load1 = facts['load'], facts['load_after']
+    print(f'load average before {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, after '
+          f'{load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f} on {os.cpu_count()} CPUs')
+    rows = [(label, keys, n * r) for label, keys in ROWS]
+    rows += [('rollback 1 round', ('rollback1',), n),
+             (f'rollback {r - 1} rounds', ('rollback_rest',), n),
+             ('initialise', ('initialise',), n)]
+    head = ''.join(f'{k:>12s}' for k in results) + ('    ratio' if len(results) > 1 else '')
+    print(f'{"ms per image (per round)":30s}{head}')
+    for label, keys, per in rows:
+        vals = [per_image(results[k], keys, per) for k in results]
+        ratio = f'  {vals[0] / vals[1]:6.1f}x' if len(vals) > 1 and vals[1] > 0 else ''
+        print(f'{label:30s}' + ''.join(f'{v:12.2f}' for v in vals) + ratio)
+    print(f'{"KB per image after " + str(r) + " rounds":30s}')
+    for part in ('labels', 'state', 'rounds', 'ledger'):
+        vals = [results[k]['parts'][part] / n / 1e3 for k in results]
+        print(f'{"  " + part:30s}' + ''.join(f'{v:12.1f}' for v in vals))
+    for label, idx in (('  total (file sizes)', 0), ('  total (4 KiB blocks)', 1)):
+        vals = [results[k]['disk'][idx] / n / 1e3 for k in results]
+        ratio = f'  {vals[0] / vals[1]:6.1f}x' if len(vals) > 1 else ''
+        print(f'{label:30s}' + ''.join(f'{v:12.1f}' for v in vals) + ratio)
     return 0
+
+
+def run(tiny=False):
+    """Rows of benchmarks/bench_real_scale.py's table (this tree's store; --tiny: 20 images of
+    256x512, else the defaults: 200 of 1024x2048)."""
+    args, _ = parse(['--no-baseline'] + (['--images', '20', '--size', '256x512'] if tiny else []))
+    t, facts = measure(args)
+    t, n, r = t['after'], args.images, args.rounds
+    note = (f'{n} images of {args.size}, {r} rounds, load {facts["load"][0]:.1f}; '
+            f'{facts["bought"] / r:.2%} bought per round')
+    for label, keys in ROWS[:6]:
+        yield dict(section='store', item=label.strip(),
+                   time=f'{per_image(t, keys, n * r):.2f} ms/img/round', note=note)
+    yield dict(section='store', item='rollback of 1 round',
+               time=f'{per_image(t, ("rollback1",), n):.2f} ms/img', note=note)
+    yield dict(section='store', item=f'disk after {r} rounds',
+               rate=f'{t["disk"][0] / n / 1e3:.1f} KB/img', note=note)
 
 
 if __name__ == '__main__':

@@ -43,7 +43,7 @@ def _one_by_one(writes):
 
 def patch(mode, calls):
     """Set `mode`, counting flushes in `calls`; returns an undo function."""
-    saved = os.fsync, fileio._syncfs, label_store._atomic_write_many
+    saved = os.fsync, fileio._syncfs, label_store.files.atomic_write_many
     real_fsync, real_syncfs = saved[:2]
 
     def fsync(fd):
@@ -59,10 +59,10 @@ def patch(mode, calls):
         return done
     os.fsync, fileio._syncfs = fsync, syncfs
     if mode == 'per-file':
-        label_store._atomic_write_many = _one_by_one
+        label_store.files.atomic_write_many = _one_by_one
 
     def undo():
-        os.fsync, fileio._syncfs, label_store._atomic_write_many = saved
+        os.fsync, fileio._syncfs, label_store.files.atomic_write_many = saved
     return undo
 
 
@@ -117,7 +117,8 @@ def main():
             for mode in MODES:
                 times[mode].append(one(root, items, mode, calls[mode]))
         fs = 'syncfs used' if fileio._syncfs(root) else 'syncfs not used here (per-file fallback)'
-        print(f'{args.images} images of 64x128, median of {args.repeats}, {root} ({fs})')
+        print(f'{args.images} images of 64x128, median of {args.repeats}, {root} ({fs}); load '
+              f'average {" ".join(f"{v:.2f}" for v in os.getloadavg())} on {os.cpu_count()} CPUs')
         print(f'{"mode":10s} {"initialise":>11s} {"commit_round":>13s}   flushes per run '
               '(initialise; commit_round)')
         for mode in MODES:

@@ -26,6 +26,7 @@ from sweeps.results import TrialResultWriter, atomic_write_table, make_row
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = dict(num_source=4, num_target_train=3, num_target_val=2, progress=False)
+STORE_FOLDERS = ('labels',)  # the label store's per-image files (the state is in their records)
 
 
 # ----------------------------------------------------------------------------- durability
@@ -105,7 +106,7 @@ def test_label_store_writes_are_durable_and_in_commit_order(tmp_path, disk):
     store = ActiveLabelStore(tmp_path / 'active')
     store.initialise(_gt_items(tmp_path))
     root = store.root.resolve()
-    for sub in ('labels', 'state'):
+    for sub in STORE_FOLDERS:
         assert_durable(disk, root / sub / 'city' / 'img0_gtFine_labelTrainIds.png')
         assert ('fsync', str(root / sub)) in disk  # the new folder city/ is in its parent
     assert_durable(disk, root / 'index.json')
@@ -116,17 +117,15 @@ def test_label_store_writes_are_durable_and_in_commit_order(tmp_path, disk):
     store.commit_round(0, 10, {rel: store.delta(rel, bought, bought, units=1)})
     delta = assert_durable(disk, root / 'rounds' / 'round_000.npz')
     pending = assert_durable(disk, root / 'rounds' / 'round_000.pending.json')
-    label = assert_durable(disk, root / 'labels' / rel)
-    state = assert_durable(disk, root / 'state' / rel)
+    label = assert_durable(disk, root / 'labels' / rel)  # with the round's records
     done = assert_durable(disk, root / 'rounds' / 'round_000.json')
     assert_durable(disk, root / 'ledger.jsonl')
     # the delta is on disk (file and folder) before any label changes, labels before the round
-    # counts as done
+    # counts as done, and the delta file goes after that
     synced = [i for i, e in enumerate(disk) if e == ('fsync', str(root / 'rounds'))]
-    assert delta < pending < min(i for i in synced if i > pending) < min(label, state)
-    assert max(label, state) < done
-    for sub in ('labels', 'state'):  # ... and their folders too
-        assert ('fsync', str(root / sub / 'city')) in disk[max(label, state):done]
+    assert delta < pending < min(i for i in synced if i > pending) < label < done
+    assert ('fsync', str(root / 'labels' / 'city')) in disk[label:done]  # ... and its folder
+    assert done < disk.index(('unlink', str(root / 'rounds' / 'round_000.npz')))
 
 
 def assert_batch(events, files, after=-1):
@@ -148,7 +147,7 @@ def assert_batch(events, files, after=-1):
 
 def _store_files(store):
     root = store.root.resolve()
-    return [root / sub / e['rel'] for e in store.index() for sub in ('labels', 'state')]
+    return [root / sub / e['rel'] for e in store.index() for sub in STORE_FOLDERS]
 
 
 def _buy_everywhere(store, iteration=10, round_index=0):
@@ -190,7 +189,7 @@ def test_label_store_without_syncfs_fsyncs_each_file_and_each_folder_once(tmp_pa
     renamed = [assert_durable(disk, f) for f in _store_files(store)]
     done = assert_durable(disk, root / 'rounds' / 'round_000.json')
     assert max(renamed) < done
-    for sub in ('labels', 'state'):
+    for sub in STORE_FOLDERS:
         folder = ('fsync', str(root / sub / 'city'))
         assert disk.count(folder) == 1 and max(renamed) < disk.index(folder) < done
     assert not [e for e in disk if e[0] == 'syncfs']
@@ -278,7 +277,8 @@ def test_label_store_crash_at_any_rename_is_recovered(tmp_path, step):
             assert got == bought and len(again.ledger()) == 3, n
         else:
             assert got == before and again.rounds() == [] and again.ledger() == [], n
-    assert n > 6  # the step's renames were all crashed at
+    # the step's renames were all crashed at (one label file per image: 3 of them)
+    assert n > dict(initialise=4, commit=6, rollback=4)[step]
 
 
 def test_parquet_writes_are_durable(tmp_path, disk):

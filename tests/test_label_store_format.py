@@ -60,7 +60,11 @@ def _snapshot(store):
 
 
 def _png_state(store, rel):
-    return np.array(Image.open(store.root / 'state' / rel))
+    """The state bits (blocked, bought, pseudo) of one image, through the store's reads (this
+    version keeps them in the label file's records, earlier ones in a state PNG)."""
+    blocked, bought = store.state(rel)
+    return (blocked.astype(np.uint8) | bought.astype(np.uint8) << 1
+            | store.pseudo(rel).astype(np.uint8) << 2)
 
 
 def _same(a, b):
@@ -77,10 +81,13 @@ def _ledger_file(store):
 def test_pngs_are_read_by_load_annotations_with_either_decoder(tmp_path, shape):
     from mmseg.datasets.transforms import LoadAnnotations
     rng = np.random.default_rng(0)
-    for array in (rng.integers(0, 256, shape).astype(np.uint8), np.full(shape, 255, np.uint8),
-                  np.zeros(shape, np.uint8)):
+    records = label_store.codec.records_chunk(  # the round records chunk is skipped
+        [(0, label_store._pack_delta(np.array([0]), np.array([0]), np.array([], np.int64),
+                                     np.array([], np.uint8)))])
+    for array, extra in ((rng.integers(0, 256, shape).astype(np.uint8), b''),
+                         (np.full(shape, 255, np.uint8), records), (np.zeros(shape, np.uint8), b'')):
         path = tmp_path / 'x.png'
-        path.write_bytes(label_store._encode_png(array))
+        path.write_bytes(label_store._encode_png(array, extra))
         assert np.array_equal(np.array(Image.open(path)), array)
         for backend in ('pillow', 'cv2'):
             out = LoadAnnotations(imdecode_backend=backend)(
@@ -117,8 +124,9 @@ def test_round_trip_and_rollback_of_several_rounds_at_once(tmp_path):
     store.initialise(items)
     _rounds(store, rels, 4)
     assert _same(_snapshot(store), snaps[4])
-    with np.load(store.root / 'rounds' / 'round_000.npz') as data:
-        assert int(data['format']) == 2 and 'blob' in data.files
+    # the deltas live in the label files' records: no state PNGs, no delta files kept
+    assert not (store.root / 'state').exists() and not list(store.root.glob('rounds/*.npz'))
+    assert all(r['records'] for r in store.rounds())
     assert _ledger_file(store) == store.ledger() and len(store.ledger()) == 11
     delta = store.round_delta(store.rounds()[1])[rels[0]]
     assert np.array_equal(delta[0], np.flatnonzero(_box(0, 1, 5, 6) | _box(7, 8, 9, 10)))
@@ -218,21 +226,23 @@ def _plan4(store, rel):
                        pseudo=np.where(_box(3, 12, 12, 16), 7, 255).astype(np.uint8))
 
 
-def _baseline():
-    """ActiveLabelStore of ae49e50 (from git), or skip where the history is not there."""
+def _baseline(commit='ae49e50'):
+    """The one-file label store of `commit` (from git), or skip where the history is not
+    there. ae49e50: int64 deltas, PIL PNGs; e371b40 (main before the records in the label
+    files): state PNGs, packed deltas (format 2) in rounds/round_NNN.npz."""
     try:
         source = subprocess.run(['git', '-C', str(REPO), 'show',
-                                 'ae49e50:mmseg_ext/active/label_store.py'],
+                                 f'{commit}:mmseg_ext/active/label_store.py'],
                                 capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
-        pytest.skip('commit ae49e50 is not in this checkout')
+        pytest.skip(f'commit {commit} is not in this checkout')
     return source
 
 
-def _load_baseline(tmp_path):
-    path = tmp_path / 'label_store_ae49e50.py'
-    path.write_text(_baseline())
-    spec = importlib.util.spec_from_file_location('mmseg_ext.active.label_store_ae49e50', path)
+def _load_baseline(tmp_path, commit='ae49e50'):
+    path = tmp_path / f'label_store_{commit}.py'
+    path.write_text(_baseline(commit))
+    spec = importlib.util.spec_from_file_location(f'mmseg_ext.active.label_store_{commit}', path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.ActiveLabelStore
@@ -255,11 +265,12 @@ def test_same_labels_states_and_ledger_as_ae49e50(tmp_path):
     assert _same(_snapshot(old), _snapshot(new))
 
 
-def test_an_ae49e50_store_loads_rolls_back_and_goes_on(tmp_path):
+@pytest.mark.parametrize('commit', ['ae49e50', 'e371b40'])
+def test_an_earlier_store_loads_rolls_back_and_goes_on(tmp_path, commit):
     """A store written by ae49e50 (PIL PNGs, int64 deltas, a rewritten ledger, rounds without
-    ledger_start): read, rolled back, extended with new rounds and rolled back through both
-    formats, with the labels ae49e50 itself gives."""
-    Old = _load_baseline(tmp_path)
+    ledger_start) or by e371b40 (state PNGs, packed delta files): read, rolled back, extended
+    with new rounds and rolled back through both formats, with the labels it itself gives."""
+    Old = _load_baseline(tmp_path, commit)
     items = _items(tmp_path)
     rels = [rel for rel, _ in items]
     ref = Old(tmp_path / 'ref')
@@ -332,3 +343,67 @@ def test_files_made_at_delta_time_or_at_commit_are_the_same(tmp_path):
     assert 'encoded' not in late.delta(rels[0], _box(5, 6, 0, 1), _box(5, 6, 0, 1), 1)
     assert 'encoded' in ahead.delta(rels[0], _box(5, 6, 0, 1), _box(5, 6, 0, 1), 1)
     assert _same(_snapshot(ahead), _snapshot(late)) and ahead.ledger() == late.ledger()
+
+
+def test_a_commit_of_e371b40_cut_short_is_finished_by_this_version(tmp_path, monkeypatch):
+    """e371b40 killed inside a commit (its delta file and pending round written, no label or
+    state file yet), then this version starts: the round is completed as e371b40 would have,
+    and the store goes on in the new layout."""
+    Old = _load_baseline(tmp_path, 'e371b40')
+    items = _items(tmp_path)
+    rels = [rel for rel, _ in items]
+    ref = Old(tmp_path / 'ref')
+    ref.initialise(items)
+    _rounds(ref, rels, 3)
+    old = Old(tmp_path / 'old')
+    old.initialise(items)
+    _rounds(old, rels, 2)
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(old, '_apply', crash)
+    with pytest.raises(KeyboardInterrupt):
+        _rounds_from(old, rels, 2)
+    monkeypatch.undo()
+    assert list((tmp_path / 'old' / 'rounds').glob('*.pending.json'))
+    store = ActiveLabelStore(tmp_path / 'old')
+    store.initialise(items)
+    assert _same(_snapshot(store), _snapshot(ref)) and store.ledger() == ref.ledger()
+    assert _ledger_file(store) == store.ledger()
+    store.commit_round(3, 40, {rel: _plan4(store, rel) for rel in rels})
+    assert store.rollback(15) == [3, 2, 1]
+    ref.rollback(15)
+    assert _same(_snapshot(store), _snapshot(ref)) and _ledger_file(store) == ref.ledger()
+
+
+def _rounds_from(store, rels, r):
+    """Round `r` alone of `_rounds`."""
+    saved = store.commit_round
+    calls = []
+    store.commit_round = lambda *a, **k: calls.append(1) or (
+        saved(*a, **k) if len(calls) == r + 1 else None)
+    try:
+        _rounds(store, rels, r + 1)
+    finally:
+        store.commit_round = saved
+
+
+def test_a_round_is_undone_in_the_images_it_touched_only(tmp_path, monkeypatch):
+    """Rolling back a round writes the label files of the images it bought in and nothing
+    else (the rounds' deltas are in those files: no state file, no delta file is read or
+    written); the other rounds' records stay as they were."""
+    items = _items(tmp_path, 4)
+    rels = [rel for rel, _ in items]
+    store = ActiveLabelStore(tmp_path / 'active')
+    store.initialise(items)
+    _rounds(store, rels[:3], 2)
+    before = {rel: (store.labels(rel), _png_state(store, rel)) for rel in rels}
+    store.commit_round(2, 30, {rels[1]: store.delta(rels[1], _box(11, 12, 0, 4),
+                                                    _box(11, 12, 0, 4), 1)})
+    written = []
+    real = label_store.files.save_batch
+    monkeypatch.setattr(label_store.files, 'save_batch',
+                        lambda files: real(written.append(p) or (p, w) for p, w in files))
+    assert store.rollback(25) == [2]
+    assert [Path(p) for p in written] == [store.label_path(rels[1])]
+    assert _same({rel: (store.labels(rel), _png_state(store, rel)) for rel in rels}, before)
