@@ -214,6 +214,9 @@ def test_a_run_that_did_not_spend_its_budget_fails_at_the_end(tmp_path, synthshi
     assert '\n' not in str(err.value)
     ledger = ActiveLabelStore(tmp_path / 'active_labels').ledger()
     assert sum(r['pixels'] for r in ledger) > 0
+    # before the last checkpoint and the final evaluation: no final result to report (a sweep
+    # tabled such runs), and a retry resumes from an earlier checkpoint and fails again
+    assert not (tmp_path / 'iter_6.pth').exists()
 
 
 @pytest.mark.parametrize('args, message', [

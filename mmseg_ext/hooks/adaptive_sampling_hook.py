@@ -222,6 +222,11 @@ class AdaptiveSamplingHook(Hook):
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
         if (runner.iter + 1) % self.commit_interval == 0:
             self._commit(runner, runner.iter + 1)
+        if runner.iter + 1 >= runner.max_iters:
+            # before the last iteration's checkpoint and final evaluation: a run that did not
+            # spend its budget must not leave a final result (a sweep would table it)
+            self._commit(runner, runner.iter + 1)
+            self._check_spent()
 
     def before_val_epoch(self, runner):
         if self.pool is not None and self.pool.store is not None and \
