@@ -147,17 +147,23 @@ def test_resume_with_workers_is_bit_identical_to_a_run_with_any_number_of_worker
         assert all(resumed_lrs[i] == lrs[i] for i in resumed_lrs)
 
 
-def test_without_sample_seeding_the_uninterrupted_run_is_iter_based_train_loops(
+def test_uninterrupted_runs_are_iter_based_train_loops_without_random_transforms(
         tmp_path, synthshift_root):
-    """sample_seeding=False keeps the old draws (random transforms from the training's own
-    generators with 0 workers); the sampler alone changes nothing in an uninterrupted run."""
-    cfg = tiny_config(SOURCE_ONLY, tmp_path / 'a', synthshift_root, iters=4)
-    cfg.train_dataloader.dataset.pipeline = [*cfg.train_dataloader.dataset.pipeline[:-1], FLIP,
-                                             cfg.train_dataloader.dataset.pipeline[-1]]
+    """The SynthShift configs (no random transform): the default loop trains exactly as
+    IterBasedTrainLoop with InfiniteSampler and the bare dataset, so their numbers are
+    unchanged. With a random flip, sample_seeding=False keeps the old draws (from the training's
+    own generators with 0 workers); the sampler alone changes nothing."""
+    cfg = tiny_config(TWO_DOMAIN, tmp_path / 'a', synthshift_root, iters=3)
     cfg.custom_hooks = [dict(type='RecordLearningRates')]
-    cfg.train_cfg.sample_seeding = False
-    weights, _ = _train(cfg)
-    plain = cfg.copy()
-    plain.train_cfg = dict(type='IterBasedTrainLoop', max_iters=4, val_interval=4)
-    plain.work_dir = str(tmp_path / 'b')
-    assert _differing(weights, _train(plain)[0]) == []
+    flipped = copy.deepcopy(cfg)
+    dataset = flipped.train_dataloader.dataset
+    for d in (dataset.source, dataset.target):
+        d.pipeline = [*d.pipeline[:-1], FLIP, d.pipeline[-1]]
+    flipped.train_cfg.sample_seeding = False
+    for name, run in (('bare', cfg), ('flipped', flipped)):
+        run.work_dir = str(tmp_path / name)
+        weights, _ = _train(run)
+        plain = copy.deepcopy(run)
+        plain.train_cfg = dict(type='IterBasedTrainLoop', max_iters=3, val_interval=3)
+        plain.work_dir = str(tmp_path / f'{name}_plain')
+        assert _differing(weights, _train(plain)[0]) == [], name
