@@ -16,7 +16,8 @@ def _bench():
 
 
 def test_bench_resume_tiny_prints_a_row_per_way_and_iteration(capsys):
-    assert _bench().main(['--tiny', '--early', '1', '--late', '4', '--workers', '0']) == 0
+    assert _bench().main(['--tiny', '--early', '1', '--late', '4', '--workers', '0',
+                              '--repeats', '1']) == 0
     out = capsys.readouterr().out
     assert 'load average' in out
     for item in ('seek at iteration 1', 'seek at iteration 4', 'replay at iteration 1',
