@@ -1,6 +1,7 @@
 """ExactResumeIterBasedTrainLoop with a real Runner on a tiny SynthShift: a run resumed from a
 checkpoint trains bit-identically to the uninterrupted run (weights, learning rates, active
 labels), and an uninterrupted run is IterBasedTrainLoop's."""
+import copy
 import os
 import shutil
 
@@ -13,7 +14,7 @@ from mmseg.registry import HOOKS, RUNNERS
 from runner_utils import tiny_config
 
 from mmseg_ext.active.label_store import ActiveLabelStore
-from mmseg_ext.engine import rng_state, set_rng_state
+from mmseg_ext.engine import resumable_dataloader, rng_state, set_rng_state
 
 SOURCE_ONLY = 'configs/source_only/synthshift.py'
 RIPU = 'configs/ripu/synthshift.py'
@@ -130,9 +131,11 @@ def test_source_only_resume_is_bit_identical_and_uninterrupted_runs_are_unchange
     assert _differing(weights, resumed) == []
     assert sorted(resumed_lrs) == list(range(8, 12))
     assert all(resumed_lrs[i] == lrs[i] for i in resumed_lrs)
-    # IterBasedTrainLoop: the same uninterrupted run, but its resume differs
-    plain = cfg.copy()
-    plain.train_cfg.type = 'IterBasedTrainLoop'
+    # IterBasedTrainLoop on the same data (sampler and per-sample seeds): the same uninterrupted
+    # run, but its resume differs
+    plain = copy.deepcopy(cfg)
+    plain.train_cfg = dict(type='IterBasedTrainLoop', max_iters=12, val_interval=12)
+    plain.train_dataloader = resumable_dataloader(cfg.train_dataloader)
     plain.work_dir = str(tmp_path / 'c')
     assert _differing(weights, _train(plain)[0]) == []
     plain_resumed, _ = _train(_resumed(plain, tmp_path / 'd', tmp_path / 'a' / 'iter_8.pth'))

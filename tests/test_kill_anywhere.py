@@ -190,3 +190,74 @@ def test_killed_sweep_gives_the_table_of_one_never_killed(tmp_path, synthshift_r
     for trial, steps in got_tb.items():
         extra = {key: n for key, n in steps.items() if n > want_tb[trial].get(key, 0)}
         assert not extra, f'{trial}: (tag, step): times logged, more than never killed: {extra}'
+
+
+TRAIN = '''_base_ = [{base!r}]
+# two domains, random flips and dropout: every sample's draws and the training's matter
+flip = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
+        dict(type='RandomFlip', prob=0.5), dict(type='PackSegInputs')]
+train_dataloader = dict(num_workers={workers}, persistent_workers={workers} > 0, dataset=dict(
+    source=dict(data_root={root!r}, generate={sizes!r}, pipeline=flip),
+    target=dict(data_root={root!r}, generate={sizes!r}, pipeline=flip)))
+val_dataloader = dict(num_workers=0, persistent_workers=False,
+                      dataset=dict(data_root={root!r}, generate={sizes!r}))
+test_dataloader = val_dataloader
+model = dict(decode_head=dict(dropout_ratio=0.3))
+train_cfg = dict(max_iters={iters}, val_interval={iters})
+param_scheduler = [dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end={iters},
+                        by_epoch=False)]
+default_hooks = dict(checkpoint=dict(interval=2, max_keep_ckpts=-1))
+'''
+
+
+def _train_cmd(config, work_dir):
+    return [sys.executable, 'tools/train.py', config, '--work-dir', work_dir, '--resume']
+
+
+def _checkpoints(work_dir):
+    return len([n for n in os.listdir(work_dir) if n.startswith('iter_')]) \
+        if os.path.isdir(work_dir) else 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('workers', [0, 2])
+def test_training_killed_anywhere_with_workers_resumes_bit_identically(
+        tmp_path, synthshift_root, workers):
+    """tools/train.py --resume SIGKILLed at random moments (inside iterations, checkpoint writes,
+    the workers' loading) and rerun ends with the weights of a run never killed, with 0 and with
+    2 data-loader workers (flips and target draws seeded per sample; 48 source images in batches
+    of 4: the 30 iterations span three epochs)."""
+    import torch
+    from runner_utils import TINY_SYNTHSHIFT
+    iters = 30
+    config = tmp_path / 'train.py'
+    config.write_text(TRAIN.format(
+        base=os.path.join(REPO, 'configs/fully_supervised/synthshift.py'), workers=workers,
+        root=str(synthshift_root), sizes=dict(TINY_SYNTHSHIFT), iters=iters))
+    env = dict(os.environ, PYTHONWARNINGS='ignore')
+    a, b = str(tmp_path / 'a'), str(tmp_path / 'b')
+    done = subprocess.run(_train_cmd(str(config), a), cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    rng = random.Random(SEED + workers)
+    kills = []
+    for _ in range(3):  # each time at a later checkpoint, plus a random part of a second
+        target = _checkpoints(b) + rng.randint(1, 4)
+        proc = subprocess.Popen(_train_cmd(str(config), b), cwd=REPO, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+        deadline = time.time() + 600
+        while proc.poll() is None and _checkpoints(b) < target and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0, 1))
+        kill_sessions([proc.pid])
+        proc.wait()
+        kills.append(_checkpoints(b))
+    print(f'kill seed {SEED + workers}: killed with {kills} checkpoints written')
+    done = subprocess.run(_train_cmd(str(config), b), cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    want = torch.load(os.path.join(a, f'iter_{iters}.pth'), weights_only=False)['state_dict']
+    got = torch.load(os.path.join(b, f'iter_{iters}.pth'), weights_only=False)['state_dict']
+    assert [k for k in want if not torch.equal(want[k], got[k])] == []

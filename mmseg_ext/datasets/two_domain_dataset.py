@@ -4,6 +4,7 @@ import numpy as np
 from mmseg.registry import DATASETS
 
 from .checked_seg_dataset import DatasetError
+from .sample_seeding import sample_epoch
 
 
 @DATASETS.register_module()
@@ -11,9 +12,12 @@ class TwoDomainDataset:
     """A source sample plus a target sample per index, for ADASegmentor.train_step.
 
     Length = length of the source (InfiniteSampler materialises `randperm(len)`, so a product of
-    both lengths would not do). The target of index i on its n-th visit is drawn from
-    `np.random.default_rng([seed, i, n])`: reproducible for a given sampler seed and worker count,
-    and replayed exactly when mmengine fast-forwards the loader on resume.
+    both lengths would not do). The target of index i in epoch e of the sampler's stream is drawn
+    from `np.random.default_rng([seed, i, e])`: the epoch a `SampleIndex` from
+    ResumableInfiniteSampler carries, so the draw is the same whichever worker loads the sample
+    and after a resume that starts at the sampler's position. For a plain int index, e is the
+    number of earlier visits of i in this dataset copy (the same with 0 workers; per worker
+    otherwise, and then only replaying the loader on resume repeats it).
     Items: dict(inputs, data_samples, target_inputs, target_data_samples).
     """
 
@@ -36,13 +40,11 @@ class TwoDomainDataset:
         return len(self.source)
 
     def target_index(self, idx):
-        visit = self._visits[idx]
-        self._visits[idx] += 1
-        rng = np.random.default_rng([self.seed, idx, visit])
+        rng = np.random.default_rng([self.seed, int(idx), sample_epoch(idx, self._visits)])
         return int(rng.integers(len(self.target)))
 
     def __getitem__(self, idx):
-        src = self.source[idx]
+        src = self.source[int(idx)]
         tgt = self.target[self.target_index(idx)]
         return dict(inputs=src['inputs'], data_samples=src['data_samples'],
                     target_inputs=tgt['inputs'], target_data_samples=tgt['data_samples'])

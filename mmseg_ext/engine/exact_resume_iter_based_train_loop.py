@@ -1,12 +1,15 @@
 """An iteration-based train loop whose resumed runs train exactly like uninterrupted ones.
 
 mmengine's IterBasedTrainLoop resumes the model, optimiser and schedulers and replays the data
-loader (it fast-forwards the sampler), but it saves no random-number state and the fast-forward
-itself consumes the global generators (random transforms run in the main process when
-num_workers=0), so dropout, random transforms and random subsampling in losses differ after a
-resume. A checkpoint saved by a hook that runs before ParamSchedulerHook in after_train_iter
-(e.g. from a validation run in an ABOVE_NORMAL hook) also holds the schedulers one step behind.
+loader (it loads every batch it skips: k batches for a resume at iteration k), but it saves no
+random-number state and the fast-forward itself consumes the global generators (random transforms
+run in the main process when num_workers=0), so dropout, random transforms and random
+subsampling in losses differ after a resume; with data-loader workers the random transforms draw
+from generators seeded per worker, so even the replay does not repeat them. A checkpoint saved
+by a hook that runs before ParamSchedulerHook in after_train_iter (e.g. from a validation run in
+an ABOVE_NORMAL hook) also holds the schedulers one step behind.
 """
+import copy
 import logging
 import random
 
@@ -118,23 +121,62 @@ class _ExactResumeHook(Hook):
         self.loop._resume_state = checkpoint.get(CHECKPOINT_KEY)
 
 
+RESUMABLE_SAMPLERS = {'InfiniteSampler': 'ResumableInfiniteSampler',
+                      'mmengine.InfiniteSampler': 'ResumableInfiniteSampler'}
+
+
+def resumable_dataloader(dataloader, resumable_sampler=True, sample_seeding=True):
+    """A copy of a train dataloader config whose resume needs no replay: an InfiniteSampler
+    becomes a ResumableInfiniteSampler (the same indices; it starts at any position), and the
+    dataset is wrapped in SampleSeededDataset (per-sample seeds). Built objects stay as they are."""
+    dataloader = copy.deepcopy(dataloader)
+    sampler = dataloader.get('sampler')
+    if resumable_sampler and isinstance(sampler, dict) and \
+            sampler.get('type') in RESUMABLE_SAMPLERS:
+        sampler['type'] = RESUMABLE_SAMPLERS[sampler['type']]
+    dataset = dataloader.get('dataset')
+    if sample_seeding and isinstance(dataset, dict) and \
+            dataset.get('type') not in ('SampleSeededDataset', 'mmseg.SampleSeededDataset'):
+        dataloader['dataset'] = dict(type='SampleSeededDataset', dataset=dataset)
+    return dataloader
+
+
 @LOOPS.register_module()
 class ExactResumeIterBasedTrainLoop(IterBasedTrainLoop):
-    """IterBasedTrainLoop whose resumed runs train bit-identically (on CPU) to uninterrupted ones.
+    """IterBasedTrainLoop whose resumed runs train bit-identically (on CPU) to uninterrupted ones,
+    with any number of data-loader workers, and start in O(1) batch loads.
 
-    A fresh run is IterBasedTrainLoop's, step for step. Every checkpoint the runner writes gets
+    A fresh run is IterBasedTrainLoop's, step for step (see `sample_seeding` for the one
+    difference in what the data pipeline draws). Every checkpoint the runner writes gets
     `checkpoint['exact_resume'] = dict(rng=rng_state(), iteration=N, scheduler_steps_behind=0|1)`
     (the generators as they are when the file is written, after N completed updates), and its
     meta iter/epoch are set to N/epoch whatever `by_epoch` the caller passed. On resume the loop,
-    before the before_train hooks: steps the iteration-based schedulers once if the checkpoint
-    was written before ParamSchedulerHook stepped them for iteration N, and restores the
-    generators; then it fast-forwards the data loader with the generators put back afterwards.
-    So what ran after the save in the uninterrupted run (a selection round a hook catches up in
-    before_train, say) and the next batch and update see the generators the uninterrupted run
-    had. Data-loader workers are seeded by mmengine and replay their draws in the fast-forward.
+    before the before_train hooks: puts the sampler at sample N * batch_size and restarts the
+    data loader there (no batch before it is loaded), steps the iteration-based schedulers once
+    if the checkpoint was written before ParamSchedulerHook stepped them for iteration N, and
+    restores the generators. So what ran after the save in the uninterrupted run (a selection
+    round a hook catches up in before_train, say) and the next batch and update see the
+    generators the uninterrupted run had.
+
+    Args (besides IterBasedTrainLoop's):
+        resumable_sampler: an InfiniteSampler in the dataloader config is built as
+            ResumableInfiniteSampler (the same index stream) so a resume starts at its position.
+            With a sampler without `set_position` (False, or another sampler, or a built
+            DataLoader) the loop replays the loader as IterBasedTrainLoop does: k batches loaded
+            for a resume at k, with the generators put back afterwards (exact with 0 workers).
+        sample_seeding: the dataloader config's dataset is wrapped in SampleSeededDataset, so
+            every sample's random draws (random transforms) are seeded from (sampler seed,
+            epoch, index) and do not depend on the worker that loads it: resume is exact with
+            any number of workers. Numbers change only for pipelines with random transforms:
+            before, with 0 workers, they drew from the training's own global generators (no
+            config of this project has a random transform in a train pipeline; SynthShift's
+            pipelines are deterministic, so its numbers are unchanged). False: the old draws.
     """
 
-    def __init__(self, runner, dataloader, max_iters, **kwargs):
+    def __init__(self, runner, dataloader, max_iters, resumable_sampler: bool = True,
+                 sample_seeding: bool = True, **kwargs):
+        if isinstance(dataloader, dict):
+            dataloader = resumable_dataloader(dataloader, resumable_sampler, sample_seeding)
         super().__init__(runner, dataloader, max_iters, **kwargs)
         self._resume_state = None
         runner.register_hook(_ExactResumeHook(self))
@@ -142,13 +184,15 @@ class ExactResumeIterBasedTrainLoop(IterBasedTrainLoop):
     def run(self):
         """IterBasedTrainLoop.run with the resume steps above."""
         state, self._resume_state = self._resume_state, None
+        replay = self._iter > 0 and not self._seek()
         if self._iter > 0:
             state = self._restore(state)
         self.runner.call_hook('before_train')
         self.runner.call_hook('before_train_epoch')
-        if self._iter > 0:
+        if replay:
             print_log(f'Advance dataloader {self._iter} steps to skip data that has already been '
-                      'trained', logger='current', level=logging.WARNING)
+                      'trained (the sampler cannot start at a position)', logger='current',
+                      level=logging.WARNING)
             generators = rng_state() if state is not None else None
             for _ in range(self._iter):
                 next(self.dataloader_iterator)
@@ -165,6 +209,19 @@ class ExactResumeIterBasedTrainLoop(IterBasedTrainLoop):
         self.runner.call_hook('after_train_epoch')
         self.runner.call_hook('after_train')
         return self.runner.model
+
+    def _seek(self):
+        """Start the data loader at sample iter * batch_size without loading what is before it:
+        True when the sampler can (`set_position`), False to replay. Runs before the generators
+        are restored (a new data-loader iterator draws its base seed from torch's)."""
+        sampler = getattr(self.dataloader, 'sampler', None)
+        batch_size = getattr(self.dataloader, 'batch_size', None)
+        if not hasattr(sampler, 'set_position') or batch_size is None:
+            return False
+        sampler.set_position(self._iter * batch_size)
+        # a new iterator: the batches the first one prefetched (workers) are dropped
+        self.dataloader_iterator = type(self.dataloader_iterator)(self.dataloader)
+        return True
 
     def _restore(self, state):
         if state is None:
