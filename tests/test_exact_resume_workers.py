@@ -147,6 +147,7 @@ def test_resume_with_workers_is_bit_identical_to_a_run_with_any_number_of_worker
         assert all(resumed_lrs[i] == lrs[i] for i in resumed_lrs)
 
 
+@pytest.mark.slow  # about 30 s
 def test_uninterrupted_runs_are_iter_based_train_loops_without_random_transforms(
         tmp_path, synthshift_root):
     """The SynthShift configs (no random transform): the default loop trains exactly as
