@@ -68,6 +68,29 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def ranking_rows(rows):
+    """bench_pool_rankings' rows (ranking at each pool size, the network's inference, a round
+    per strategy) as rows of the table."""
+    for r in rows:
+        part = r['part']
+        if part == 'ranking':
+            grow = (f'growth exponent {r["exponent"]:.2f} (n log n: {r["nlogn_exponent"]:.2f})'
+                    if 'exponent' in r else '')
+            yield dict(section='rankings', item=f'{r["strategy"]}, {r["images"]} images',
+                       time='' if r.get('seconds') is None else f'{r["seconds"]:.3g} s',
+                       note='; '.join(x for x in (
+                           r.get('note'), f'{r["regions"]} regions' if 'regions' in r else '',
+                           f'+ {r["source_regions"]} source' if r.get('source_regions') else '',
+                           grow) if x))
+        elif part == 'inference':
+            yield dict(section='rankings', item=f'inference of one {r["size"]} image',
+                       time=f'{r["seconds"]:.2f} s')
+        else:
+            yield dict(section='rankings', item=f'{r["strategy"]}: region round, {r["size"]}',
+                       time=f'{r["statistics"]:.2f} s', vs_floor=f'{r["ratio"]:.2f}x',
+                       note='(inference + region statistics + ranking share) / inference')
+
+
 def gpu_check_args(gpu_check, args, cuda):
     """gpu_check's own arguments for this run's train and select sections."""
     scale = args.scale if args.scale is not None else (
@@ -118,7 +141,8 @@ def main(argv=None):
         for name, module, call in (
                 ('store', 'bench_label_store', lambda m: m.run(tiny=args.tiny)),
                 ('rankings', 'bench_pool_rankings',
-                 lambda m: m.run(device=device_name, tiny=args.tiny)),
+                 lambda m: ranking_rows(m.run(device=device_name, tiny=args.tiny,
+                                              log=lambda *a: None))),
                 ('resume', 'bench_resume', lambda m: m.run(tiny=args.tiny))):
             if name not in sections:
                 continue
