@@ -144,7 +144,7 @@ def wandb_callback(target, sweep_dir, sweep, space, benchmark, git_rev, variant_
             exclude = [*self._exclude_results, *self.excludes, 'config']
             self._start_logging_actor(
                 trial, exclude, id=trial.trial_id, name=name, group=sweep, project=project,
-                entity=entity, config=config, resume='allow', reinit='create_new',
+                entity=entity, config=config, resume='allow', reinit='finish_previous',
                 allow_val_change=True, dir=None if '://' in sweep_dir else sweep_dir,
                 tags=[space, benchmark], notes=f'adasweep {git_rev}')
 
