@@ -122,7 +122,16 @@ def wandb_callback(target, sweep_dir, sweep, space, benchmark, git_rev, variant_
     project, entity = target
 
     class RoundLoggingActor(_WandbLoggingActor):
-        """Ray's logging actor, with `round` as the x-axis of every metric."""
+        """Ray's logging actor, with `round` as the x-axis of every metric, that returns only
+        once wandb's service has written everything: `wandb.finish()` returns before the
+        service has flushed the run file, and Ray kills the actor (and the service, its child)
+        as soon as `run` returns, which could leave a run file without its records."""
+
+        def run(self):
+            try:
+                super().run()
+            finally:
+                self._wandb.teardown()
 
         def _handle_result(self, result):
             if not getattr(self, '_round_axis', False):
