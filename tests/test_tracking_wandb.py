@@ -101,10 +101,12 @@ class _Answer(http.server.BaseHTTPRequestHandler):
 
 
 @needs_wandb
-@pytest.mark.parametrize('status', [200, 401])
-def test_online_server_that_answers(tmp_path, status):
+@pytest.mark.parametrize('status, source', [(200, 'WANDB_API_KEY'), (401, 'WANDB_API_KEY'),
+                                            (200, 'netrc')])
+def test_online_server_that_answers(tmp_path, status, source):
     """A loopback HTTP server standing in for W&B: 200 passes the check (the dry run prints the
-    plan), 401 is one error line; the request is the viewer query with the key."""
+    plan), 401 is one error line; the request is the viewer query with the key, taken from
+    WANDB_API_KEY or from the netrc entry of the server."""
     import base64
     handler = type('Answer', (_Answer,), dict(status=status, seen=[]))
     server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
@@ -112,9 +114,17 @@ def test_online_server_that_answers(tmp_path, status):
     thread.start()
     url = f'http://127.0.0.1:{server.server_address[1]}'
     storage = str(tmp_path / 'r')
+    env = _env(tmp_path, WANDB_BASE_URL=url)
+    if source == 'netrc':
+        netrc = tmp_path / 'home' / '.netrc'
+        netrc.write_text(f'machine 127.0.0.1:{server.server_address[1]}\n  login user\n'
+                         f'  password {KEY}\n')
+        netrc.chmod(0o600)
+    else:
+        env['WANDB_API_KEY'] = KEY
     try:
         out = _run(['--space', 'ripu_ablation', '--tracking', 'wandb', '--storage', storage,
-                    '--dry-run'], _env(tmp_path, WANDB_API_KEY=KEY, WANDB_BASE_URL=url))
+                    '--dry-run'], env)
     finally:
         server.shutdown()
         server.server_close()
@@ -125,7 +135,7 @@ def test_online_server_that_answers(tmp_path, status):
         assert out.returncode == 0 and '24 trials' in out.stdout, out.stderr[-2000:]
     else:
         _refused(out, storage, f'the W&B server at {url} refused the credentials from '
-                 'WANDB_API_KEY (HTTP 401)')
+                 f'{source} (HTTP 401)')
 
 
 def test_without_the_extra_names_it(tmp_path):
