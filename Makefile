@@ -20,10 +20,12 @@ $(STAMP): pyproject.toml
 test: install
 	$(PY) -m pytest -q
 
-# the slow tests include the MLflow server test: the optional extra 'mlflow' first
+# the slow tests include the MLflow server and W&B offline tests: the extras 'mlflow', 'wandb' first
 test-slow: install
-	$(PY) -m pip install --quiet -e '.[test,mlflow]'
+	$(PY) -m pip install --quiet -e '.[test,mlflow,wandb]'
 	$(PY) -m pytest -q -m slow
+	# the W&B checks that `make test` skips without the extra
+	$(PY) -m pytest -q tests/test_tracking_wandb.py
 
 sweep: install
 	$(PY) sweeps/run.py --space $(SPACE)

@@ -27,8 +27,11 @@ class Plan:
             raise SweepError(f'unknown benchmark {args.benchmark!r}; known: {", ".join(BENCHMARKS)}')
         check_resources(args)
         from .tracking import parse_tracking
+        from .tracking_wandb import wandb_target
         self.trackers, self.tracking_uri = parse_tracking(getattr(args, 'tracking', None),
                                                           getattr(args, 'tracking_uri', None))
+        self.wandb = wandb_target(self.trackers, getattr(args, 'wandb_project', None),
+                                  getattr(args, 'wandb_entity', None))
         self.space_file = str(space_file(args.space))
         with open(self.space_file) as f:
             self.space_source = f.read()

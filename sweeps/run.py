@@ -58,11 +58,17 @@ def parse_args(argv=None):
     p.add_argument('--quiet', action='store_true',
                    help='print only the final table (no plan, no progress)')
     p.add_argument('--tracking', metavar='NAME',
-                   help='also track trials in: mlflow (TensorBoard files are always written to '
-                   '<storage>/<name>/tensorboard)')
+                   help='also track trials in: mlflow, wandb, or both (comma-separated; '
+                   'TensorBoard files are always written to <storage>/<name>/tensorboard)')
     p.add_argument('--tracking-uri', metavar='URI',
                    help='the MLflow tracking server for --tracking mlflow (e.g. '
                    'http://127.0.0.1:5000)')
+    p.add_argument('--wandb-project', metavar='NAME',
+                   help='the W&B project for --tracking wandb (default: $WANDB_PROJECT, else '
+                   'adasweep); runs are grouped by sweep name')
+    p.add_argument('--wandb-entity', metavar='NAME',
+                   help="the W&B entity (user or team) for --tracking wandb (default: "
+                   "$WANDB_ENTITY, else the API key's default entity)")
     return p.parse_args(argv)
 
 

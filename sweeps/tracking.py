@@ -1,4 +1,5 @@
-"""Where a sweep's trials are tracked: TensorBoard (always) and MLflow (`--tracking mlflow`).
+"""Where a sweep's trials are tracked: TensorBoard (always), MLflow (`--tracking mlflow`) and W&B
+(`--tracking wandb`, sweeps/tracking_wandb.py).
 
 TensorBoard: every trial's mmengine visualizer gets a TensorboardVisBackend writing to
 `<sweep>/tensorboard/<trial name>_<trial id>/`, so `tensorboard --logdir <storage>/<name>` shows
@@ -29,7 +30,7 @@ from mmseg.registry import HOOKS
 
 from .common import SweepError, mask_secrets
 
-TRACKERS = ('tensorboard', 'mlflow')
+TRACKERS = ('tensorboard', 'mlflow', 'wandb')
 TENSORBOARD_DIR = 'tensorboard'
 CHECK_TIMEOUT_S = 5
 MLFLOW_EXTRA = "pip install -e '.[mlflow]'"
@@ -211,10 +212,19 @@ RAY_KEYS = ('timestamp', 'training_iteration', 'time_this_iter_s', 'time_total_s
             'time_since_restore', 'iterations_since_restore', 'done', 'should_checkpoint')
 
 
+def trial_params(config, variant_knobs):
+    """What a tracker records as a trial's parameters: its variant, seed, name, and the
+    variant's and the sampled knobs (`variant_knobs`: variant -> its knobs)."""
+    from .naming import trial_name
+    from .trial_config import trial_spec
+    variant, seed, knobs = trial_spec(config)
+    return dict(variant=variant, seed=seed, trial_name=trial_name(config),
+                **{**variant_knobs.get(variant, {}), **knobs})
+
+
 def mlflow_callback(uri, sweep, space, benchmark, git_rev, variant_knobs):
     """Ray Tune's MLflowLoggerCallback for this sweep (see MLflowTrialLogger)."""
     from ray.air.integrations.mlflow import MLflowLoggerCallback
-    from .trial_config import trial_spec
     from .naming import trial_name
 
     class MLflowTrialLogger(MLflowLoggerCallback):
@@ -239,9 +249,7 @@ def mlflow_callback(uri, sweep, space, benchmark, git_rev, variant_knobs):
                         self.tags, trial_name=name, **{'adasweep.trial_id': trial.trial_id})
                     ).info.run_id
                 self._trial_runs[trial] = run_id
-                variant, seed, knobs = trial_spec(trial.config)
-                params = dict(variant=variant, seed=seed, trial_name=trial_name(trial.config),
-                              **{**variant_knobs.get(variant, {}), **knobs})
+                params = trial_params(trial.config, variant_knobs)
                 client.log_batch(run_id, params=[Param(str(k), mask_secrets(str(v))[:6000])
                                                  for k, v in params.items()])
 

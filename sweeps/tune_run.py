@@ -93,4 +93,10 @@ def _driver_callbacks(plan):
                                          plan.benchmark, git_rev(),
                                          {n: dict(v.knobs) for n, v in
                                           plan.space.variants.items()}))
+    if 'wandb' in plan.trackers:
+        from .tracking_wandb import wandb_callback
+        callbacks.append(wandb_callback(plan.wandb, plan.sweep_dir, plan.name, plan.space.name,
+                                        plan.benchmark, git_rev(),
+                                        {n: dict(v.knobs) for n, v in
+                                         plan.space.variants.items()}))
     return SweepCallbacks(callbacks)
