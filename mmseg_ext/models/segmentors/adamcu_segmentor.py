@@ -89,7 +89,7 @@ from mmseg_ext.active.adamcu import (CategoryCorrelation, check_thresholds, unce
                                      uncertainty_groups)
 from mmseg_ext.active.checks import check_real
 
-from ..losses.multi_level_contrastive_loss import nearest_resize as _nearest
+from ..losses.contrastive_roles import nearest_resize as _nearest
 from .ada_segmentor import ADASegmentor, DomainOutputs
 
 LOW, MEDIUM, HIGH = 0, 1, 2
