@@ -28,7 +28,7 @@ import torch
 from PIL import Image
 
 from ..fileio import atomic_write
-from .checks import as_rgb_numpy, is_int
+from ..ops.checks import as_rgb_numpy, is_int
 from .scores import flat_segment_ids
 from .select import Selection, greedy_select  # noqa: F401  (re-exported)
 

@@ -2,7 +2,7 @@
 intra-image, cross-image and cross-domain contrastive units, weighted by the DCCM). There
 is no public code; the paper text is the reference (``l. N`` = line N of
 papers/004_1ecdab4497048225.txt). The DCCM W itself (Eq. 7-8) is produced by
-``mmseg_ext.active.adamcu.CategoryCorrelation``; this loss only consumes it.
+``mmseg_ext.ops.category_correlation.CategoryCorrelation``; this loss only consumes it.
 
 ``MultiLevelContrastiveLoss(temperature=0.1, levels=('intra_image', 'cross_image',
 'cross_domain'), units=('pixel', 'centre'), max_anchors_per_class=32,
@@ -41,7 +41,7 @@ import torch
 import torch.nn as nn
 from mmseg.registry import MODELS
 
-from ...active.checks import check_int
+from ...ops.checks import check_int
 from .contrastive_checks import check_choice, check_dccm, check_domain, num_classes
 from .contrastive_info_nce import LEVELS, centre_loss, pixel_loss
 from .contrastive_roles import domain_roles
