@@ -16,7 +16,7 @@ from PIL import Image
 
 from fixtures_official import (write_cityscapes_release, write_gta5_release,
                                write_synthia_release)
-from mmseg_ext import fileio
+from adasweep_base import fileio
 from mmseg_ext.active.label_store import ActiveLabelStore
 from mmseg_ext.datasets import ensure_synthshift
 from mmseg_ext.datasets.checked_seg_dataset import DatasetError

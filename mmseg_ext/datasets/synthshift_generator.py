@@ -21,8 +21,8 @@ from multiprocessing import Pool
 import numpy as np
 from PIL import Image
 
-from ..fileio import fsync_dir, fsync_tree
-from .classes import CITYSCAPES_CLASSES, IGNORE_INDEX
+from adasweep_base.fileio import fsync_dir, fsync_tree
+from adasweep_base.classes import CITYSCAPES_CLASSES, IGNORE_INDEX
 from .synthshift_render import render_sample  # noqa: F401  (re-exported: importers use this module)
 
 # 3: the default target-train pool is 500 images (was 1000); a folder made with the old default

@@ -2,7 +2,7 @@
 painted into a `_Canvas` from its own random stream. Part of the SynthShift generator."""
 import numpy as np
 
-from .classes import IGNORE_INDEX
+from adasweep_base.classes import IGNORE_INDEX
 from .synthshift_canvas import BUS, CAR, LIGHT, MOTO, PERSON, POLE, RIDER, SIGN, SRC_PAL, TRAIN, TRUCK, VEG
 
 

@@ -2,7 +2,7 @@
 light, blur, noise) and `render_sample`, one (image, label) pair. Part of the SynthShift generator."""
 import numpy as np
 
-from .classes import IGNORE_INDEX
+from adasweep_base.classes import IGNORE_INDEX
 from .synthshift_canvas import (AMP_FINE, AMP_SMOOTH, BUILDING, ROAD, SIDEWALK, SKY, SOURCE, TARGET,
                                 TERRAIN, _Canvas)
 from .synthshift_scene import _scene

@@ -2,7 +2,7 @@
 painted far to near into a `_Canvas`. Part of the SynthShift generator."""
 import numpy as np
 
-from .classes import IGNORE_INDEX
+from adasweep_base.classes import IGNORE_INDEX
 from .synthshift_canvas import (BIKE, BUILDING, BUS, CAR, FENCE, MOTO, ROAD, SIDEWALK, SKY, TERRAIN,
                                 TRAIN, TRUCK, VEG, WALL)
 from .synthshift_objects import _clutter, _person, _pole, _tree, _two_wheeler, _vehicle

@@ -26,7 +26,7 @@ by the ADA-MCU segmentor to weight the contrastive loss's negatives.
 import torch
 from torch import nn
 
-from .checks import check_fraction, check_int
+from .checks import check_fraction, check_int, check_same_shape_and_device
 
 IGNORE_INDEX = 255
 
@@ -44,12 +44,7 @@ def confusion_rates(pred, label, num_classes, ignore_index=IGNORE_INDEX):
     check_int('num_classes', num_classes, 1)
     _check_labels(pred, 'pred')
     _check_labels(label, 'label')
-    if pred.shape != label.shape:
-        raise ValueError(f'pred and label must have the same shape, '
-                         f'got {tuple(pred.shape)} and {tuple(label.shape)}')
-    if pred.device != label.device:
-        raise ValueError(f'pred and label must be on one device, '
-                         f'got {pred.device} and {label.device}')
+    check_same_shape_and_device(pred, label, 'pred', 'label')
     C = num_classes
     pred, label = pred.long(), label.long()
     keep = label != ignore_index

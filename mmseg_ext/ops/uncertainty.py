@@ -41,7 +41,7 @@ import math
 
 import torch
 
-from .checks import check_real, is_real
+from .checks import check_real, check_same_shape_and_device, is_real
 
 RIPU_EPS = 1e-6
 TINY_EPS = 1e-30
@@ -87,12 +87,7 @@ def two_head_uncertainty(main_logits, aux_logits, gamma):
     """(N, H, W) entropy(p) / log(C) + gamma * KL(p || p_aux) (ADA-MCU Eq. 1-3)."""
     main = _logits(main_logits, 'main_logits')
     aux = _logits(aux_logits, 'aux_logits')
-    if main.shape != aux.shape:
-        raise ValueError(f'main_logits and aux_logits must have the same shape, '
-                         f'got {tuple(main.shape)} and {tuple(aux.shape)}')
-    if main.device != aux.device:
-        raise ValueError(f'main_logits and aux_logits must be on one device, '
-                         f'got {main.device} and {aux.device}')
+    check_same_shape_and_device(main, aux, 'main_logits', 'aux_logits')
     C = main.shape[1]
     if C < 2:
         raise ValueError(f'uncertainty needs at least 2 classes (log C normalisation), got {C}')
