@@ -311,6 +311,15 @@ def test_sweeps_results_does_not_import_torch():
     assert run.returncode == 0, run.stderr
 
 
+def test_results_and_mmseg_ext_share_one_fileio_and_testing_module():
+    """sweeps.results imports the torch-free modules normally (no file executed by path): the
+    functions it uses are the very objects mmseg_ext uses, with one module state."""
+    import sweeps.results
+    from mmseg_ext.active.label_store import files, store
+    assert sweeps.results.atomic_write is files.atomic_write is fileio.atomic_write
+    assert sweeps.results.kill_point is store.kill_point
+
+
 # ----------------------------------------------------------------------------- SynthShift load
 
 
