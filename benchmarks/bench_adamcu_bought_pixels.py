@@ -14,8 +14,8 @@ import argparse
 
 import torch
 
-from mmseg_ext.models.losses.multi_level_contrastive_loss import (MultiLevelContrastiveLoss,
-                                                                  nearest_resize)
+from mmseg_ext.models.losses.contrastive_roles import nearest_resize
+from mmseg_ext.models.losses.multi_level_contrastive_loss import MultiLevelContrastiveLoss
 
 SETTINGS = (('SynthShift (tiny model)', (64, 128), 2, 4),
             ('DeepLab-v2 (GTA5 -> Cityscapes)', (640, 1280), 8, 2))

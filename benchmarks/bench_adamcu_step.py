@@ -70,7 +70,8 @@ def time_purchase(model, steps, warmup, n=4):
     """Median seconds of one adaptive-sampling purchase over n target images."""
     from mmengine.dataset import pseudo_collate
 
-    from mmseg_ext.active.adamcu import AdaptiveSampler, uncertainty
+    from mmseg_ext.active.adamcu import AdaptiveSampler
+    from mmseg_ext.ops.uncertainty import two_head_uncertainty as uncertainty
     from mmseg_ext.hooks.inference import PoolImages, label_size_outputs
     target = two_domain().target
     infos = [target.get_data_info(i) for i in range(n)]

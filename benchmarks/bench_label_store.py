@@ -47,7 +47,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from mmseg_ext import fileio  # noqa: E402
+from adasweep_base import fileio  # noqa: E402
 from mmseg_ext.active import label_store  # noqa: E402
 from mmseg_ext.active.label_store import ActiveLabelStore  # noqa: E402
 from mmseg_ext.active.select import greedy_select  # noqa: E402

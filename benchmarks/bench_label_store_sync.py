@@ -26,7 +26,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from mmseg_ext import fileio  # noqa: E402
+from adasweep_base import fileio  # noqa: E402
 from mmseg_ext.active import label_store  # noqa: E402
 from mmseg_ext.active.label_store import ActiveLabelStore  # noqa: E402
 

@@ -20,7 +20,7 @@ The machine's load average is printed before and after: these CPUs may be shared
 ratios, measured interleaved in one process, are what to compare. On 2 shared cores with a
 load of 4-8, `--threads 1` gave the steady figures: with 2 intra-op threads every OpenMP
 region waits for a descheduled worker and a plain step took ~40x longer (see
-mmseg_ext.active.window.one_intraop_thread).
+mmseg_ext.ops.window.one_intraop_thread).
 
     python benchmarks/bench_point_ent.py [--repeats 15] [--steps 20] [--threads 2] [--ndf 64]
 """

@@ -168,7 +168,7 @@ def record_run(plan, folder, resuming, diff):
 
 def _write_json(path, obj, **kw):
     """`obj` as JSON at `path`, atomically and durably."""
-    from mmseg_ext.fileio import atomic_write
+    from adasweep_base.fileio import atomic_write
     text = json.dumps(obj, indent=1, default=str, **kw)
 
     def write(tmp):

@@ -5,7 +5,8 @@ import os.path as osp
 
 import numpy as np
 
-from .light import atomic_write
+from adasweep_base.fileio import atomic_write
+
 from .stats import _order, budget_curve
 from .table_format import HEADERS
 

@@ -22,8 +22,8 @@ from datetime import datetime, timezone
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+from adasweep_base.fileio import atomic_write  # noqa: E402
 from sweeps import tables  # noqa: E402
-from sweeps.light import atomic_write  # noqa: E402
 from sweeps.report_html import CSS, esc, when  # noqa: E402
 from sweeps.report_sections import (section_curves, section_errors,  # noqa: E402
                                     section_heatmap, section_overview, section_selections,
@@ -69,7 +69,7 @@ def check_out(out):
 
 
 def write_report(text, out):
-    """Write atomically and durably (mmseg_ext.fileio.atomic_write), with the permissions
+    """Write atomically and durably (adasweep_base.fileio.atomic_write), with the permissions
     open() would have given it (not the temp file's 0600)."""
     path = check_out(out)
     umask = os.umask(0)

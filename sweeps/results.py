@@ -17,7 +17,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .light import atomic_write, kill_point
+from adasweep_base.fileio import atomic_write
+from adasweep_base.testing import kill_point
+
 # the schema and rows of sweeps/results_schema.py, re-exported: the results API of tests and tools
 from .results_schema import (CLASS_NAMES_19, IOU_COLUMNS, RESULT_SCHEMA,  # noqa: F401
                              conform, iou_column, make_row, metrics_to_columns, param_column,

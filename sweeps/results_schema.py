@@ -11,9 +11,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .light import cityscapes_classes
+from adasweep_base.classes import CITYSCAPES_CLASSES
 
-CLASS_NAMES_19 = cityscapes_classes()
+CLASS_NAMES_19 = tuple(CITYSCAPES_CLASSES)
 STATUSES = ('ok', 'stopped', 'error')
 REQUIRED = ('sweep', 'space', 'benchmark', 'variant', 'trial_id', 'seed', 'round', 'iteration',
             'status')

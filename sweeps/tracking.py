@@ -133,7 +133,7 @@ def drop_events_after(log_dir, saved_at):
     from tensorboard.backend.event_processing.event_file_loader import LegacyEventFileLoader
     from tensorboard.summary.writer.record_writer import RecordWriter
 
-    from mmseg_ext.fileio import atomic_write
+    from adasweep_base.fileio import atomic_write
     dropped = 0
     for name in sorted(os.listdir(log_dir)):
         path = osp.join(log_dir, name)

@@ -23,8 +23,8 @@ from mmseg.registry import HOOKS
 from PIL import Image
 
 from mmseg_ext.hooks.target_pool import target_dataset
-from mmseg_ext.fileio import atomic_write
-from mmseg_ext.testing import kill_point
+from adasweep_base.fileio import atomic_write
+from adasweep_base.testing import kill_point
 
 from .common import mask_secrets
 from .tracking import (configure_tensorboard, drop_events_after, log_evaluation,

@@ -116,7 +116,7 @@ def published_checkpoint(runner, mode: str) -> dict:
 
 def publish(source: str, target: str) -> None:
     """Copy `source` to `target` atomically and durably (file and folder fsynced)."""
-    from mmseg_ext.fileio import atomic_write
+    from adasweep_base.fileio import atomic_write
     atomic_write(target, lambda tmp: shutil.copyfile(source, tmp))
 
 
@@ -141,7 +141,7 @@ def train_warmup(rel: str, target: str, data_root: str, log: Callable = print) -
         # tools/train.py run of its config, bit for bit on the same machine
         torch.set_num_threads(len(os.sched_getaffinity(0)))
         from mmseg_ext.engine import resolve_resume
-        from mmseg_ext.fileio import atomic_write
+        from adasweep_base.fileio import atomic_write
         work = osp.join(folder, 'work')
         cfg = warmup_train_config(rel, work, data_root)
         resumed = resolve_resume(cfg)

@@ -1,5 +1,6 @@
 """ADA-MCU acquisition core: uncertainty (Eq. 1-3), groups, DCCM (Eq. 7-8) and the adaptive
-sampling schedule of Algorithm 1 (mmseg_ext.active.adamcu)."""
+sampling schedule of Algorithm 1 (mmseg_ext.ops.uncertainty, mmseg_ext.ops.category_correlation,
+mmseg_ext.active.adamcu)."""
 import json
 import math
 
@@ -8,6 +9,8 @@ import pytest
 import torch
 
 from mmseg_ext.active import adamcu
+from mmseg_ext.ops import category_correlation as dccm_ops
+from mmseg_ext.ops import uncertainty as unc
 
 # ----------------------------------------------------------------------------- uncertainty
 
@@ -33,7 +36,7 @@ def test_uncertainty_matches_naive_formula(gamma):
     g = torch.Generator().manual_seed(0)
     main = torch.randn(2, 5, 4, 3, generator=g, dtype=torch.float64) * 3
     aux = torch.randn(2, 5, 4, 3, generator=g, dtype=torch.float64) * 3
-    got = adamcu.uncertainty(main, aux, gamma)
+    got = unc.two_head_uncertainty(main, aux, gamma)
     assert got.shape == (2, 4, 3) and got.dtype == torch.float64
     np.testing.assert_allclose(got.numpy(), _naive_uncertainty(main, aux, gamma),
                                rtol=1e-12, atol=1e-12)
@@ -45,23 +48,23 @@ def test_uncertainty_gamma_zero_is_normalised_entropy():
     aux = torch.randn(1, 7, 3, 3, generator=g, dtype=torch.float64)
     p = torch.softmax(main, 1)
     ent = -(p * p.log()).sum(1) / math.log(7)
-    torch.testing.assert_close(adamcu.uncertainty(main, aux, 0), ent)
+    torch.testing.assert_close(unc.two_head_uncertainty(main, aux, 0), ent)
     # uniform prediction -> 1, near one-hot -> ~0, whatever the auxiliary head says
     flat = torch.zeros(1, 7, 1, 1, dtype=torch.float64)
-    assert adamcu.uncertainty(flat, aux[..., :1, :1], 0).item() == pytest.approx(1.0)
+    assert unc.two_head_uncertainty(flat, aux[..., :1, :1], 0).item() == pytest.approx(1.0)
     sharp = flat.clone()
     sharp[0, 3] = 60.0
-    assert adamcu.uncertainty(sharp, flat, 0).item() < 1e-20
+    assert unc.two_head_uncertainty(sharp, flat, 0).item() < 1e-20
 
 
 def test_uncertainty_identical_heads_have_zero_kl():
     g = torch.Generator().manual_seed(2)
     x = torch.randn(3, 4, 5, 6, generator=g, dtype=torch.float64)
-    torch.testing.assert_close(adamcu.uncertainty(x, x, 5.0), adamcu.uncertainty(x, x, 0.0),
+    torch.testing.assert_close(unc.two_head_uncertainty(x, x, 5.0), unc.two_head_uncertainty(x, x, 0.0),
                                rtol=0, atol=0)
     # the KL part is gamma-linear and non-negative
     y = torch.randn(3, 4, 5, 6, generator=g, dtype=torch.float64)
-    u0, u1, u2 = (adamcu.uncertainty(x, y, gm) for gm in (0.0, 1.0, 2.0))
+    u0, u1, u2 = (unc.two_head_uncertainty(x, y, gm) for gm in (0.0, 1.0, 2.0))
     assert bool(((u1 - u0) >= 0).all())
     torch.testing.assert_close(u2 - u0, 2 * (u1 - u0))
     # KL(p || q) and not KL(q || p)
@@ -71,9 +74,9 @@ def test_uncertainty_identical_heads_have_zero_kl():
 
 def test_uncertainty_dtypes():
     x = torch.randn(1, 3, 2, 2)
-    assert adamcu.uncertainty(x, x, 0.5).dtype == torch.float32
-    assert adamcu.uncertainty(x.half(), x.half(), 0.5).dtype == torch.float32
-    assert adamcu.uncertainty(x, x.double(), 0.5).dtype == torch.float64
+    assert unc.two_head_uncertainty(x, x, 0.5).dtype == torch.float32
+    assert unc.two_head_uncertainty(x.half(), x.half(), 0.5).dtype == torch.float32
+    assert unc.two_head_uncertainty(x, x.double(), 0.5).dtype == torch.float64
 
 
 @pytest.mark.parametrize('main, aux, gamma, match', [
@@ -86,7 +89,7 @@ def test_uncertainty_dtypes():
 ])
 def test_uncertainty_bad_inputs(main, aux, gamma, match):
     with pytest.raises(ValueError, match=match):
-        adamcu.uncertainty(main, aux, gamma)
+        unc.two_head_uncertainty(main, aux, gamma)
 
 
 # ----------------------------------------------------------------------------- groups
@@ -94,27 +97,27 @@ def test_uncertainty_bad_inputs(main, aux, gamma, match):
 
 def test_groups_boundaries():
     u = torch.tensor([[0.0, 0.2, 0.2999, 0.3, 0.5, 0.6999, 0.7, 1.3]])
-    got = adamcu.uncertainty_groups(u, 0.7, 0.3)
+    got = unc.uncertainty_groups(u, 0.7, 0.3)
     assert got.dtype == torch.long and got.shape == u.shape
     assert got.tolist() == [[0, 0, 0, 1, 1, 1, 2, 2]]
     # equal thresholds: no medium group
-    assert adamcu.uncertainty_groups(u, 0.5, 0.5).tolist() == [[0, 0, 0, 0, 2, 2, 2, 2]]
-    assert adamcu.uncertainty_groups(u.view(1, 2, 4), 0.7, 0.0).shape == (1, 2, 4)
-    assert int(adamcu.uncertainty_groups(u, 0.7, 0.0).min()) == 1
+    assert unc.uncertainty_groups(u, 0.5, 0.5).tolist() == [[0, 0, 0, 0, 2, 2, 2, 2]]
+    assert unc.uncertainty_groups(u.view(1, 2, 4), 0.7, 0.0).shape == (1, 2, 4)
+    assert int(unc.uncertainty_groups(u, 0.7, 0.0).min()) == 1
 
 
 @pytest.mark.parametrize('pi_high, pi_low', [(0.3, 0.7), (0.5, -0.1), (float('nan'), 0.1),
                                              (float('inf'), 0.1)])
 def test_groups_bad_thresholds(pi_high, pi_low):
     with pytest.raises(ValueError, match='pi_low <= pi_high'):
-        adamcu.uncertainty_groups(torch.zeros(1, 2, 2), pi_high, pi_low)
+        unc.uncertainty_groups(torch.zeros(1, 2, 2), pi_high, pi_low)
 
 
 def test_groups_bad_scores():
     with pytest.raises(ValueError, match='floating'):
-        adamcu.uncertainty_groups(torch.zeros(1, 2, 2, dtype=torch.long), 0.7, 0.3)
+        unc.uncertainty_groups(torch.zeros(1, 2, 2, dtype=torch.long), 0.7, 0.3)
     with pytest.raises(ValueError, match='NaN'):
-        adamcu.uncertainty_groups(torch.tensor([[[float('nan')]]]), 0.7, 0.3)
+        unc.uncertainty_groups(torch.tensor([[[float('nan')]]]), 0.7, 0.3)
 
 
 # ----------------------------------------------------------------------------- DCCM
@@ -130,14 +133,14 @@ def _batch1():
 
 def test_confusion_rates_hand_example():
     pred, label = _batch1()
-    R, present = adamcu.confusion_rates(pred, label, 3)
+    R, present = dccm_ops.confusion_rates(pred, label, 3)
     assert R.dtype == torch.float64
     assert R.tolist() == [[0.5, 0.25, 0.25], [0.5, 0.5, 0.0], [0.0, 0.0, 0.0]]
     assert present.tolist() == [True, True, False]
 
 
 def test_dccm_update_exact_ema():
-    dccm = adamcu.CategoryCorrelation(3, 0.9).double()
+    dccm = dccm_ops.CategoryCorrelation(3, 0.9).double()
     assert isinstance(dccm, torch.nn.Module)
     assert dccm.weights.shape == (3, 3) and not dccm.weights.any()
     dccm.update(*_batch1())
@@ -161,25 +164,25 @@ def test_dccm_update_exact_ema():
 
 
 def test_dccm_momentum_zero_is_last_batch_and_float32_default():
-    dccm = adamcu.CategoryCorrelation(3, 0.0)
+    dccm = dccm_ops.CategoryCorrelation(3, 0.0)
     assert dccm.weights.dtype == torch.float32
     pred, label = _batch1()
     dccm.update(pred, label)
     dccm.update(pred, label)
-    R, _ = adamcu.confusion_rates(pred, label, 3)
+    R, _ = dccm_ops.confusion_rates(pred, label, 3)
     torch.testing.assert_close(dccm.weights, R.float())
 
 
 def test_dccm_state_dict_round_trip():
-    dccm = adamcu.CategoryCorrelation(3, 0.9)
+    dccm = dccm_ops.CategoryCorrelation(3, 0.9)
     dccm.update(*_batch1())
     sd = dccm.state_dict()
     assert list(sd) == ['weights']
-    other = adamcu.CategoryCorrelation(3, 0.9)
+    other = dccm_ops.CategoryCorrelation(3, 0.9)
     other.load_state_dict(sd)
     torch.testing.assert_close(other.weights, dccm.weights, rtol=0, atol=0)
     with pytest.raises(RuntimeError):
-        adamcu.CategoryCorrelation(4, 0.9).load_state_dict(sd)
+        dccm_ops.CategoryCorrelation(4, 0.9).load_state_dict(sd)
 
 
 @pytest.mark.parametrize('num_classes, momentum, match', [
@@ -188,7 +191,7 @@ def test_dccm_state_dict_round_trip():
 ])
 def test_dccm_bad_config(num_classes, momentum, match):
     with pytest.raises(ValueError, match=match):
-        adamcu.CategoryCorrelation(num_classes, momentum)
+        dccm_ops.CategoryCorrelation(num_classes, momentum)
 
 
 @pytest.mark.parametrize('pred, label, match', [
@@ -200,7 +203,7 @@ def test_dccm_bad_config(num_classes, momentum, match):
     (torch.zeros(1, 2, 2, dtype=torch.long), torch.zeros(1, 2, 2, dtype=torch.bool), 'integer'),
 ])
 def test_dccm_bad_update(pred, label, match):
-    dccm = adamcu.CategoryCorrelation(3, 0.9)
+    dccm = dccm_ops.CategoryCorrelation(3, 0.9)
     with pytest.raises(ValueError, match=match):
         dccm.update(pred, label)
     assert not dccm.weights.any()
@@ -208,8 +211,8 @@ def test_dccm_bad_update(pred, label, match):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
 def test_dccm_cuda_matches_cpu():
-    cpu = adamcu.CategoryCorrelation(3, 0.9)
-    gpu = adamcu.CategoryCorrelation(3, 0.9).cuda()
+    cpu = dccm_ops.CategoryCorrelation(3, 0.9)
+    gpu = dccm_ops.CategoryCorrelation(3, 0.9).cuda()
     pred, label = _batch1()
     cpu.update(pred, label)
     gpu.update(pred.cuda(), label.cuda())

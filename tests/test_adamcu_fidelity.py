@@ -13,6 +13,7 @@ from test_adamcu_segmentor import _build, _calibrate, _step, batch  # noqa: F401
 
 from mmseg_ext.active.label_store import ActiveLabelStore
 from mmseg_ext.hooks import AdaptiveSamplingHook
+from mmseg_ext.models.losses.contrastive_roles import sample_at_pixels
 from mmseg_ext.models.losses.multi_level_contrastive_loss import MultiLevelContrastiveLoss
 from sweeps.spaces import load_space
 
@@ -82,16 +83,14 @@ def test_bought_pixels_reach_the_contrastive_loss(batch, resolution):
 
 def test_label_resolution_samples_the_bilinear_upsampled_embedding():
     """A point's embedding = the bilinearly upsampled map at that pixel (F.interpolate)."""
-    loss = MultiLevelContrastiveLoss(normalize=False)
     torch.manual_seed(0)
     embed = torch.randn(2, 3, 4, 5)
     for ac in (False, True):
-        loss._align_corners, loss._dtype = ac, torch.float32
         up = torch.nn.functional.interpolate(embed, size=(8, 10), mode='bilinear',
                                              align_corners=ac)
         n = torch.tensor([0, 1, 1, 0])
         p = torch.tensor([0, 79, 13, 44])
-        got = loss._sampled(embed, (8, 10), n, p)
+        got = sample_at_pixels(embed, (8, 10), n, p, torch.float32, ac)
         want = up.flatten(2)[n, :, p]
         torch.testing.assert_close(got, want)
 

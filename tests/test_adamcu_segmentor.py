@@ -16,7 +16,7 @@ from adamcu_three_steps import make_batch
 from mmengine.optim import OptimWrapper
 from runner_utils import REPO
 
-from mmseg_ext.active.adamcu import uncertainty
+from mmseg_ext.ops.uncertainty import two_head_uncertainty as uncertainty
 from mmseg.registry import MODELS
 
 AUX = dict(type='FCNHead', in_channels=24, in_index=0, channels=16, num_convs=1, kernel_size=1,

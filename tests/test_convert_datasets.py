@@ -19,7 +19,7 @@ if str(REPO) not in sys.path:
 from fixtures_official import (fixture_ids, synthia_label,  # noqa: E402
                                write_cityscapes_release, write_gta5_release,
                                write_synthia_release)
-from mmseg_ext.datasets.classes import (CITYSCAPES_ID_TO_TRAINID_16,  # noqa: E402
+from adasweep_base.classes import (CITYSCAPES_ID_TO_TRAINID_16,  # noqa: E402
                                         CITYSCAPES_ID_TO_TRAINID_19, SYNTHIA_ID_TO_TRAINID_16,
                                         SYNTHIA_ID_TO_TRAINID_19)
 from mmseg_ext.tools.class_stats import load_class_stats  # noqa: E402

@@ -10,7 +10,7 @@ from fixtures_official import (write_cityscapes_release, write_gta5_release,
                                write_synthia_release)
 from mmseg.registry import DATASETS
 from mmseg_ext.datasets import DatasetError, TwoDomainDataset
-from mmseg_ext.datasets.classes import SYNTHIA16_CLASSES
+from adasweep_base.classes import SYNTHIA16_CLASSES
 from mmseg_ext.tools.convert_datasets import convert
 
 PIPELINE = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),

@@ -16,7 +16,7 @@ from PIL import Image
 
 from fixtures_official import (write_cityscapes_release, write_gta5_release,
                                write_synthia_release)
-from mmseg_ext import fileio
+from adasweep_base import fileio
 from mmseg_ext.active.label_store import ActiveLabelStore
 from mmseg_ext.datasets import ensure_synthshift
 from mmseg_ext.datasets.checked_seg_dataset import DatasetError
@@ -309,6 +309,15 @@ def test_sweeps_results_does_not_import_torch():
     code = 'import sys, sweeps.results; assert "torch" not in sys.modules, "torch imported"'
     run = subprocess.run([sys.executable, '-c', code], cwd=REPO, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
+
+
+def test_results_and_mmseg_ext_share_one_fileio_and_testing_module():
+    """sweeps.results imports the torch-free modules normally (no file executed by path): the
+    functions it uses are the very objects mmseg_ext uses, with one module state."""
+    import sweeps.results
+    from mmseg_ext.active.label_store import files, store
+    assert sweeps.results.atomic_write is files.atomic_write is fileio.atomic_write
+    assert sweeps.results.kill_point is store.kill_point
 
 
 # ----------------------------------------------------------------------------- SynthShift load

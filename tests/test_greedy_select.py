@@ -4,7 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmseg_ext.active import select, window
+from mmseg_ext.active import select
+from mmseg_ext.ops import window
 
 INF = float('inf')
 

@@ -5,7 +5,7 @@ and a trial's checkpoint write, while a trial's Tune checkpoint is written), eac
 with the same command, ends with exactly the table of the same sweep never killed: the same
 mIoU, per-class IoU, labelled fraction and pixels bought in every (variant, seed, round) row,
 each trial once, and TensorBoard files that repeat no step the never-killed sweep's do not.
-Fixed kill points are injected with ADASWEEP_TEST_KILL_AT (mmseg_ext.testing).
+Fixed kill points are injected with ADASWEEP_TEST_KILL_AT (adasweep_base.testing).
 """
 import os
 import random

@@ -155,7 +155,7 @@ def test_rounds_past_999_are_in_numeric_order_and_roll_back(tmp_path, monkeypatc
     """Round files are named round_NNN (3 digits): from round 1000 on the text order is wrong
     ([..., 100, 1000, 1001, 101, ...]), so rollback kept labels bought after the checkpoint and
     ADA-MCU's "already committed at this iteration" check read the wrong last round."""
-    from mmseg_ext import fileio
+    from adasweep_base import fileio
     monkeypatch.setattr(fileio, 'fsync_path', lambda *a, **k: None)  # durability: not tested here
     monkeypatch.setattr(fileio, '_syncfs', lambda path: True)
     gt = np.random.default_rng(0).integers(0, 19, (32, 32)).astype(np.uint8)

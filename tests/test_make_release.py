@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from runner_utils import REPO
 
-from mmseg_ext.datasets.classes import (CITYSCAPES_CLASSES, IGNORE_INDEX, SYNTHIA16_CLASSES,
+from adasweep_base.classes import (CITYSCAPES_CLASSES, IGNORE_INDEX, SYNTHIA16_CLASSES,
                                         SYNTHIA_ID_TO_TRAINID_19)
 from mmseg_ext.datasets.synthshift_generator import render_sample
 from mmseg_ext.tools.make_release import (SYNTHIA_INDEX_OFFSET, ReleaseError, make_release,

@@ -7,7 +7,7 @@ from mmseg.structures import SegDataSample
 from mmengine.structures import PixelData
 
 import mmseg_ext  # noqa: F401
-from mmseg_ext.datasets.classes import CITYSCAPES_CLASSES, SYNTHIA16_CLASSES
+from adasweep_base.classes import CITYSCAPES_CLASSES, SYNTHIA16_CLASSES
 from mmseg_ext.evaluation import ClassIoUMetric
 
 

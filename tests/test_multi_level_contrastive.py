@@ -6,7 +6,7 @@ import torch
 from mmseg.registry import MODELS
 
 from mmseg_ext.models.losses import MultiLevelContrastiveLoss
-from mmseg_ext.models.losses.multi_level_contrastive_loss import random_group_rank
+from mmseg_ext.models.losses.contrastive_roles import random_group_rank
 
 IG = 255
 BIG = 10_000  # caps above every count: nothing is dropped, the loss is deterministic

@@ -15,7 +15,7 @@ from mmseg.registry import MODELS
 from runner_utils import REPO, tiny_config
 from test_adversarial_warmup import RecordingWrapper, _batch
 
-from mmseg_ext.active.point_ent import self_information
+from mmseg_ext.ops.uncertainty import self_information
 
 ADVENT = 'configs/point_ent/synthshift/advent.py'
 MINENT = 'configs/point_ent/synthshift/minent.py'

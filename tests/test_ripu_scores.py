@@ -5,7 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmseg_ext.active import ripu, window
+from mmseg_ext.active import ripu
+from mmseg_ext.ops import window
 
 
 def ref_region_scores(logits, k, norm_classes=19):

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from mmseg_ext.active import ripu, select
-from mmseg_ext.active.window import (box_max, box_min, box_sum, one_intraop_thread,
+from mmseg_ext.ops.window import (box_max, box_min, box_sum, one_intraop_thread,
                                      window_count)
 
 # ---- oracle: mmseg_ext/active/ripu.py as it was before the table path (verbatim) ----

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from mmseg_ext.datasets import synthshift_generator as gen
-from mmseg_ext.datasets.classes import CITYSCAPES_CLASSES
+from adasweep_base.classes import CITYSCAPES_CLASSES
 from mmseg_ext.datasets.synthshift_generator import generate_synthshift, render_sample
 
 SMALL = dict(num_source=12, num_target_train=6, num_target_val=4, progress=False)

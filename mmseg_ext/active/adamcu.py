@@ -1,47 +1,12 @@
 """ADA-MCU acquisition core (active domain adaptation with multi-level contrastive units):
-pixel uncertainty, the three uncertainty groups, the dynamic category correlation matrix
-(DCCM) and the adaptive sampling schedule of Algorithm 1. There is no public code; the
+the adaptive sampling schedule of Algorithm 1. There is no public code; the
 paper text is the reference. 'l. N' is a line of papers/004_1ecdab4497048225.txt, 'step N'
 a numbered step of Algorithm 1.
 
-``u = uncertainty(main_logits, aux_logits, gamma)``  (N, H, W) score of Eq. 1-3 (l. 291-326):
-    p = softmax(main), q = softmax(aux) over C >= 2 classes (dim 1),
-    u = -sum_c p_c log p_c / log(C) + gamma * sum_c p_c (log p_c - log q_c),
-    i.e. the entropy normalised to [0, 1] (Eq. 2) plus gamma times KL(p || q) (Eq. 3, not
-    normalised). Logs come from log_softmax (no epsilon); terms with p_c = 0 count as 0.
-    The KL sum is clamped at 0 (rounding can leave -1e-8 where the heads agree; identical
-    heads give exactly 0). Both logits must be floating (N, C, H, W) of the same shape:
-    the paper's auxiliary head is DeepLab v2's conv4 classifier (l. 338-340, 622-624) at the main
-    head's resolution; resize before if yours differs. float16/bfloat16 are computed in
-    float32, float64 stays float64 (mixed float32/float64 inputs are promoted). gamma >= 0
-    (the paper uses 0.5, l. 646, which cites "Eqn. (12)": read Eq. 1). Runs under no_grad.
-
-``g = uncertainty_groups(u, pi_high, pi_low)``  long tensor of u's shape (l. 330-335):
-    2 = high (u >= pi_high), 1 = medium (pi_low <= u < pi_high), 0 = low (u < pi_low).
-    The paper does not say which side the boundaries fall on; a pixel exactly at a
-    threshold goes to the higher group. Needs 0 <= pi_low <= pi_high (pi_low == pi_high
-    leaves the medium group empty) and a NaN-free floating u.
-
-``R, present = confusion_rates(pred, label, num_classes, ignore_index=255)``  Eq. 7 (l. 486-502):
-    R[u, v] = #(label == u and pred == v) / #(label == u) over the batch, (C, C) float64,
-    rows of classes absent from label are 0 and present (C,) bool marks the others. The
-    paper calls M^(u, v) "misclassified" pixels; the diagonal is kept here (R is the
-    row-normalised confusion matrix, R[u, u] = recall of u), so every present row sums to
-    1. Use W * (1 - eye(C)) if only the off-diagonal errors are wanted. pred / label:
-    integer (N, H, W) (any integer dtype, not bool) on the same device; label values in
-    [0, C) or ignore_index, pred values in [0, C). One bincount over u * C + v.
-
-``dccm = CategoryCorrelation(num_classes, momentum)``  DCCM, Eq. 8 (l. 504-521), an nn.Module:
-    ``dccm.weights`` (C, C) float32 buffer W, zeros at start (the paper gives no initial
-    value), saved by state_dict / restored by load_state_dict, moved by .to(device) and
-    cast by .double(). ``dccm.update(pred, label)`` computes R of the batch and sets, for
-    the rows u of classes present in label,
-        W[u] = momentum * W[u] + (1 - momentum) * R[u]    (momentum = the paper's beta);
-    rows of absent classes are left unchanged (an absent class has no R row; averaging
-    in zeros would decay what was learnt about it). R is computed on pred's device and
-    moved to W's device and dtype. Returns (R, present). num_classes int >= 1,
-    momentum in [0, 1). The paper updates W once per training iteration (step 14,
-    l. 705-706; l. 504); its value for beta is not given.
+The pixel uncertainty and its groups (``two_head_uncertainty``, ``uncertainty_groups``,
+Eq. 1-3) are the entropy kernel's, ``mmseg_ext.ops.uncertainty``; the DCCM (``confusion_rates``,
+``CategoryCorrelation``, Eq. 7-8) lives in ``mmseg_ext.ops.category_correlation``: models use
+them too, and models do not import the acquisition layer.
 
 ``sampler = AdaptiveSampler(budget, pi_high, pi_low, decay=0.9, high_fraction=0.5,
 medium_fraction=0.5, high_share=0.5, decay_every=1)``  Algorithm 1 (l. 666-712, text l.
@@ -114,141 +79,15 @@ mmseg_ext/active/strategies/adamcu.py for why).
 import math
 
 import torch
-from torch import nn
 
-from .checks import check_fraction, check_int, check_real, is_real
+from ..ops.checks import check_fraction, check_int, is_real
+from ..ops.uncertainty import check_scores, check_thresholds, uncertainty_groups
 
-IGNORE_INDEX = 255
 PHASES = ('high', 'medium', 'done')
 
 _CONFIG_KEYS = ('budget', 'pi_high_init', 'pi_low', 'decay', 'high_fraction',
                 'medium_fraction', 'high_share', 'decay_every')
 _STATE_KEYS = ('num_decays', 'high_calls', 'bought_high', 'bought_medium')
-
-
-# ----------------------------------------------------------------------------- validation
-
-def check_thresholds(pi_high, pi_low):
-    if not (is_real(pi_high) and is_real(pi_low) and 0 <= pi_low <= pi_high):
-        raise ValueError(f'thresholds must satisfy 0 <= pi_low <= pi_high (finite), '
-                         f'got pi_low={pi_low!r}, pi_high={pi_high!r}')
-
-
-def _check_scores(u, name='u'):
-    if not torch.is_tensor(u) or not u.is_floating_point():
-        raise ValueError(f'{name} must be a floating tensor, got '
-                         f'{type(u).__name__ if not torch.is_tensor(u) else u.dtype}')
-    if torch.isnan(u).any():
-        raise ValueError(f'{name} must not contain NaN')
-
-
-def _check_labels(x, name, ndim=3):
-    if not torch.is_tensor(x) or x.ndim != ndim:
-        shape = tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
-        raise ValueError(f'{name} must be a {ndim}-D (N, H, W) integer tensor, got {shape}')
-    if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
-        raise ValueError(f'{name} must hold integer class ids, got dtype {x.dtype}')
-
-
-# ----------------------------------------------------------------------------- uncertainty
-
-def _logits(x, name):
-    if not torch.is_tensor(x) or x.ndim != 4 or not x.is_floating_point():
-        raise ValueError(f'{name} must be a floating (N, C, H, W) tensor, got '
-                         f'{tuple(x.shape) if torch.is_tensor(x) else type(x).__name__}')
-    return x if x.dtype in (torch.float32, torch.float64) else x.float()
-
-
-@torch.no_grad()
-def uncertainty(main_logits, aux_logits, gamma):
-    """(N, H, W) entropy(p) / log(C) + gamma * KL(p || p_aux) (Eq. 1-3)."""
-    main = _logits(main_logits, 'main_logits')
-    aux = _logits(aux_logits, 'aux_logits')
-    if main.shape != aux.shape:
-        raise ValueError(f'main_logits and aux_logits must have the same shape, '
-                         f'got {tuple(main.shape)} and {tuple(aux.shape)}')
-    if main.device != aux.device:
-        raise ValueError(f'main_logits and aux_logits must be on one device, '
-                         f'got {main.device} and {aux.device}')
-    C = main.shape[1]
-    if C < 2:
-        raise ValueError(f'uncertainty needs at least 2 classes (log C normalisation), got {C}')
-    check_real('gamma', gamma)
-    dtype = torch.promote_types(main.dtype, aux.dtype)
-    log_p = torch.log_softmax(main.to(dtype), 1)
-    p = log_p.exp()
-    zero = ~(p > 0)  # 0 * log 0 = 0 also for -inf logits
-    # in place where the values allow it (full-size maps: fewer temporaries); the same
-    # operations on the same values as torch.where(p > 0, p * log_p, 0), so the same bits
-    ent = (p * log_p).masked_fill_(zero, 0).sum(1).neg_().div_(math.log(C))
-    if gamma == 0:
-        return ent
-    log_q = torch.log_softmax(aux.to(dtype), 1)
-    kl = log_p.sub_(log_q).mul_(p).masked_fill_(zero, 0).sum(1).clamp_min_(0)
-    return ent.add_(kl.mul_(gamma))
-
-
-def uncertainty_groups(u, pi_high, pi_low):
-    """Long tensor of u's shape: 2 high (u >= pi_high), 1 medium, 0 low (u < pi_low)."""
-    check_thresholds(pi_high, pi_low)
-    _check_scores(u)
-    return (u >= pi_low).long() + (u >= pi_high).long()
-
-
-# ----------------------------------------------------------------------------- DCCM
-
-def confusion_rates(pred, label, num_classes, ignore_index=IGNORE_INDEX):
-    """(C, C) float64 R[u, v] = #(label u, pred v) / #(label u) and (C,) bool present rows."""
-    check_int('num_classes', num_classes, 1)
-    _check_labels(pred, 'pred')
-    _check_labels(label, 'label')
-    if pred.shape != label.shape:
-        raise ValueError(f'pred and label must have the same shape, '
-                         f'got {tuple(pred.shape)} and {tuple(label.shape)}')
-    if pred.device != label.device:
-        raise ValueError(f'pred and label must be on one device, '
-                         f'got {pred.device} and {label.device}')
-    C = num_classes
-    pred, label = pred.long(), label.long()
-    keep = label != ignore_index
-    lab, prd = label[keep], pred[keep]
-    if lab.numel():
-        if lab.min() < 0 or lab.max() >= C:
-            raise ValueError(f'label values must be in [0, {C}) or {ignore_index}, '
-                             f'got range [{int(lab.min())}, {int(lab.max())}]')
-        if prd.min() < 0 or prd.max() >= C:
-            raise ValueError(f'pred values must be in [0, {C}), '
-                             f'got range [{int(prd.min())}, {int(prd.max())}]')
-    counts = torch.bincount(lab * C + prd, minlength=C * C).view(C, C).double()
-    rows = counts.sum(1)
-    present = rows > 0
-    return counts / rows.clamp_min(1).unsqueeze(1), present
-
-
-class CategoryCorrelation(nn.Module):
-    """Dynamic category correlation matrix W (Eq. 7-8), EMA of the batch confusion rates."""
-
-    def __init__(self, num_classes, momentum):
-        super().__init__()
-        check_int('num_classes', num_classes, 1)
-        check_fraction('momentum', momentum, low_open=False)
-        self.num_classes = int(num_classes)
-        self.momentum = float(momentum)
-        self.register_buffer('weights', torch.zeros(self.num_classes, self.num_classes))
-
-    def extra_repr(self):
-        return f'num_classes={self.num_classes}, momentum={self.momentum}'
-
-    @torch.no_grad()
-    def update(self, pred, label):
-        """W[u] = m * W[u] + (1 - m) * R[u] for classes u present in label; returns (R, present)."""
-        R, present = confusion_rates(pred, label, self.num_classes)
-        W = self.weights
-        R_w = R.to(device=W.device, dtype=W.dtype)
-        present_w = present.to(W.device)
-        new = self.momentum * W + (1 - self.momentum) * R_w
-        W.copy_(torch.where(present_w.unsqueeze(1), new, W))
-        return R, present
 
 
 # ----------------------------------------------------------------------------- sampling
@@ -313,7 +152,7 @@ class AdaptiveSampler:
     @torch.no_grad()
     def select(self, u, blocked, generator=None):
         """Bool mask of u's shape ((H, W) or (N, H, W)): the pixels to buy in this iteration."""
-        _check_scores(u)
+        check_scores(u)
         if u.ndim not in (2, 3):
             raise ValueError(f'u must be (H, W) or (N, H, W), got shape {tuple(u.shape)}')
         if not torch.is_tensor(blocked) or blocked.dtype != torch.bool:

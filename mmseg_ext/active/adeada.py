@@ -64,7 +64,7 @@ import numbers
 import numpy as np
 import torch
 
-from .checks import check_int, check_real, check_region_pool
+from ..ops.checks import check_int, check_real, check_region_pool
 
 INDEXINGS = ('paper', 'reference')
 SIGMAS = ('reference', 'log', 'uniform')

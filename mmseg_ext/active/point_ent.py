@@ -4,11 +4,8 @@ elsewhere. Pure torch, no Runner; the acquisition strategy and the label store b
 
 Formulas (the paper's equations, and the readings of ../shared/reference/point_ent_reference.md):
 
-``self_information(prob)``  (N, C, H, W) probabilities -> (N, C, H, W)
-    ADVENT's weighted self-information map, the input of the discriminators of Sec. 3.1,
-    Eq. (2)-(3): ``-p * log2(p + 1e-30) / log2(C)``, every channel kept (no sum over C). The
-    paper's Eq. (2) is ``-p log p``; the log2 and the 1/log2(C) factor are the reference code's
-    (ADVENT ``prob_2_entropy``).
+ADVENT's self-information map (the discriminator input of Sec. 3.1, Eq. (2)-(3)) is the entropy
+kernel's ``mmseg_ext.ops.uncertainty.self_information``.
 
 ``patch_entropy(prob, grid)``  (C, H, W) probabilities, grid (rows, cols) -> (rows, cols)
     Sec. 3.2, Eq. (5): the score of each patch of the regular grid, the mean over its pixels of
@@ -55,12 +52,12 @@ the number of patches; N below 1 or above the pixels of a patch; an unknown ``se
 selection, pseudo)`` runs the option checks alone (a config, before training) and returns
 (rows, cols, patch_h, patch_w); ``check_grid(grid, (H, W))`` the grid's alone.
 """
-import math
 from typing import NamedTuple
 
 import torch
 
-from .window import one_intraop_thread, over_row_chunks
+from ..ops.uncertainty import TINY_EPS, sum_plogp
+from ..ops.window import one_intraop_thread, over_row_chunks
 
 IGNORE = 255
 _CHUNK_ELEMS = 1 << 17  # p log p in row chunks that stay in cache (CPU)
@@ -76,18 +73,6 @@ class Acquisition(NamedTuple):
     patches: torch.Tensor  # (K,) long, selected patch indices (row-major)
     points: torch.Tensor   # (rows * cols, N) long, each patch's points as flat pixel indices
     scores: torch.Tensor   # (rows, cols) patch entropy, Eq. (5)
-
-
-def self_information(prob):
-    """ADVENT's weighted self-information ``-p * log2(p + 1e-30) / log2(C)`` of (N, C, H, W)
-    probabilities, all C channels kept: the discriminator input of Sec. 3.1, Eq. (2)-(3)."""
-    if not torch.is_tensor(prob) or prob.ndim != 4:
-        shape = tuple(prob.shape) if torch.is_tensor(prob) else type(prob).__name__
-        raise ValueError(f'self_information: prob must be an (N, C, H, W) tensor, got {shape}')
-    num_classes = prob.shape[1]
-    if num_classes < 2:
-        raise ValueError(f'self_information: needs C >= 2 classes, got C={num_classes}')
-    return -prob * torch.log2(prob + 1e-30) / math.log2(num_classes)
 
 
 def check_grid(grid, size):
@@ -147,13 +132,13 @@ def _sum_plogp(prob, workers=1):
     region per op waits for descheduled workers; see window.one_intraop_thread)."""
     num_classes, height, width = prob.shape
     if prob.device.type != 'cpu':
-        return prob.clamp_min(1e-30).log_().mul_(prob).sum(0)
+        return sum_plogp(prob, 0, TINY_EPS, clamp=True)
     out = torch.empty((height, width), dtype=prob.dtype)
     rows = max(1, _CHUNK_ELEMS // (num_classes * width))
 
     def chunk(r0):
         part = prob[:, r0:r0 + rows]
-        torch.sum(part.clamp_min(1e-30).log_().mul_(part), 0, out=out[r0:r0 + rows])
+        sum_plogp(part, 0, TINY_EPS, clamp=True, out=out[r0:r0 + rows])
 
     over_row_chunks(height, rows, workers, chunk)
     return out

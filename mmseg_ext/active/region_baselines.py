@@ -145,7 +145,7 @@ import warnings
 import numpy as np
 import torch
 
-from .checks import check_int, check_real
+from ..ops.checks import check_int, check_real
 from .region_embeddings import gradient_embeddings, region_edge_fraction  # noqa: F401
 
 _DEFAULT_REDAL_CLUSTERS = 500  # D2ADA: ReDALSelector(2, 2, 500, 0.95)

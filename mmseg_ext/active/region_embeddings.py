@@ -28,7 +28,7 @@ Both run on their inputs' device.
 """
 import torch
 
-from .checks import check_region_pool
+from ..ops.checks import check_region_pool
 
 _PROB_TOL = 1e-3
 

@@ -27,7 +27,7 @@ from typing import Optional
 import torch
 
 from .adeada import region_means
-from .checks import check_logits
+from ..ops.checks import check_logits
 from .region_embeddings import gradient_embeddings, region_edge_fraction
 from .scores import canny_edges, entropy_of, least_confidence_of, margin_of
 

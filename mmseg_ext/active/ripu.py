@@ -40,9 +40,9 @@ from typing import NamedTuple
 
 import torch
 
-from .window import box_max, box_min, box_sum, one_intraop_thread, over_row_chunks, window_count
+from ..ops.uncertainty import RIPU_EPS, entropy_of, plogp, sum_plogp
+from ..ops.window import box_max, box_min, box_sum, one_intraop_thread, over_row_chunks, window_count
 
-_EPS = 1e-6
 _CHUNK_ELEMS = 1 << 19  # softmax/entropy in row chunks that stay in cache (CPU)
 _SPARSE_MAX_WINDOW = 49  # impure-pixels-only impurity for windows up to 7x7
 _LUT_MAX_K = 3  # the dense table path replaces that one (k = 1..3) on CPU
@@ -79,7 +79,7 @@ def _entropy_and_label(logits, workers=1):
         hit = p == p.amax(0)  # bool; as uint8 without a copy (same 0/1 bytes)
         hit = hit.view(torch.uint8) if small else hit.to(lab.dtype)
         torch.amax(hit.mul_(rev), 0, out=lab[r0:r0 + rows])
-        torch.sum((p + _EPS).log_().mul_(p), 0, out=e[r0:r0 + rows])
+        sum_plogp(p, 0, RIPU_EPS, out=e[r0:r0 + rows])
 
     over_row_chunks(H, rows, workers, chunk)
     return e.neg_(), lab.neg_().add_(C)
@@ -97,12 +97,12 @@ def _neg_sum_qlogq_sparse(lab, C, k, count):
         present = torch.bincount(lab.flatten().long(), minlength=C).nonzero().flatten().tolist()
         for c in present:  # absent classes add exactly +0 in the reference
             q = box_sum(lab == c, k).div(count)  # exact int32 counts
-            out.sub_((q + _EPS).log_().mul_(q))
+            out.sub_(plogp(q, RIPU_EPS))
         return out
     # Small windows: pure windows (q = one-hot) all have the same value; the class
     # histogram is built only at impure pixels, from the gathered window labels.
     one = torch.ones((), dtype=count.dtype, device=count.device)
-    out = torch.full_like(count, float(-(one + _EPS).log_().mul_(one)))
+    out = torch.full_like(count, float(-plogp(one, RIPU_EPS)))
     idx = (box_max(lab, k) != box_min(lab, k)).flatten().nonzero().squeeze(1)
     if idx.numel() == 0:
         return out
@@ -114,7 +114,7 @@ def _neg_sum_qlogq_sparse(lab, C, k, count):
     hist = torch.zeros((idx.numel(), C + 1), dtype=count.dtype, device=count.device)
     hist.scatter_add_(1, win, one.expand(win.shape))
     q = hist[:, :C].div_(count.flatten()[idx, None])
-    out.view(-1)[idx] = (q + _EPS).log_().mul_(q).sum(1).neg_()
+    out.view(-1)[idx] = entropy_of(q, 1, RIPU_EPS)
     return out
 
 
@@ -227,7 +227,7 @@ def _lut_plan(C, k, dtype):
         # gives the same value wherever an element sits in a tensor (checked by a test)
         n = torch.arange(B, dtype=dtype)
         q = n[None, :] / n[:, None]  # row = count (row 0 unused)
-        t = (q + _EPS).log_().mul_(q)
+        t = plogp(q, RIPU_EPS)
         lut2 = (t[:, :, None] + t[:, None, :]).flatten()
         plan = _LutPlan(codes, len(pairs), lut2, t.flatten(), tree)
     _LUT_PLANS[key] = plan

@@ -11,7 +11,7 @@ Pixel scores from logits (C, H, W) (the ``*_of`` forms take probabilities, softm
   ``region_scores``     RIPU RA (Eq. 5-7: region impurity x window-mean uncertainty;
                         implemented in ``ripu``), ``pixel_scores`` RIPU PA
   ``two_head_uncertainty``  ADA-MCU (Eq. 1-3): entropy / log C + gamma KL(main || aux)
-                        (implemented in ``adamcu``)
+                        (``entropy_of`` and it are the entropy kernel's, mmseg_ext.ops.uncertainty)
 Windows and regions:
   ``window_mean``       mean over the in-image pixels of each (2k+1)^2 window (zero padding
                         divided by the in-image count, as RIPU's RA uncertainty); ``region_*``
@@ -27,23 +27,17 @@ import math
 import cv2
 import torch
 
-from .adamcu import uncertainty as two_head_uncertainty  # noqa: F401  (re-exported)
-from .checks import as_rgb_numpy, check_logits
+from ..ops.checks import as_rgb_numpy, check_logits
+from ..ops.uncertainty import RIPU_EPS
+from ..ops.uncertainty import entropy_of  # noqa: F401  (re-exported: the pixel scores' catalogue)
+from ..ops.uncertainty import two_head_uncertainty  # noqa: F401  (re-exported)
+from ..ops.window import box_sum, window_count
 from .ripu import pixel_scores, region_scores  # noqa: F401  (re-exported)
-from .window import box_sum, window_count
-
-EPS = 1e-6
 
 
 def probabilities(logits: torch.Tensor) -> torch.Tensor:
     """Softmax over the classes of (C, H, W) logits (half precision in float32)."""
     return torch.softmax(check_logits(logits), 0)
-
-
-def entropy_of(probs: torch.Tensor, dim: int = 0) -> torch.Tensor:
-    # -(p * log(p + eps)).sum, computed in place on the one temporary (the same operations
-    # on the same values, so the same bits; half the time on a full-size map)
-    return (probs + EPS).log_().mul_(probs).sum(dim).neg_()
 
 
 def least_confidence_of(probs: torch.Tensor, dim: int = 0) -> torch.Tensor:
@@ -157,7 +151,7 @@ def segment_ripu_scores(logits: torch.Tensor, segments: torch.Tensor,
     lab = logits.argmax(0).flatten()
     size = torch.bincount(seg, minlength=n).double()
     q = torch.bincount(seg * C + lab, minlength=n * C).view(n, C).double() / size[:, None]
-    impurity = -(q * (q + EPS).log()).sum(1) / norm
+    impurity = entropy_of(q, 1, RIPU_EPS) / norm
     e = entropy(logits).flatten().double() / norm
     uncertainty = torch.zeros(n, dtype=torch.float64, device=seg.device).index_add_(0, seg, e)
     uncertainty /= size

@@ -38,7 +38,7 @@ from typing import NamedTuple
 
 import torch
 
-from .window import box_max, box_min, one_intraop_thread
+from ..ops.window import box_max, box_min, one_intraop_thread
 
 _SPARSE_LIMIT = 1 << 23  # max candidates x min(window size, candidates) for neighbour lists
 

@@ -27,8 +27,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..fileio import atomic_write
-from .checks import as_rgb_numpy, is_int
+from adasweep_base.fileio import atomic_write
+from ..ops.checks import as_rgb_numpy, is_int
 from .scores import flat_segment_ids
 from .select import Selection, greedy_select  # noqa: F401  (re-exported)
 

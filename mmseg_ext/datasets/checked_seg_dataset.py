@@ -5,7 +5,7 @@ import torch
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
-from .classes import IGNORE_INDEX
+from adasweep_base.classes import IGNORE_INDEX
 
 
 class DatasetError(ValueError):

@@ -1,7 +1,7 @@
 from mmseg.registry import DATASETS
 
 from .checked_seg_dataset import CheckedSegDataset
-from .classes import SYNTHIA16_CLASSES, SYNTHIA16_PALETTE
+from adasweep_base.classes import SYNTHIA16_CLASSES, SYNTHIA16_PALETTE
 
 
 @DATASETS.register_module()

@@ -1,7 +1,7 @@
 from mmseg.registry import DATASETS
 
 from .checked_seg_dataset import CheckedSegDataset
-from .classes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE
+from adasweep_base.classes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE
 
 
 @DATASETS.register_module()

@@ -1,7 +1,7 @@
 from mmseg.registry import DATASETS
 
 from .checked_seg_dataset import CheckedSegDataset, DatasetError
-from .classes import (CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, SYNTHIA16_CLASSES,
+from adasweep_base.classes import (CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, SYNTHIA16_CLASSES,
                       SYNTHIA16_PALETTE)
 
 

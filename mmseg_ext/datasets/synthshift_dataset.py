@@ -5,9 +5,9 @@ from pathlib import Path
 
 from mmseg.registry import DATASETS
 
-from ..fileio import makedirs
+from adasweep_base.fileio import makedirs
 from .checked_seg_dataset import CheckedSegDataset, DatasetError
-from .classes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE
+from adasweep_base.classes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE
 
 # Default generation parameters of the embedded benchmark (see docs/data.md).
 SYNTHSHIFT_DEFAULTS = dict(seed=0, num_source=3000, num_target_train=500, num_target_val=300,

@@ -2,7 +2,7 @@ import numpy as np
 from mmseg.evaluation import IoUMetric
 from mmseg.registry import METRICS
 
-from ..datasets.classes import SYNTHIA13_EXCLUDED, SYNTHIA16_CLASSES
+from adasweep_base.classes import SYNTHIA13_EXCLUDED, SYNTHIA16_CLASSES
 
 
 @METRICS.register_module()

@@ -14,8 +14,8 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmseg.registry import HOOKS
 
-from ..active.adamcu import check_thresholds
-from ..active.checks import check_int, check_real
+from ..ops.uncertainty import check_thresholds
+from ..ops.checks import check_int, check_real
 from ..active.label_store import IGNORE
 from ..active.strategies import Budget, build_strategy
 from .inference import PoolImages, label_size_outputs, to_numpy

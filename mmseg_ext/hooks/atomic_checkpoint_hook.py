@@ -6,7 +6,7 @@ writes the next one, writes it in place (a kill leaves a truncated file) and onl
 one. A kill inside that window left a work dir whose `last_checkpoint` names a removed file and
 whose newest checkpoint does not load: every resume failed (FileNotFoundError) until someone
 deleted the work dir. Here every file is written atomically and durably (temp file, fsync,
-rename: `mmseg_ext.fileio`), `last_checkpoint` is updated next, and only then are outdated
+rename: `adasweep_base.fileio`), `last_checkpoint` is updated next, and only then are outdated
 checkpoints removed (a resumed run removes what a kill left between the two). Resume does not
 trust `last_checkpoint` either: `mmseg_ext.engine.resume_checkpoint` takes the newest checkpoint
 in the work dir that loads.
@@ -29,8 +29,8 @@ from mmengine.fileio import LocalBackend
 from mmengine.hooks import CheckpointHook
 from mmseg.registry import HOOKS
 
-from ..fileio import atomic_write
-from ..testing import kill_point
+from adasweep_base.fileio import atomic_write
+from adasweep_base.testing import kill_point
 
 
 @HOOKS.register_module(name='CheckpointHook')

@@ -5,7 +5,7 @@ from typing import List, NamedTuple
 import torch
 from mmengine.model import is_model_wrapper
 
-from ..testing import kill_point
+from adasweep_base.testing import kill_point
 
 
 class Schedule(NamedTuple):

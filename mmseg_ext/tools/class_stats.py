@@ -16,7 +16,7 @@ from multiprocessing import Pool
 import numpy as np
 from PIL import Image
 
-from mmseg_ext.fileio import atomic_write
+from adasweep_base.fileio import atomic_write
 
 SAMPLE_CLASS_STATS = 'sample_class_stats.json'
 SAMPLES_WITH_CLASS = 'samples_with_class.json'
@@ -59,7 +59,7 @@ def samples_with_class(sample_class_stats):
 
 
 def _write_json(path, obj):
-    """Write obj as JSON to path atomically and durably (mmseg_ext.fileio.atomic_write)."""
+    """Write obj as JSON to path atomically and durably (adasweep_base.fileio.atomic_write)."""
     def write(tmp):
         with open(tmp, 'w') as f:
             json.dump(obj, f, indent=2)

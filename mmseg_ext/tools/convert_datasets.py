@@ -30,10 +30,10 @@ from multiprocessing import Pool
 import numpy as np
 from PIL import Image
 
-from mmseg_ext.datasets.classes import (CITYSCAPES_ID_TO_TRAINID_16, CITYSCAPES_ID_TO_TRAINID_19,
+from adasweep_base.classes import (CITYSCAPES_ID_TO_TRAINID_16, CITYSCAPES_ID_TO_TRAINID_19,
                                         SYNTHIA_ID_TO_TRAINID_16, SYNTHIA_ID_TO_TRAINID_19,
                                         lookup_table)
-from mmseg_ext.fileio import atomic_replace
+from adasweep_base.fileio import atomic_replace
 from mmseg_ext.tools.class_stats import write_class_stats
 
 MAPPINGS = {
@@ -183,7 +183,7 @@ def _read_ids(dataset, src):
 
 
 def _save_png(arr, dst):
-    """Save a uint8 array as an 'L' PNG, atomically (mmseg_ext.fileio.atomic_replace: not
+    """Save a uint8 array as an 'L' PNG, atomically (adasweep_base.fileio.atomic_replace: not
     fsynced one by one; a rerun checks every output, and make_release fsyncs the tree)."""
     def write(tmp):
         with open(tmp, 'wb') as f:

@@ -40,11 +40,11 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from ..datasets.classes import (CITYSCAPES_CLASSES, CITYSCAPES_ID_TO_TRAINID_19,
+from adasweep_base.classes import (CITYSCAPES_CLASSES, CITYSCAPES_ID_TO_TRAINID_19,
                                 CITYSCAPES_PALETTE, IGNORE_INDEX,
                                 SYNTHIA_ID_TO_TRAINID_19)
 from ..datasets.synthshift_generator import TRAIN_CITIES, VAL_CITY, render_sample
-from ..fileio import fsync_dir, fsync_tree
+from adasweep_base.fileio import fsync_dir, fsync_tree
 from .convert_datasets import ConversionError, convert
 
 VERSION = 1

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from ..active.label_store import ActiveLabelStore
-from ..datasets.classes import CITYSCAPES_PALETTE
+from adasweep_base.classes import CITYSCAPES_PALETTE
 
 ROUND_COLOURS = np.array([(255, 0, 0), (255, 160, 0), (255, 255, 0), (0, 255, 0), (0, 255, 255),
                           (0, 80, 255), (255, 0, 255), (255, 255, 255)], np.uint8)

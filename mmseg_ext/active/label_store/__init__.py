@@ -28,7 +28,7 @@ did; a round's records are dropped and its pixels cleared: the time grows with t
 undone rounds touched, not with the store or the other rounds).
 
 Rounds are committed in five steps (delta file, label files, round json, ledger rows, delta file
-removed), every file written atomically and durably (`mmseg_ext.fileio`; the label files of a
+removed), every file written atomically and durably (`adasweep_base.fileio`; the label files of a
 round as one batch: all written, made durable at once, renamed, their folders fsynced, before
 the round json), so a crash at any point, the machine's death included, leaves a store that
 `recover()` completes. Applying a round to a label file that has it already gives the same file,

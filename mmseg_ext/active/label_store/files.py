@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ...fileio import atomic_write, atomic_write_many
+from adasweep_base.fileio import atomic_write, atomic_write_many
 from . import codec
 
 try:  # libpng through OpenCV decodes a grayscale PNG about twice as fast as Pillow
@@ -35,7 +35,7 @@ def bytes_file(path, data):
 
 def save_batch(files):
     """Write `files` = (path, write) pairs (an iterable, drawn one at a time), all of them on
-    disk (data and folders) when this returns (`mmseg_ext.fileio.atomic_write_many`)."""
+    disk (data and folders) when this returns (`adasweep_base.fileio.atomic_write_many`)."""
     atomic_write_many(files)
 
 

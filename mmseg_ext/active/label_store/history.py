@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...fileio import atomic_write, fsync_dir
+from adasweep_base.fileio import atomic_write, fsync_dir
 from . import codec, files as F
 from .codec import BLOCKED, BOUGHT, IGNORE, PSEUDO
 

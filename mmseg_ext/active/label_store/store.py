@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ...testing import kill_point
+from adasweep_base.testing import kill_point
 from . import codec, files as F
 from .codec import BLOCKED, BOUGHT, IGNORE, NONE, PSEUDO
 from .history import HistoryMixin

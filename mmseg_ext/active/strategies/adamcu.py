@@ -25,7 +25,7 @@ fixed_pi_high: only with adaptive_sampling=False. False (default): the "w/o AS" 
 import torch
 
 from ..adamcu import AdaptiveSampler
-from ..checks import check_fraction, is_int
+from ...ops.checks import check_fraction, is_int
 from ..scores import two_head_uncertainty
 from .base import Strategy, register_strategy
 

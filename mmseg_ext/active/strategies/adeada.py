@@ -2,7 +2,7 @@
 import torch
 
 from .. import adeada
-from ..checks import is_real
+from ...ops.checks import is_real
 from ..region_pool import FEATS
 from ..units import take_budget
 from .base import register_strategy

@@ -18,7 +18,7 @@ from typing import NamedTuple, Optional
 
 import torch
 
-from ..checks import is_int
+from ...ops.checks import is_int
 from ..scores import segment_ripu_scores
 from ..select import greedy_select
 from ..units import Budget, region_segments, select_segments

@@ -9,7 +9,7 @@
   Canny-ENT  ENT restricted to Canny edge centres of the target image [low=100, high=200],
              same unit options as ENT (appendix C)
 """
-from ..checks import is_int, is_real
+from ...ops.checks import is_int, is_real
 from ..scores import canny_edges, entropy, least_confidence, margin, random_scores, window_mean
 from .base import register_strategy
 from .image import GreedyStrategy

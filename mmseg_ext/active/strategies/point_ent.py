@@ -16,7 +16,7 @@ pseudo_pixels = pixels with a pseudo label (the label store keeps them apart).
 import torch
 
 from .. import point_ent
-from ..checks import check_choice, is_int
+from ...ops.checks import check_choice, is_int
 from .base import register_strategy
 from .image import ImageStrategy, Pick
 

@@ -13,7 +13,7 @@ must hold beyond the mean softmax and the ENT/CONF/MAR means (region_pool.FEATS,
 """
 import torch
 
-from ..checks import is_real
+from ...ops.checks import is_real
 from ..region_pool import EDGES
 from ..units import take_budget
 from .base import Strategy

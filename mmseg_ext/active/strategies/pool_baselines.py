@@ -28,7 +28,7 @@ import math
 import torch
 
 from .. import region_baselines as RB
-from ..checks import is_real
+from ...ops.checks import is_real
 from ..region_pool import EDGES, FEATS, GRAD
 from .base import register_strategy
 from .pool import PoolStrategy, descending

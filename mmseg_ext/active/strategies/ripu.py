@@ -12,7 +12,7 @@ The RIPU-Rect default (4, 8) = 32 px fits one round of 2.2 %/5 on SynthShift's 6
 (SLIC returns fewer, larger segments: about 170-230 on SynthShift target images). The paper's
 superpixels are SEEDS (not installable from PyPI for us), so SLIC stands in.
 """
-from ..checks import is_int
+from ...ops.checks import is_int
 from ..scores import pixel_scores, region_scores
 from .base import register_strategy
 from .image import GreedyStrategy, ImageStrategy, SegmentStrategy

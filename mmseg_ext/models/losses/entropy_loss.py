@@ -5,7 +5,7 @@ reference code's ``entropy_loss`` (valeoai/ADVENT ``advent/utils/loss.py``).
     logits (N, C, H, W), as mmseg losses take them; p = softmax over C (in float32 for half
     precision input); loss = loss_weight * mean over the N * H * W pixels of
     ``sum_c -p * log2(p + 1e-30) / log2(C)``, i.e. the class sum of
-    ``mmseg_ext.active.point_ent.self_information``, in [0, 1]. Every pixel counts (nothing is
+    ``mmseg_ext.ops.uncertainty.self_information``, in [0, 1]. Every pixel counts (nothing is
     ignored: MinEnt runs on unlabelled target images). A second positional argument (a label, as
     mmseg passes one) and ``ignore_index`` are accepted and unused; ``weight`` (N, H, W), when
     given, multiplies the per-pixel entropy before the mean (mmseg's weight_reduce_loss).
@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 from mmseg.registry import MODELS
 
-from mmseg_ext.active.point_ent import self_information
+from mmseg_ext.ops.uncertainty import self_information
 
 
 @MODELS.register_module()

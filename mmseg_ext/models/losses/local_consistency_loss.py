@@ -17,7 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmseg.registry import MODELS
 
-from mmseg_ext.active.window import box_sum
+from mmseg_ext.ops.window import box_sum
 
 _REGIONS = ('boundary', 'all')
 

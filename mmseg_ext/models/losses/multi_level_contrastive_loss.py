@@ -2,7 +2,7 @@
 intra-image, cross-image and cross-domain contrastive units, weighted by the DCCM). There
 is no public code; the paper text is the reference (``l. N`` = line N of
 papers/004_1ecdab4497048225.txt). The DCCM W itself (Eq. 7-8) is produced by
-``mmseg_ext.active.adamcu.CategoryCorrelation``; this loss only consumes it.
+``mmseg_ext.ops.category_correlation.CategoryCorrelation``; this loss only consumes it.
 
 ``MultiLevelContrastiveLoss(temperature=0.1, levels=('intra_image', 'cross_image',
 'cross_domain'), units=('pixel', 'centre'), max_anchors_per_class=32,
@@ -30,61 +30,23 @@ src_centre_mask, tgt_centre_mask, dccm_weights=None, generator=None, align_corne
     bfloat16 / float32 embeddings are computed in float32, float64 stays float64.
 
 The definitions, the equations and the choices made where the paper is silent are in the
-class docstring.
+class docstring. The work is split by job: ``contrastive_roles`` (anchors, pool pixels and
+centre sums of one domain), ``contrastive_info_nce`` (the Eq. 9-11 terms),
+``contrastive_checks`` (argument checks); this module holds the options and puts them together.
 """
 import math
 import numbers
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmseg.registry import MODELS
 
-from ...active.checks import check_int
+from ...ops.checks import check_int
+from .contrastive_checks import check_choice, check_dccm, check_domain, num_classes
+from .contrastive_info_nce import LEVELS, centre_loss, pixel_loss
+from .contrastive_roles import domain_roles
 
-LEVELS = ('intra_image', 'cross_image', 'cross_domain')
 UNITS = ('pixel', 'centre')
-
-
-def nearest_resize(x, size):
-    """Nearest resize of an (N, H, W) integer / bool map to size (h, w), same dtype."""
-    if tuple(x.shape[-2:]) == tuple(size):
-        return x
-    y = F.interpolate(x[:, None].float(), size=size, mode='nearest')[:, 0]
-    return y.bool() if x.dtype == torch.bool else y.to(x.dtype)
-
-
-def random_group_rank(group, generator=None):
-    """For a 1-D integer tensor of group ids, a long tensor of the same shape whose values
-    within each group are a uniformly random permutation of 0 .. n_group - 1 (one sort of
-    random keys, then a stable sort by group). ``rank < k`` keeps k random members a group."""
-    n = group.numel()
-    if n == 0:
-        return group.new_zeros(0, dtype=torch.long)
-    dev = generator.device if generator is not None else group.device
-    keys = torch.rand(n, generator=generator, device=dev).to(group.device)
-    order = keys.argsort()
-    order = order[group[order].argsort(stable=True)]
-    g = group[order]
-    pos = torch.arange(n, device=group.device)
-    start = torch.ones(n, dtype=torch.bool, device=group.device)
-    start[1:] = g[1:] != g[:-1]
-    first = torch.cummax(torch.where(start, pos, 0), 0).values
-    rank = torch.empty_like(pos)
-    rank[order] = pos - first
-    return rank
-
-
-def _check_choice(name, value, allowed):
-    if (isinstance(value, str) or not isinstance(value, (tuple, list)) or not value
-            or any(v not in allowed for v in value) or len(set(value)) != len(value)):
-        raise ValueError(f'{name} must be a non-empty sequence of distinct values from '
-                         f'{allowed}, got {value!r}')
-    return tuple(value)
-
-
-def _shape(x):
-    return tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
 
 
 @MODELS.register_module()
@@ -184,8 +146,8 @@ class MultiLevelContrastiveLoss(nn.Module):
         if not (isinstance(temperature, numbers.Real) and not isinstance(temperature, bool)
                 and math.isfinite(temperature) and temperature > 0):
             raise ValueError(f'temperature must be a finite number > 0, got {temperature!r}')
-        self.levels = _check_choice('levels', levels, LEVELS)
-        self.units = _check_choice('units', units, UNITS)
+        self.levels = check_choice('levels', levels, LEVELS)
+        self.units = check_choice('units', units, UNITS)
         check_int('max_anchors_per_class', max_anchors_per_class, 1)
         check_int('max_positives_per_class', max_positives_per_class, 1)
         check_int('max_negatives_per_class', max_negatives_per_class, 1)
@@ -206,7 +168,6 @@ class MultiLevelContrastiveLoss(nn.Module):
         self.loss_weight = loss_weight
         self._loss_name = loss_name
         self.last_stats = {}
-        self._dtype = torch.float32
 
     @property
     def loss_name(self):
@@ -219,277 +180,54 @@ class MultiLevelContrastiveLoss(nn.Module):
                 f'max_negatives_per_class={self.max_negatives_per_class}, '
                 f'use_dccm={self.use_dccm}, per_domain={self.per_domain}')
 
-    # ------------------------------------------------------------------ validation
-    def _check_domain(self, prefix, embed, label, pred, masks):
-        if not torch.is_tensor(embed) or embed.ndim != 4 or not embed.is_floating_point():
-            raise ValueError(f'{prefix}_embed must be a floating (N, D, h, w) tensor, '
-                             f'got {_shape(embed)}')
-        size, source = (embed.shape[0], *embed.shape[2:]), f'{prefix}_embed'
-        if torch.is_tensor(label) and label.ndim == 3 and label.shape[0] == embed.shape[0]:
-            size, source = tuple(label.shape), f'{prefix}_label'  # a label resolution of its own
-        for name, x in ((f'{prefix}_label', label), (f'{prefix}_pred', pred)):
-            if not torch.is_tensor(x) or tuple(x.shape) != size:
-                raise ValueError(f'{name} must have shape {size} (from {source}), '
-                                 f'got {_shape(x)}')
-            if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
-                raise ValueError(f'{name} must hold integer class ids, got dtype {x.dtype}')
-        for name, x in masks:
-            if not torch.is_tensor(x) or tuple(x.shape) != size or x.dtype != torch.bool:
-                raise ValueError(f'{name} must be a bool tensor of shape {size} '
-                                 f'(from {source}), got {_shape(x)} '
-                                 f'{x.dtype if torch.is_tensor(x) else ""}'.rstrip())
-
-    def _num_classes(self, labels, preds, dccm_weights):
-        ids = [p.reshape(-1) for p in preds]
-        ids += [lab[lab != self.ignore_index].reshape(-1) for lab in labels]
-        ids = torch.cat([i.long() for i in ids])
-        lo, hi = (torch.stack([ids.min(), ids.max()]).tolist() if ids.numel() else (0, 0))
-        if dccm_weights is not None:
-            C = dccm_weights.shape[0]
-            if lo < 0 or hi >= C:
-                raise ValueError(f'labels / predictions must be in [0, {C}) (dccm_weights is '
-                                 f'{C}x{C}) or {self.ignore_index}, got range [{lo}, {hi}]')
-            return C
-        if lo < 0:
-            raise ValueError(f'labels / predictions must be >= 0 or {self.ignore_index}, '
-                             f'got minimum {lo}')
-        return hi + 1
-
-    # ------------------------------------------------------------------ per domain
-    def _domain(self, embed, label, pred, anchor_mask, centre_mask, C, generator):
-        """Capped anchors, capped pool pixels and per-image centre sums of one domain."""
-        N = embed.shape[0]
-        ef = embed.flatten(2)  # (N, D, hw), a view
-        if tuple(label.shape[1:]) != tuple(embed.shape[2:]):  # label resolution
-            ef = (embed, tuple(label.shape[1:]))
-        lab = label.reshape(N, -1).long()
-        prd = pred.reshape(N, -1).long()
-        out = {}
-        # anchors: <= max_anchors_per_class per (image, class)
-        n, p = anchor_mask.reshape(N, -1).nonzero(as_tuple=True)
-        cls = lab[n, p]
-        has = torch.zeros(N * C, dtype=torch.bool, device=lab.device)
-        has[n * C + cls] = True  # before the cap: which classes have anchors per image
-        keep = random_group_rank(n * C + cls, generator) < self.max_anchors_per_class
-        n, p, cls = n[keep], p[keep], cls[keep]
-        out['anchor'] = (n, p, cls, self._feats(ef, n, p))
-        out['has_anchor'] = has.view(N, C)
-        if 'pixel' in self.units:
-            n, p = (lab != self.ignore_index).nonzero(as_tuple=True)
-            cls = lab[n, p]
-            rank = random_group_rank(n * C + cls, generator)
-            keep = rank < max(self.max_positives_per_class, self.max_negatives_per_class)
-            n, p, cls, rank = n[keep], p[keep], cls[keep], rank[keep]
-            out['pool'] = (n, p, cls, rank, self._feats(ef, n, p))
-        if 'centre' in self.units:
-            if isinstance(ef, tuple):  # centres at the embedding resolution
-                size = tuple(embed.shape[2:])
-                ef = embed.flatten(2)
-                lab = nearest_resize(label, size).reshape(N, -1).long()
-                prd = nearest_resize(pred, size).reshape(N, -1).long()
-                centre_mask = nearest_resize(centre_mask, size)
-            cm = centre_mask.reshape(N, -1) & ((lab == self.ignore_index) | (lab == prd))
-            onehot = F.one_hot(prd, C).to(self._dtype) * cm.unsqueeze(-1)  # (N, hw, C)
-            counts = onehot.sum(1)  # (N, C)
-            e = ef.to(self._dtype)
-            if self.normalize:  # sum of the normalised embeddings without a normalised copy
-                onehot = onehot / e.norm(dim=1).clamp_min(1e-12).unsqueeze(-1)
-            out['centre'] = (torch.bmm(onehot.transpose(1, 2), e.transpose(1, 2)), counts)
-        return out
-
-    def _feats(self, ef, n, p):
-        if isinstance(ef, tuple):
-            f = self._sampled(*ef, n, p)
-        else:
-            f = ef[n, :, p].to(self._dtype)  # (K, D)
-        return F.normalize(f, dim=1) if self.normalize else f
-
-    def _sampled(self, embed, size, n, p):
-        """(K, D) bilinear samples of embed (N, D, h, w) at the centres of the pixels p (flat
-        indices into size = (H, W)) of images n."""
-        H, W = size
-        y, x = (p // W).to(self._dtype), (p % W).to(self._dtype)
-        if self._align_corners:
-            gx = 2 * x / max(W - 1, 1) - 1
-            gy = 2 * y / max(H - 1, 1) - 1
-        else:
-            gx, gy = (2 * x + 1) / W - 1, (2 * y + 1) / H - 1
-        out = embed.new_zeros((len(n), embed.shape[1]), dtype=self._dtype)
-        for i in n.unique().tolist():
-            sel = (n == i).nonzero().squeeze(1)
-            grid = torch.stack([gx[sel], gy[sel]], 1).view(1, 1, -1, 2)
-            f = F.grid_sample(embed[i:i + 1].to(self._dtype), grid, mode='bilinear',
-                              padding_mode='border', align_corners=self._align_corners)
-            out = out.index_put((sel,), f[0, :, 0].t())
-        return out
-
-    def _centres(self, sums, counts):
-        if self.normalize:
-            return F.normalize(sums, dim=-1)
-        return sums / counts.clamp_min(1).unsqueeze(-1)
-
-    # ------------------------------------------------------------------ InfoNCE
-    def _logits(self, fa, ca, fp, cp, W):
-        logits = fa @ fp.t() / self.temperature
-        if W is not None:
-            cols = F.one_hot(cp, W.shape[1]).to(W.dtype)  # (P, C): a matmul, not a gather
-            logits = logits * (1 + W[ca] @ cols.t())
-        return logits
-
-    def _info_nce(self, logits, pos, neg, a_dom):
-        """Eq. 9-10: per anchor mean over positives of -log H, then sum over the anchor
-        domains of the mean over that domain's anchors with >= 1 positive and negative."""
-        has_neg = neg.any(1)
-        valid = pos.any(1) & has_neg
-        if not bool(valid.any()):
-            return None
-        neg_logits = logits.masked_fill(~neg, float('-inf'))
-        # rows without negatives get a finite dummy (they are not valid) so no NaN gradient
-        neg_logits = torch.where(has_neg.unsqueeze(1), neg_logits, torch.zeros_like(logits))
-        lse = torch.logsumexp(neg_logits, 1, keepdim=True)
-        term = F.softplus(lse - logits)  # -log H(anchor, positive)
-        per_anchor = torch.where(pos, term, 0).sum(1) / pos.sum(1).clamp_min(1)
-        total = 0
-        for d in ((0, 1) if self.per_domain else (None, )):
-            m = valid & (a_dom == d) if d is not None else valid
-            total = total + torch.where(m, per_anchor, 0).sum() / m.sum().clamp_min(1)
-        return total
-
-    @staticmethod
-    def _pairs(level, a_img, s_img, a_dom, s_dom):
-        if level == 'intra_image':
-            return a_img.unsqueeze(1) == s_img.unsqueeze(0)
-        same_dom = a_dom.unsqueeze(1) == s_dom.unsqueeze(0)
-        if level == 'cross_image':
-            return same_dom & (a_img.unsqueeze(1) != s_img.unsqueeze(0))
-        return ~same_dom
-
-    def _pixel_loss(self, anchors, pool, img_dom, W):
-        """Eq. 9-10 for every enabled level from ONE (anchors x pool) logits matrix: the pool
-        columns are summed per pool image with a one-hot matmul, so each level (a set of pool
-        images per anchor image) costs an (A x images) reduction, not another dense pass."""
-        a_n, a_p, a_cls, fa = anchors
-        s_n, s_p, s_cls, s_rank, fs = pool
-        num_img = img_dom.numel()
-        logits = self._logits(fa, a_cls, fs, s_cls, W)  # (A, P)
-        same_cls = a_cls.unsqueeze(1) == s_cls.unsqueeze(0)
-        neg = ~same_cls & (s_rank < self.max_negatives_per_class).unsqueeze(0)
-        pos = same_cls & (s_rank < self.max_positives_per_class).unsqueeze(0)
-        # an anchor is never its own positive: find its pool column (sorted pixel keys)
-        hw = int(max(a_p.max(), s_p.max())) + 1
-        s_key, a_key = s_n * hw + s_p, a_n * hw + a_p
-        order = s_key.argsort()
-        col = torch.searchsorted(s_key[order], a_key).clamp_max(len(order) - 1)
-        found = s_key[order[col]] == a_key
-        pos[found.nonzero().squeeze(1), order[col[found]]] = False
-        # level of (anchor image, pool image): 0 intra, 1 cross-image, 2 cross-domain
-        imgs = torch.arange(num_img, device=img_dom.device)
-        same_dom = img_dom.unsqueeze(1) == img_dom.unsqueeze(0)
-        level_of = torch.where(same_dom, 1, 2)
-        level_of[imgs, imgs] = 0
-        enabled = torch.tensor([lv in self.levels for lv in LEVELS], device=img_dom.device)
-        a_level = level_of[a_n]  # (A, images)
-        onehot = F.one_hot(s_n, num_img).to(logits.dtype)  # (P, images)
-        # negatives: sum of exp per (anchor, pool image), then per level -> logsumexp
-        shift = logits.detach().max(1, keepdim=True).values
-        neg_exp = (torch.exp(logits - shift) * neg) @ onehot  # (A, images)
-        neg_count = neg.to(logits.dtype) @ onehot
-        pos_count = pos.to(logits.dtype) @ onehot
-        lse = torch.zeros_like(neg_exp)
-        valid = torch.zeros(len(a_n), 3, dtype=torch.bool, device=logits.device)
-        for level in range(3):  # three levels: a loop over (A, images) tables, not pixels
-            in_level = a_level == level
-            n_neg = (neg_count * in_level).sum(1)
-            valid[:, level] = enabled[level] & (n_neg > 0) & ((pos_count * in_level).sum(1) > 0)
-            sums = (neg_exp * in_level).sum(1, keepdim=True)
-            # rows without negatives get a finite dummy (they are not valid): no NaN gradient
-            level_lse = torch.log(torch.where(n_neg.unsqueeze(1) > 0, sums, 1)) + shift
-            lse = torch.where(in_level, level_lse, lse)
-        # -log H(anchor, positive) = softplus(lse of the anchor's level - s(anchor, positive))
-        # per-column gathers as one-hot matmuls (contiguous, much faster than fancy indexing)
-        pos = pos & ((valid.gather(1, a_level).to(logits.dtype) @ onehot.t()) > 0)
-        if not bool(pos.any()):
-            return None
-        term = torch.where(pos, F.softplus(lse @ onehot.t() - logits), 0)
-        term_sum = term @ onehot  # (A, images)
-        total = 0
-        for level in range(3):
-            in_level = a_level == level
-            per_anchor = (term_sum * in_level).sum(1) / (pos_count * in_level).sum(1).clamp_min(1)
-            for d in ((0, 1) if self.per_domain else (None, )):
-                m = valid[:, level]
-                if d is not None:
-                    m = m & (img_dom[a_n] == d)
-                total = total + torch.where(m, per_anchor, 0).sum() / m.sum().clamp_min(1)
-        return total
-
-    def _centre_loss(self, sums, counts, has, group_dom, levels, W):
-        """Eq. 11 over centres of groups (images or domains): sums (G, C, D), counts and has
-        (G, C), group_dom (G,) the domain of each group. Returns (loss or 0, class-wise
-        anchors)."""
-        cen = self._centres(sums, counts)
-        an, ac = (has & (counts > 0)).nonzero(as_tuple=True)
-        pn, pc = (counts > 0).nonzero(as_tuple=True)
-        total = 0
-        if len(an):
-            logits = self._logits(cen[an, ac], ac, cen[pn, pc], pc, W)
-            same_cls = ac.unsqueeze(1) == pc.unsqueeze(0)
-            a_dom, s_dom = group_dom[an], group_dom[pn]
-            for level in levels:
-                pair = self._pairs(level, an, pn, a_dom, s_dom)
-                loss = self._info_nce(logits, same_cls & pair, ~same_cls & pair, a_dom)
-                if loss is not None:
-                    total = total + loss
-        return total, len(an)
-
-    # ------------------------------------------------------------------ forward
     def forward(self, src_embed, src_label, src_pred, tgt_embed, tgt_label, tgt_pred,
                 tgt_high_uncertainty, src_centre_mask, tgt_centre_mask, dccm_weights=None,
                 generator=None, align_corners=False):
-        self._align_corners = bool(align_corners)
-        self._check_domain('src', src_embed, src_label, src_pred,
-                           [('src_centre_mask', src_centre_mask)])
-        self._check_domain('tgt', tgt_embed, tgt_label, tgt_pred,
-                           [('tgt_high_uncertainty', tgt_high_uncertainty),
-                            ('tgt_centre_mask', tgt_centre_mask)])
+        check_domain('src', src_embed, src_label, src_pred,
+                     [('src_centre_mask', src_centre_mask)])
+        check_domain('tgt', tgt_embed, tgt_label, tgt_pred,
+                     [('tgt_high_uncertainty', tgt_high_uncertainty),
+                      ('tgt_centre_mask', tgt_centre_mask)])
         if src_embed.shape[1] != tgt_embed.shape[1]:
             raise ValueError(f'src_embed and tgt_embed must have the same channels D, '
                              f'got {src_embed.shape[1]} and {tgt_embed.shape[1]}')
-        if dccm_weights is not None and (not torch.is_tensor(dccm_weights)
-                                         or dccm_weights.ndim != 2
-                                         or dccm_weights.shape[0] != dccm_weights.shape[1]):
-            raise ValueError(f'dccm_weights must be a (C, C) tensor or None, '
-                             f'got {_shape(dccm_weights)}')
-        C = self._num_classes((src_label, tgt_label), (src_pred, tgt_pred), dccm_weights)
+        check_dccm(dccm_weights)
+        C = num_classes((src_label, tgt_label), (src_pred, tgt_pred), dccm_weights,
+                        self.ignore_index)
         dev = src_embed.device
         # float16 / bfloat16 / float32 are computed in float32, float64 stays float64
-        self._dtype = torch.promote_types(
+        dtype = torch.promote_types(
             torch.promote_types(src_embed.dtype, tgt_embed.dtype), torch.float32)
         W = None
         if self.use_dccm and dccm_weights is not None:
-            W = dccm_weights.to(device=dev, dtype=self._dtype)
+            W = dccm_weights.to(device=dev, dtype=dtype)
             # positives are unit weight (Eq. 7: M^(u,u) = 0), the diagonal is dropped
-            W = W * (1 - torch.eye(C, device=dev, dtype=self._dtype))
+            W = W * (1 - torch.eye(C, device=dev, dtype=dtype))
 
         ig = self.ignore_index
+        roles = dict(units=self.units, max_anchors=self.max_anchors_per_class,
+                     max_pool=max(self.max_positives_per_class, self.max_negatives_per_class),
+                     ignore_index=ig, normalize=self.normalize, dtype=dtype,
+                     align_corners=bool(align_corners))
         src_anchor = (src_label != ig) & (src_pred != src_label)
         tgt_anchor = (tgt_label != ig) & tgt_high_uncertainty & (tgt_pred != tgt_label)
-        S = self._domain(src_embed, src_label, src_pred, src_anchor, src_centre_mask, C,
-                         generator)
-        T = self._domain(tgt_embed, tgt_label, tgt_pred, tgt_anchor, tgt_centre_mask, C,
-                         generator)
+        S = domain_roles(src_embed, src_label, src_pred, src_anchor, src_centre_mask, C,
+                         generator, **roles)
+        T = domain_roles(tgt_embed, tgt_label, tgt_pred, tgt_anchor, tgt_centre_mask, C,
+                         generator, **roles)
         Ns = src_embed.shape[0]
         img_dom = torch.cat([torch.zeros(Ns, dtype=torch.long, device=dev),
                              torch.ones(tgt_embed.shape[0], dtype=torch.long, device=dev)])
 
         # zero with a graph to the embeddings when nothing contributes
-        total = (src_embed.sum() + tgt_embed.sum()).to(self._dtype) * 0
+        total = (src_embed.sum() + tgt_embed.sum()).to(dtype) * 0
         a_n = torch.cat([S['anchor'][0], T['anchor'][0] + Ns])
         a_p = torch.cat([S['anchor'][1], T['anchor'][1]])
         a_cls = torch.cat([S['anchor'][2], T['anchor'][2]])
         stats = dict(num_src_anchors=len(S['anchor'][0]), num_tgt_anchors=len(T['anchor'][0]),
                      num_anchors=len(a_n), num_pool=0, num_centre_anchors=0,
                      num_domain_centre_anchors=0)
+        infonce = dict(temperature=self.temperature, per_domain=self.per_domain)
 
         if 'pixel' in self.units:
             stats['num_pool'] = len(S['pool'][0]) + len(T['pool'][0])
@@ -498,7 +236,9 @@ class MultiLevelContrastiveLoss(nn.Module):
                 pool = [torch.cat([S['pool'][i], T['pool'][i] + (Ns if i == 0 else 0)])
                         for i in range(5)]
                 anchors = (a_n, a_p, a_cls, torch.cat([S['anchor'][3], T['anchor'][3]]))
-                loss = self._pixel_loss(anchors, pool, img_dom, W)
+                loss = pixel_loss(anchors, pool, img_dom, W, levels=self.levels,
+                                  max_positives=self.max_positives_per_class,
+                                  max_negatives=self.max_negatives_per_class, **infonce)
                 if loss is not None:
                     total = total + loss
 
@@ -508,15 +248,17 @@ class MultiLevelContrastiveLoss(nn.Module):
             has = torch.cat([S['has_anchor'], T['has_anchor']])  # (N, C)
             image_levels = [lv for lv in self.levels if lv != 'cross_domain']
             if image_levels:  # centres per image
-                loss, stats['num_centre_anchors'] = self._centre_loss(
-                    sums, counts, has, img_dom, image_levels, W)
+                loss, stats['num_centre_anchors'] = centre_loss(
+                    sums, counts, has, img_dom, image_levels, W, normalize=self.normalize,
+                    **infonce)
                 total = total + loss
             if 'cross_domain' in self.levels:  # centres per domain
-                loss, stats['num_domain_centre_anchors'] = self._centre_loss(
+                loss, stats['num_domain_centre_anchors'] = centre_loss(
                     torch.stack([sums[:Ns].sum(0), sums[Ns:].sum(0)]),  # (2, C, D)
                     torch.stack([counts[:Ns].sum(0), counts[Ns:].sum(0)]),
                     torch.stack([has[:Ns].any(0), has[Ns:].any(0)]),
-                    torch.arange(2, device=dev), ['cross_domain'], W)
+                    torch.arange(2, device=dev), ['cross_domain'], W, normalize=self.normalize,
+                    **infonce)
                 total = total + loss
 
         self.last_stats = stats

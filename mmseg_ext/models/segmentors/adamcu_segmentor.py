@@ -85,11 +85,12 @@ from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from torch import nn
 
-from mmseg_ext.active.adamcu import (CategoryCorrelation, check_thresholds, uncertainty,
-                                     uncertainty_groups)
-from mmseg_ext.active.checks import check_real
+from mmseg_ext.ops.category_correlation import CategoryCorrelation
+from mmseg_ext.ops.checks import check_real
+from mmseg_ext.ops.uncertainty import check_thresholds, uncertainty_groups
+from mmseg_ext.ops.uncertainty import two_head_uncertainty as uncertainty
 
-from ..losses.multi_level_contrastive_loss import nearest_resize as _nearest
+from ..losses.contrastive_roles import nearest_resize as _nearest
 from .ada_segmentor import ADASegmentor, DomainOutputs
 
 LOW, MEDIUM, HIGH = 0, 1, 2

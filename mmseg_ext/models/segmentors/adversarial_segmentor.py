@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 
-from mmseg_ext.active.point_ent import self_information
+from mmseg_ext.ops.uncertainty import self_information
 
 from ..losses.entropy_loss import EntropyLoss
 from .ada_segmentor import ADASegmentor
@@ -44,7 +44,7 @@ class AdversarialSegmentor(ADASegmentor):
     - `discriminator_input`: what a discriminator sees, computed on the logits upsampled to the
       input size. 'softmax' (AdaptSegNet) the class probabilities; 'self_information' (ADVENT)
       the weighted self-information maps `-p * log2(p + 1e-30) / log2(C)` of all C channels
-      (`mmseg_ext.active.point_ent.self_information`).
+      (`mmseg_ext.ops.uncertainty.self_information`).
     - levels: `adv_weight` weighs the main (decode head) level; `aux_adv_weight` None (default)
       means one level, a number adds the auxiliary head's level (the first auxiliary head, its
       logits upsampled to the input size with its own align_corners) with a discriminator of

@@ -9,8 +9,7 @@ A batch of files (`atomic_write_many`) is written to temp files first, then made
 (`sync_files`: one `syncfs(2)` of their filesystem where that is known to be safe, else one fsync
 per file), then renamed into place, then each folder fsynced once.
 
-Standard library only, and no relative imports: `sweeps/results.py` loads this file by path
-without importing the `mmseg_ext` package (which pulls in torch).
+Standard library only (see the package docstring: `sweeps/results.py` imports it without torch).
 """
 import ctypes
 import os

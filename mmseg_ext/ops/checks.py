@@ -50,6 +50,17 @@ def check_logits(logits: Any, name: str = 'logits') -> torch.Tensor:
     return logits if logits.dtype in (torch.float32, torch.float64) else logits.float()
 
 
+def check_same_shape_and_device(a: torch.Tensor, b: torch.Tensor, name_a: str,
+                                name_b: str) -> None:
+    """Two tensors of one shape on one device."""
+    if a.shape != b.shape:
+        raise ValueError(f'{name_a} and {name_b} must have the same shape, '
+                         f'got {tuple(a.shape)} and {tuple(b.shape)}')
+    if a.device != b.device:
+        raise ValueError(f'{name_a} and {name_b} must be on one device, '
+                         f'got {a.device} and {b.device}')
+
+
 def as_rgb_numpy(image: Any) -> np.ndarray:
     """An (H, W, 3) uint8 RGB image (tensor or array) as a contiguous numpy array."""
     img = image.detach().cpu().numpy() if torch.is_tensor(image) else np.asarray(image)
