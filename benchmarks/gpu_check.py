@@ -454,6 +454,7 @@ def select_family(args, report, family, rows):
     import torch
     from mmseg.registry import HOOKS, RUNNERS
 
+    from mmseg_ext.active.strategies import FEATURES, SOURCE
     from mmseg_ext.hooks.inference import label_size_logits, label_size_outputs
     from mmseg_ext.hooks.rounds import unwrap
     from sweeps.spaces.rows import ADEADA_ROWS, POINT_ENT_ROWS, RIPU_ROWS
@@ -504,7 +505,7 @@ def select_family(args, report, family, rows):
             return base
         strategy = hook.strategy
         region = hook.__class__.__name__ == 'RegionSelectionHook'
-        feats = bool(strategy.needs_features) if region else None
+        feats = (FEATURES in strategy.needs_at(1)) if region else None
         inference(hook, hook.pool.infos[:2], hook.pool_pipeline, feats)
         base['target'] = inference(hook, hook.pool.infos, hook.pool_pipeline, feats)
         base['n_target'] = len(hook.pool.infos)
@@ -523,7 +524,7 @@ def select_family(args, report, family, rows):
             hook = hook_of(name)
             b = baselines(hook)
             needs_source = (hook.__class__.__name__ == 'RegionSelectionHook'
-                            and hook.strategy.needs_source(1))
+                            and SOURCE in hook.strategy.needs_at(1))
             inf = b['target'] + (b.get('source', 0.0) if needs_source else 0.0)
             expected = b['n_target'] + (b.get('n_source', 0) if needs_source else 0)
             seen, loader = [0], hook.pool.loader
