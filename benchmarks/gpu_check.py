@@ -26,7 +26,7 @@ optimiser wrapper only:
    project sets AMP; this is mmengine's option, applied here).
 4. select: one selection round per strategy (the rows of sweeps/spaces/rows.py on the RIPU,
    ADeADA and POINT-ENT configs) over the `--images` target images, through the hooks' own code
-   (`SelectionRounds.buy`: scoring, picks, label-store commit), timed against the inference pass
+   (`SelectionHook.buy_round`: scoring, picks, label-store commit), timed against the inference pass
    the round needs over the same images (and the source images for strategies reading them).
    Each round gets an even share of `--select-budget` (what a round leaves goes to the next); a
    round over its share is stopped and reported with how far it got and an extrapolated ratio.
@@ -450,7 +450,7 @@ def train_section(args, report, method, amp):
 
 def select_family(args, report, family, rows):
     """One runner for the family's anchor config (its model on the device, the target pool of
-    the release), then one round per row through the hook's own SelectionRounds.buy."""
+    the release), then one round per row through the hook's own buy_round."""
     import torch
     from mmseg.registry import HOOKS, RUNNERS
 
@@ -540,7 +540,7 @@ def select_family(args, report, family, rows):
             _sync()
             start = time.perf_counter()
             try:
-                hook.rounds.buy(runner, hook.pool, 0, hook.strategy, hook.round_deltas)
+                hook.buy_round(runner, 0)
                 _sync()
             except SectionTimeout as e:
                 seconds = time.perf_counter() - start

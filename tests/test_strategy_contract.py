@@ -98,6 +98,9 @@ class _Scaled(GreedyStrategy):
     def __init__(self, scale: float = 2.0, k: int = 3, **options):
         super().__init__(k=k, **options)
 
+    def score(self, logits, image, generator, **given):
+        return logits[0] * self.options['scale']
+
 
 def test_options_are_the_constructors_keyword_arguments():
     assert signature_options(_Scaled) == dict(entropy_norm_classes=19, k=3, scale=2.0)
@@ -114,6 +117,8 @@ def test_options_are_the_constructors_keyword_arguments():
 
 
 def test_the_old_ways_and_unknown_needs_are_refused_when_the_class_is_written():
+    with pytest.raises(TypeError, match='abstract'):
+        ImageStrategy()
     with pytest.raises(TypeError, match='defaults'):
         type('Old', (GreedyStrategy,), dict(defaults={'k': 1}))
     with pytest.raises(TypeError, match='validate'):
@@ -131,7 +136,7 @@ def test_the_hook_hands_exactly_what_is_declared():
     assert given(ent, out, 0, lambda: 1 / 0) == {}  # no image loaded, no features handed
     scaled = _Scaled()
     assert set(given(scaled, out, 0, lambda: 'rgb')) == {IMAGE}
-    feature = type('F', (GreedyStrategy,), dict(needs=GreedyStrategy.needs | {FEATURES}))()
+    feature = type('F', (_Scaled,), dict(needs=GreedyStrategy.needs | {FEATURES}))()
     assert torch.equal(given(feature, out, 0, None)[FEATURES], feats)
     with pytest.raises(ValueError, match='needs the features'):
         feature.select(logits, 1)

@@ -33,6 +33,7 @@ A strategy is a ``Strategy`` subclass registered with ``@STRATEGIES.register_mod
   arguments (``hook_arguments``: a pool strategy's ``overshoot``, the hook's budget_overshoot)
   are not options.
 """
+import abc
 import inspect
 from types import MappingProxyType
 
@@ -76,7 +77,7 @@ def signature_options(cls) -> dict:
     return found
 
 
-class Strategy:
+class Strategy(abc.ABC):
     """Base of every strategy (see the module docstring): ``scope``, ``unit``, ``needs``,
     ``name`` (its registry name) and ``options`` (its constructor's keyword arguments)."""
     scope: str = None

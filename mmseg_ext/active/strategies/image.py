@@ -14,6 +14,7 @@ Every image strategy also takes entropy_norm_classes [19], the reference's log(1
 normalisation, ranking-neutral everywhere. ``given`` holds what the strategy declares beyond the
 logits (contract: ``image=``, ``feats=``, ``aux_logits=``); the hook hands nothing else.
 """
+import abc
 import math
 from typing import NamedTuple, Optional
 
@@ -77,8 +78,9 @@ class ImageStrategy(Strategy):
             blocked = torch.zeros((H, W), dtype=torch.bool, device=logits.device)
         return blocked
 
+    @abc.abstractmethod
     def select(self, logits, count, blocked=None, image=None, generator=None, **given) -> Pick:
-        raise NotImplementedError
+        """The units to buy in one image (``count`` of them, ``blocked`` excluded)."""
 
 
 class GreedyStrategy(ImageStrategy):
@@ -103,9 +105,9 @@ class GreedyStrategy(ImageStrategy):
     def unit_area(self) -> int:
         return (2 * self.label_radius + 1) ** 2
 
+    @abc.abstractmethod
     def score(self, logits, image, generator, **given) -> torch.Tensor:
         """(H, W) score; -inf marks positions that cannot be centres."""
-        raise NotImplementedError
 
     def select(self, logits, count, blocked=None, image=None, generator=None, **given) -> Pick:
         blocked = self.check_inputs(logits, count, blocked, image, given)
@@ -121,9 +123,9 @@ class SegmentStrategy(ImageStrategy):
     """RIPU's RA score on fixed segments (``region``), bought whole under the pixel budget."""
     unit = 'segment'
 
+    @abc.abstractmethod
     def region(self) -> dict:
         """The segments' spec for units.region_segments."""
-        raise NotImplementedError
 
     def segments(self, height: int, width: int, image=None) -> torch.Tensor:
         return region_segments(self.region(), height, width, image=image)
