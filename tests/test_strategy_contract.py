@@ -17,8 +17,8 @@ from mmseg_ext.active.strategies.contract import signature_options
 from mmseg_ext.hooks.inference import LabelSizeOutputs
 from mmseg_ext.hooks.strategy_inputs import given, model_outputs, uses_model
 
-FEATURE_STRATEGY = '''"""feature_ent.py: entropy weighted by how far a pixel's features are from the image's
-mean feature, window-mean over (2k+1)^2 regions, picked as RIPU-RA picks."""
+FEATURE_STRATEGY = '''"""feature_ent.py: entropy weighted by how far a pixel's features are from
+the image's mean feature, window-mean over (2k+1)^2 regions, picked as RIPU-RA picks."""
 from mmseg_ext.active.checks import is_real
 from mmseg_ext.active.scores import entropy, window_mean
 from mmseg_ext.active.strategies import FEATURES, STRATEGIES, GreedyStrategy
@@ -40,9 +40,9 @@ class FeatureEnt(GreedyStrategy):
         return window_mean(weighted, self.options['k'])
 '''
 
-PSEUDO_STRATEGY = '''"""confident_pseudo.py: buys the most uncertain pixels (entropy, suppression radius k) and
-gives the model's own label to the `pseudo_fraction` most confident pixels left (CBST-like),
-which no later round buys."""
+PSEUDO_STRATEGY = '''"""confident_pseudo.py: buys the most uncertain pixels (entropy, suppression
+radius k) and gives the model's own label to the `pseudo_fraction` most confident pixels left
+(CBST-like), which no later round buys."""
 import torch
 
 from mmseg_ext.active.checks import is_real

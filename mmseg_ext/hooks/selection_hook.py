@@ -3,9 +3,10 @@
 It composes the round logic (``SelectionRounds``), the target pool (``TargetPool``) and the
 strategy (built from the registry for the hook's ``scope``), and owns the Runner events:
 ``before_train`` (schedule check, ``prepare``, the pool, the budget check, a resumed round),
-``before_train_iter`` / ``after_train_iter`` (a round when one is due), ``before_save_checkpoint``
-(the rounds a checkpoint holds), ``buy_round`` (one round: score, pick, commit, log), plus ``select_iters``, ``acquisition_schedule``,
-``check_schedule`` and ``check_pool`` for the sweep layer. A scope's hook (ActiveSelectionHook,
+``before_train_iter`` / ``after_train_iter`` (a round when one is due),
+``before_save_checkpoint`` (the rounds a checkpoint holds), ``buy_round`` (one round: score,
+pick, commit, log), plus ``select_iters``, ``acquisition_schedule``, ``check_schedule`` and
+``check_pool`` for the sweep layer. A scope's hook (ActiveSelectionHook,
 RegionSelectionHook) supplies only what differs: ``prepare(runner)`` (what it reads from the
 runner first), ``_check_budget()`` and ``round_deltas(runner, model, round_index)``.
 """
