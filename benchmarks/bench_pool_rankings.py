@@ -42,7 +42,8 @@ if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 from mmseg_ext.active.region_pool import EDGES, GRAD, RegionPool, pool_rows  # noqa: E402
-from mmseg_ext.active.strategies import build_strategy  # noqa: E402
+from mmseg_ext.active.strategies import SOURCE, build_strategy  # noqa: E402
+from mmseg_ext.hooks.strategy_inputs import region_statistics  # noqa: E402
 
 STRATEGIES = ('Pool-RAND', 'Pool-ENT', 'Pool-CONF', 'Pool-MAR', 'AADA', 'ReDAL', 'CLUE',
               'BADGE', 'ADeADA')
@@ -100,7 +101,7 @@ def rankings(device, sizes, dim, source_ratio=1.0, strategies=STRATEGIES, cap=60
             pool = synthetic_pool(images, dim, seed=images, device=device, grad=name == 'BADGE')
             src_images = max(1, round(source_ratio * images))
             source = (synthetic_pool(src_images, dim, seed=10 ** 6 + images, device=device,
-                                     target=False) if strategy.needs_source(1) else None)
+                                     target=False) if SOURCE in strategy.needs_at(1) else None)
             budget = BUY * float(pool.size.sum())
             times = []
             while not times or (times[0] < 1.0 and len(times) < 3):  # short: best of 3
@@ -182,7 +183,7 @@ def full_size_round(device, size, config, ranking_rows, strategies=STRATEGIES, r
             largest[r['strategy']] = r
     for name in strategies:
         strategy = build_strategy(dict(type=name), scope='pool')
-        needs = strategy.needs
+        needs = region_statistics(strategy, 1)
         times = []
         for _ in range(repeats + 1):  # the first call is a warm-up
             _sync(device)

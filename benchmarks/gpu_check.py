@@ -26,7 +26,7 @@ optimiser wrapper only:
    project sets AMP; this is mmengine's option, applied here).
 4. select: one selection round per strategy (the rows of sweeps/spaces/rows.py on the RIPU,
    ADeADA and POINT-ENT configs) over the `--images` target images, through the hooks' own code
-   (`SelectionRounds.buy`: scoring, picks, label-store commit), timed against the inference pass
+   (`SelectionHook.buy_round`: scoring, picks, label-store commit), timed against the inference pass
    the round needs over the same images (and the source images for strategies reading them).
    Each round gets an even share of `--select-budget` (what a round leaves goes to the next); a
    round over its share is stopped and reported with how far it got and an extrapolated ratio.
@@ -450,10 +450,11 @@ def train_section(args, report, method, amp):
 
 def select_family(args, report, family, rows):
     """One runner for the family's anchor config (its model on the device, the target pool of
-    the release), then one round per row through the hook's own SelectionRounds.buy."""
+    the release), then one round per row through the hook's own buy_round."""
     import torch
     from mmseg.registry import HOOKS, RUNNERS
 
+    from mmseg_ext.active.strategies import FEATURES, SOURCE
     from mmseg_ext.hooks.inference import label_size_logits, label_size_outputs
     from mmseg_ext.hooks.rounds import unwrap
     from sweeps.spaces.rows import ADEADA_ROWS, POINT_ENT_ROWS, RIPU_ROWS
@@ -504,7 +505,7 @@ def select_family(args, report, family, rows):
             return base
         strategy = hook.strategy
         region = hook.__class__.__name__ == 'RegionSelectionHook'
-        feats = bool(strategy.needs_features) if region else None
+        feats = (FEATURES in strategy.needs_at(1)) if region else None
         inference(hook, hook.pool.infos[:2], hook.pool_pipeline, feats)
         base['target'] = inference(hook, hook.pool.infos, hook.pool_pipeline, feats)
         base['n_target'] = len(hook.pool.infos)
@@ -523,7 +524,7 @@ def select_family(args, report, family, rows):
             hook = hook_of(name)
             b = baselines(hook)
             needs_source = (hook.__class__.__name__ == 'RegionSelectionHook'
-                            and hook.strategy.needs_source(1))
+                            and SOURCE in hook.strategy.needs_at(1))
             inf = b['target'] + (b.get('source', 0.0) if needs_source else 0.0)
             expected = b['n_target'] + (b.get('n_source', 0) if needs_source else 0)
             seen, loader = [0], hook.pool.loader
@@ -539,7 +540,7 @@ def select_family(args, report, family, rows):
             _sync()
             start = time.perf_counter()
             try:
-                hook.rounds.buy(runner, hook.pool, 0, hook.strategy, hook.round_deltas)
+                hook.buy_round(runner, 0)
                 _sync()
             except SectionTimeout as e:
                 seconds = time.perf_counter() - start

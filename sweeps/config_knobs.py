@@ -37,12 +37,14 @@ def hook_parameters(type_name: str) -> Set[str]:
 
 
 def strategy_options(type_name: str) -> Dict[str, Any]:
-    """Every option of the strategy `type_name` with its default (the class's `defaults`);
-    SweepError for a name that is not registered."""
+    """Every option of the strategy `type_name` with its default: the keyword arguments of its
+    constructor (mmseg_ext.active.strategies.contract.signature_options); SweepError for a name
+    that is not registered."""
     from mmseg_ext.active.strategies import LEGACY_NAMES, STRATEGIES, names
+    from mmseg_ext.active.strategies.contract import signature_options
     cls = STRATEGIES.get(type_name) if isinstance(type_name, str) else None
     if cls is not None:
-        return dict(cls.defaults)
+        return signature_options(cls)
     now = sorted({f"'{m[type_name]}'" for m in LEGACY_NAMES.values() if type_name in m})
     hint = f' (now {" or ".join(now)})' if now else ''
     raise SweepError(f'unknown strategy {type_name!r}{hint}; known: {", ".join(names())}')

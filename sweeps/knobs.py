@@ -14,8 +14,8 @@ knobs it applied:
 - 'exists': the path is in the config (a None on the way counts as missing);
 - 'hook': the config has an active hook;
 - 'hook_takes': the active hook's class takes the key as an argument;
-- 'option': the active hook's strategy has the option (its class's `defaults`), and its type is
-  one of `strategies` when those are given.
+- 'option': the active hook's strategy has the option (a keyword argument of its constructor,
+  `strategy_options`), and its type is one of `strategies` when those are given.
 
 How it sets (`how`): 'set' writes the converted value at the path; the other ways are named
 setters in sweeps.trial_config (`SETTERS`), each documented by its row.
@@ -268,5 +268,6 @@ def render_markdown() -> str:
                      f'{row.range.describe() if row.range else "-"} | '
                      f'{row.doc.replace("|", "/")} |')
     lines.append('| `strategy.<option>` | `strategy.<option>` | strategies with that option | - '
-                 '| any option of the strategy (its `defaults`), no row needed |')
+                 '| any option of the strategy (a keyword argument of its constructor), no row '
+                 'needed |')
     return '\n'.join(lines) + '\n'

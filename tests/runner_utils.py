@@ -84,3 +84,38 @@ def sweep_killed_after_first_report(args, env, trials_dir, timeout=300):
     kill_sessions([proc.pid])
     proc.wait()
     assert reported, 'no trial reported before the timeout'
+
+
+def git_status():
+    """`git status --porcelain` of the project, untracked files included."""
+    import subprocess
+    return subprocess.run(['git', 'status', '--porcelain', '--untracked-files=all'], cwd=REPO,
+                          capture_output=True, text=True).stdout
+
+
+def user_sweep(space_path, env, storage, *extra):
+    """A one-seed SynthShift sweep of a user's space file (20 iterations) in a subprocess, with
+    user code on env's PYTHONPATH: asserts it exits 0, writes nothing into the project and every
+    row is ok; returns the rows of results.parquet (sweep name 'user')."""
+    import subprocess
+    import sys
+    import pyarrow.parquet as pq
+    before = git_status()
+    out = subprocess.run([sys.executable, 'sweeps/run.py', '--space', str(space_path),
+                          '--storage', str(storage), '--name', 'user', '--seeds', '1', '--quiet',
+                          '--set', 'train_cfg.max_iters=20', *extra],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert git_status() == before  # nothing of the project was written
+    rows = pq.read_table(osp.join(str(storage), 'user', 'results.parquet')).to_pandas()
+    assert (rows.status == 'ok').all()
+    return rows
+
+
+def user_env(folder, synthshift_root):
+    """The environment of a user's sweep: `folder` (their modules) on PYTHONPATH, the tests'
+    SynthShift as the data root."""
+    import os
+    return dict(os.environ, ADASWEEP_DATA=osp.dirname(str(synthshift_root)),
+                PYTHONWARNINGS='ignore',
+                PYTHONPATH=os.pathsep.join([str(folder), os.environ.get('PYTHONPATH', '')]))

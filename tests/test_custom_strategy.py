@@ -8,9 +8,9 @@ import re
 import subprocess
 import sys
 
-import pyarrow.parquet as pq
 import pytest
-from runner_utils import REPO
+from runner_utils import REPO, user_sweep
+from runner_utils import user_env as user_env_of
 
 ONE_TRIAL_SPACE = '''"""One trial of the docs' strategy."""
 from sweeps.space import Space, Variant
@@ -29,11 +29,6 @@ def _readme_blocks():
     return blocks
 
 
-def _git_status():
-    return subprocess.run(['git', 'status', '--porcelain', '--untracked-files=all'], cwd=REPO,
-                          capture_output=True, text=True).stdout
-
-
 @pytest.fixture
 def user_env(tmp_path, synthshift_root):
     ext = tmp_path / 'ext'
@@ -43,22 +38,11 @@ def user_env(tmp_path, synthshift_root):
     (ext / 'my_strategies.py').write_text(strategy)
     (ext / 'weighted_impurity.py').write_text(space)
     (ext / 'weighted_one.py').write_text(ONE_TRIAL_SPACE)
-    env = dict(os.environ, ADASWEEP_DATA=os.path.dirname(synthshift_root), PYTHONWARNINGS='ignore',
-               PYTHONPATH=os.pathsep.join([str(ext), os.environ.get('PYTHONPATH', '')]))
-    return ext, env
+    return ext, user_env_of(ext, synthshift_root)
 
 
 def _sweep(ext, env, space, storage, *extra):
-    before = _git_status()
-    out = subprocess.run([sys.executable, 'sweeps/run.py', '--space', str(ext / space),
-                          '--storage', str(storage), '--name', 'user', '--seeds', '1', '--quiet',
-                          '--set', 'train_cfg.max_iters=20', *extra],
-                         cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert _git_status() == before  # nothing of the project was written
-    rows = pq.read_table(os.path.join(storage, 'user', 'results.parquet')).to_pandas()
-    assert (rows.status == 'ok').all()
-    return rows
+    return user_sweep(ext / space, env, storage, *extra)
 
 
 def _strategy(row):

@@ -8,7 +8,7 @@ from mmseg_ext.active import adeada
 from mmseg_ext.active import scores as B
 from mmseg_ext.active.region_pool import RegionPool, image_regions
 from mmseg_ext.active.region_pool import FEATS
-from mmseg_ext.active.strategies import build_strategy, names
+from mmseg_ext.active.strategies import SOURCE, build_strategy, names
 from mmseg_ext.active.units import take_budget
 
 
@@ -119,7 +119,7 @@ def test_adeada_schedules():
     assert {even.fraction(k) for k in range(1, 6)} == {0.5}
     reference = build_region_strategy('adeada', indexing='reference')
     assert reference.fraction(1) == 2.0 and reference.fraction(2) == 1.0  # D2ADA, unclipped
-    assert not build_region_strategy('adeada', alpha=0.0).needs_source(1)
+    assert SOURCE not in build_region_strategy('adeada', alpha=0.0).needs_at(1)
     assert build_region_strategy('adeada', alpha=2.0).fraction(1) == 1.0  # paper: clipped
 
 

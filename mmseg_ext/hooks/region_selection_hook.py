@@ -4,26 +4,27 @@ from typing import Union
 
 import numpy as np
 import torch
-from mmengine.hooks import Hook
 from mmengine.utils import ProgressBar
 from mmseg.registry import HOOKS
 
 from ..active.region_pool import RegionPool, pool_rows
-from ..active.strategies import Budget, build_strategy, strategy_config
+from ..active.strategies import Budget
 from ..active.units import SuperpixelCache, check_region, region_segments
-from .inference import label_size_outputs
-from .rounds import Schedule, SelectionRounds
-from .target_pool import DEFAULT_PIPELINE, TargetPool, seeded_generator, target_dataset
+from .inference import model_device
+from .selection_hook import SelectionHook
+from .strategy_inputs import given, model_outputs, needs_source, region_statistics
+from .target_pool import DEFAULT_PIPELINE, seeded_generator, target_dataset
 
 
 @HOOKS.register_module()
-class RegionSelectionHook(Hook):
+class RegionSelectionHook(SelectionHook):
     """Buys target regions ranked over the whole target pool (ADeADA and its region baselines).
 
     At each selection iteration the model (eval mode, no grad) runs over every target-train
     image (and, for strategies that need it, the source-train images), each image's regions
     get their statistics at label size (mmseg_ext.active.region_pool: mean softmax, entropy,
-    pre-classifier features, ...), and a pool-scope strategy picks regions of the whole pool
+    and what the strategy's ``needs`` declare: pre-classifier features, ...), and a pool-scope
+    strategy picks regions of the whole pool
     under the round's pixel budget; the active-label store buys their ground truth.
     Pre-classifier features are the input of the decode head's `conv_seg` (DeepLab-v3+: the
     256-d decoder output; DeepLab-v2: DeepLabV2Head(feature_channels=256)), bilinearly resized
@@ -40,7 +41,8 @@ class RegionSelectionHook(Hook):
         budget: Budget kwargs, whole run; a round buys sum over images of
             Budget.pixels_per_round (ratio 0.05 over 5 rounds = 1% of the target pixels each).
         budget_overshoot: keep the region that crosses the budget (D2ADA) instead of stopping
-            before it (default: never above the budget).
+            before it (default: never above the budget); the strategy's `overshoot` argument
+            (not one of its options: the strategy dict does not give it).
         region: dict(type='superpixel', n_segments=40, compactness=10.0) (D2ADA: SLIC with 40
             segments at native resolution, cached on disk), dict(type='grid', cell=(h, w)) or
             dict(type='square', k=k) (non-overlapping (2k+1)^2 squares, RIPU's region size).
@@ -52,7 +54,7 @@ class RegionSelectionHook(Hook):
             extracts its features with training augmentation on, its quirk 3).
         select_before_update: True (default): select before the update of the iteration.
     """
-    priority = 'NORMAL'  # before CheckpointHook, so a checkpoint holds its iteration's labels
+    scope = 'pool'
 
     def __init__(self, select_iters, strategy: Union[dict, str] = dict(type='ADeADA'),
                  strategy_cfg: dict = None, budget: dict = dict(ratio=0.05),
@@ -62,12 +64,10 @@ class RegionSelectionHook(Hook):
                  source_pipeline=None, batch_size: int = 8, num_workers: int = 0, seed: int = 0,
                  select_before_update: bool = True):
         name = type(self).__name__
-        self.rounds = SelectionRounds(select_iters, select_before_update, name)
-        try:
-            self.strategy = build_strategy(strategy_config(strategy, strategy_cfg, 'pool'),
-                                           scope='pool', overshoot=budget_overshoot)
-        except ValueError as err:
-            raise ValueError(f'{name}: {err}') from None
+        if isinstance(strategy, dict) and 'overshoot' in strategy:
+            raise ValueError(f'{name}: give the overshoot as budget_overshoot, not in strategy')
+        super().__init__(select_iters, strategy, strategy_cfg, select_before_update,
+                         overshoot=budget_overshoot)
         self.budget = Budget(rounds=len(self.rounds), **budget)
         self.region = dict(region)
         check_region(self.region, name)
@@ -79,22 +79,12 @@ class RegionSelectionHook(Hook):
         self.pool_pipeline = list(pool_pipeline or DEFAULT_PIPELINE)
         self.source_pipeline = list(source_pipeline or self.pool_pipeline)
         self.batch_size, self.num_workers, self.seed = batch_size, num_workers, seed
-        self.pool, self.source_infos, self._caches = None, None, {}
-
-    @property
-    def select_iters(self):
-        return self.rounds.iters
-
-    def acquisition_schedule(self, max_iters: int) -> Schedule:
-        return self.rounds.schedule()
+        self.source_infos, self._caches = None, {}
 
     # ---------------------------------------------------------------- set-up and checks
 
-    def check_schedule(self, max_iters: int) -> None:
-        """select_iters inside a run of max_iters (a sweep checks every trial first)."""
-        self.rounds.check(max_iters)
-
-    def before_train(self, runner):
+    def prepare(self, runner):
+        """The source-train infos (a seeded subset of `source_images`) and the data roots."""
         dataset = runner.train_dataloader.dataset
         source = getattr(dataset, 'source', None)
         self.source_infos = []
@@ -106,15 +96,6 @@ class RegionSelectionHook(Hook):
             self.source_infos = [source.get_data_info(int(i)) for i in index]
         self.data_roots = dict(target=target_dataset(runner).data_root,
                                source=getattr(source, 'data_root', None))
-        self.check_schedule(runner.max_iters)
-        self.pool = TargetPool.of_runner(runner, type(self).__name__)
-        self._check_budget()
-        self.rounds.resume(runner, self.pool, self.strategy, self.round_deltas)
-
-    def check_pool(self, infos):
-        """Check the budget against the target-train pool (data infos), without a runner."""
-        self.pool = TargetPool(infos)
-        self._check_budget()
 
     def _check_budget(self):
         name, sizes = type(self).__name__, self.pool.sizes
@@ -124,7 +105,7 @@ class RegionSelectionHook(Hook):
                              'target image')
         if self.source_infos is None:  # check_pool without a runner: the budget only
             return
-        if not self.source_infos and any(self.strategy.needs_source(r)
+        if not self.source_infos and any(needs_source(self.strategy, r)
                                          for r in range(1, len(self.rounds) + 1)):
             raise ValueError(f'{name}: {self.strategy.name} needs source images (a '
                              'TwoDomainDataset train set)')
@@ -154,15 +135,15 @@ class RegionSelectionHook(Hook):
                              f'{tuple(seg.shape)}, its label map is {(h, w)}')
         return seg
 
-    def _regions(self, runner, model, infos, domain):
+    def _regions(self, runner, model, infos, domain, round_index=1):
         """RegionPool of `infos` (target: with the store's blocked maps)."""
-        strategy, pool = self.strategy, self.pool
+        strategy, pool, device = self.strategy, self.pool, model_device(model)
         pipeline = self.pool_pipeline if domain == 'target' else self.source_pipeline
         runner.logger.info(f'{strategy.name}: region statistics of {len(infos)} {domain} images')
         progress = ProgressBar(len(infos))
         rows, images = [], []
         for batch in pool.loader(pipeline, self.batch_size, self.num_workers, infos):
-            out = label_size_outputs(model, batch, features=strategy.needs_features)
+            out = model_outputs(strategy, model, batch, None, device, round_index)
             for j, index in enumerate(batch['index']):
                 info = infos[index]
                 h, w = out.logits[j].shape[-2:]
@@ -175,28 +156,22 @@ class RegionSelectionHook(Hook):
                     blocked = torch.from_numpy(pool.blocked(info))
                 # on the model's device: only the per-region rows are kept (region_pool)
                 logits = out.logits[j].float()
+                inputs = given(strategy, out, j, lambda: pool.image(info, h, w), round_index)
                 rows.append(pool_rows(
                     logits, self._segments(domain, info, h, w).to(logits.device),
-                    strategy.needs, blocked,
-                    out.feats[j].float() if out.feats is not None else None,
-                    pool.image(info, h, w) if strategy.needs_image else None))
+                    region_statistics(strategy, round_index), blocked, inputs.get('feats'),
+                    inputs.get('image')))
                 images.append(index)
                 progress.update()
         return RegionPool.concat(rows, images)
 
     # ---------------------------------------------------------------- selection
 
-    def before_train_iter(self, runner, batch_idx, data_batch=None):
-        self.rounds.before_iter(runner, self.pool, self.strategy, self.round_deltas)
-
-    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
-        self.rounds.after_iter(runner, self.pool, self.strategy, self.round_deltas)
-
     def round_deltas(self, runner, model, round_index):
-        pool = self._regions(runner, model, self.pool.infos, 'target')
+        pool = self._regions(runner, model, self.pool.infos, 'target', round_index + 1)
         source = None
-        if self.strategy.needs_source(round_index + 1):
-            source = self._regions(runner, model, self.source_infos, 'source')
+        if needs_source(self.strategy, round_index + 1):
+            source = self._regions(runner, model, self.source_infos, 'source', round_index + 1)
         rows = self.strategy.select(pool, self.round_budget(), round_index + 1, source,
                                     seeded_generator(self.seed, round_index))
         return self._deltas(pool, rows)
@@ -213,7 +188,3 @@ class RegionSelectionHook(Hook):
             bought = torch.isin(self._segments('target', info, h, w), ids).numpy()
             deltas[rel] = pool.store.delta(rel, bought, blocked | bought, int(ids.numel()))
         return deltas
-
-    def before_save_checkpoint(self, runner, checkpoint):
-        if self.pool is not None:
-            self.pool.save_rounds(checkpoint)

@@ -1,11 +1,8 @@
-"""Selection rounds at fixed iterations, shared by the image- and pool-scope hooks."""
-import time
+"""Selection rounds at fixed iterations, shared by the image- and pool-scope hooks (their
+``SelectionHook`` runs them)."""
 from typing import List, NamedTuple
 
-import torch
 from mmengine.model import is_model_wrapper
-
-from adasweep_base.testing import kill_point
 
 
 class Schedule(NamedTuple):
@@ -48,39 +45,13 @@ class SelectionRounds:
         """A round is due at ``iteration`` and the store has none there yet."""
         return iteration in self.iters and not pool.has_round_at(iteration)
 
-    def before_iter(self, runner, pool, strategy, round_deltas) -> None:
-        """before_train_iter: the round of this iteration, when it selects before the update."""
+    def iteration_at(self, runner, event: str):
+        """The iteration whose round is due at this ``event`` of the Runner ('before_iter',
+        'after_iter', 'resume'), or None: before the update selects before the iteration's
+        update; after it, after the completed update, and a run resumed from a checkpoint
+        taken at a selection iteration (before its round) selects first."""
         if self.before_update:
-            self.maybe_buy(runner, pool, runner.iter, strategy, round_deltas)
-
-    def after_iter(self, runner, pool, strategy, round_deltas) -> None:
-        """after_train_iter: the round of the completed update, when it selects after it."""
-        if not self.before_update:
-            self.maybe_buy(runner, pool, runner.iter + 1, strategy, round_deltas)
-
-    def resume(self, runner, pool, strategy, round_deltas) -> None:
-        """before_train of a run resumed from a checkpoint taken at a selection iteration but
-        before its round (after-update selection only)."""
-        if not self.before_update and runner.iter > 0:
-            self.maybe_buy(runner, pool, runner.iter, strategy, round_deltas)
-
-    def maybe_buy(self, runner, pool, iteration: int, strategy, round_deltas) -> None:
-        if self.due(iteration, pool):
-            self.buy(runner, pool, iteration, strategy, round_deltas)
-
-    @torch.no_grad()
-    def buy(self, runner, pool, iteration: int, strategy, round_deltas) -> None:
-        """Run round ``iteration``: ``round_deltas(runner, model, round_index)`` (model in eval
-        mode) gives the store deltas, which are committed and logged."""
-        start = time.perf_counter()
-        round_index = self.iters.index(iteration)
-        model = unwrap(runner.model)
-        was_training = model.training
-        model.eval()
-        deltas = round_deltas(runner, model, round_index)
-        kill_point('selection')
-        rows = pool.store.commit_round(round_index, iteration, deltas, strategy=strategy.name,
-                                       before_update=self.before_update,
-                                       options=strategy.options)
-        model.train(was_training)
-        pool.log_round(runner, round_index, rows, time.perf_counter() - start, strategy.unit)
+            return runner.iter if event == 'before_iter' else None
+        if event == 'after_iter':
+            return runner.iter + 1
+        return runner.iter if event == 'resume' and runner.iter > 0 else None

@@ -27,18 +27,20 @@ import torch
 from ..adamcu import AdaptiveSampler
 from ...ops.checks import check_fraction, is_int
 from ..scores import two_head_uncertainty
-from .base import Strategy, register_strategy
+from .base import STRATEGIES
+from .contract import AUX_LOGITS, BUDGET, LOGITS, Strategy
 
 
-@register_strategy
+@STRATEGIES.register_module(name='ADA-MCU')
 class AdaMCU(Strategy):
-    name = 'ADA-MCU'
     scope = 'online'
     unit = 'pixel'
-    defaults = {'decay': 0.9, 'high_fraction': 0.5, 'medium_fraction': 0.5,
-                'adaptive_sampling': True, 'decay_every': 'epoch', 'fixed_pi_high': False}
+    needs = frozenset({LOGITS, AUX_LOGITS, BUDGET})
 
-    def validate(self):
+    def __init__(self, decay: float = 0.9, high_fraction: float = 0.5,
+                 medium_fraction: float = 0.5, adaptive_sampling: bool = True,
+                 decay_every='epoch', fixed_pi_high: bool = False):
+        super().__init__()
         o = self.options
         try:
             for key in ('decay', 'high_fraction', 'medium_fraction'):

@@ -3,9 +3,9 @@ import torch
 
 from .. import adeada
 from ...ops.checks import is_real
-from ..region_pool import FEATS
 from ..units import take_budget
-from .base import register_strategy
+from .base import STRATEGIES
+from .contract import FEATURES, SOURCE
 from .pool import PoolStrategy, descending
 from .pool_baselines import seed_of
 
@@ -13,7 +13,7 @@ DECAYS = ('exponential', 'linear')
 GMM_BACKENDS = ('auto', 'sklearn', 'torch')
 
 
-@register_strategy
+@STRATEGIES.register_module(name='ADeADA')
 class ADeADA(PoolStrategy):
     """ADeADA: density-aware selection with category-balanced budgets, then uncertainty.
 
@@ -42,13 +42,13 @@ class ADeADA(PoolStrategy):
     'torch' when the region features are on a CUDA device, else 'sklearn', so CPU runs are
     bit-identical to the sklearn fits and GPU trials keep the features on their device.
     """
-    name = 'ADeADA'
-    defaults = {'alpha': 1.0, 'beta': 1.0, 'decay': 'exponential', 'indexing': 'paper',
-                'category_balance': True, 'sigma': 'log', 'max_components': 10,
-                'candidate_cap': None, 'ignore_classes': (), 'n_jobs': -1, 'gmm_backend': 'auto'}
-    needs = frozenset({FEATS})
+    needs = PoolStrategy.needs | {FEATURES, SOURCE}
 
-    def validate(self):
+    def __init__(self, alpha: float = 1.0, beta: float = 1.0, decay: str = 'exponential',
+                 indexing: str = 'paper', category_balance: bool = True, sigma: str = 'log',
+                 max_components: int = 10, candidate_cap: int = None, ignore_classes=(),
+                 n_jobs: int = -1, gmm_backend: str = 'auto', **options):
+        super().__init__(**options)
         o = self.options
         for key in ('alpha', 'beta'):
             if not is_real(o[key], 0):
@@ -91,8 +91,10 @@ class ADeADA(PoolStrategy):
             f = adeada.density_fraction(round_index, o['alpha'], o['beta'], o['indexing'])
         return max(f, 0.0) if o['indexing'] == 'reference' else min(max(f, 0.0), 1.0)
 
-    def needs_source(self, round_index):
-        return self.fraction(round_index) > 0
+    def needs_at(self, round_index):
+        """The source regions only in rounds with a density share."""
+        needs = super().needs_at(round_index)
+        return needs if self.fraction(round_index) > 0 else needs - {SOURCE}
 
     def pick(self, pool, rows, budget, round_index, source, generator):
         density_budget = round(self.fraction(round_index) * budget)

@@ -1,21 +1,18 @@
-"""The one ``Strategy`` base, its registry and ``build_strategy``.
+"""The strategy registry and ``build_strategy`` (the contract itself: ``contract``).
 
-A strategy declares its ``scope``, which says which hook drives it:
-  ``image``   per image and round: ``select(logits, count, ...)`` picks units in one image
-              (RIPU and its baselines; ActiveSelectionHook)
-  ``pool``    ranks the regions of the whole target pool: ``select(pool, budget, ...)``
-              (ADeADA and the region baselines of its supplement; RegionSelectionHook)
-  ``online``  buys during training from the batch's target images (ADA-MCU's adaptive
-              sampling; AdaptiveSamplingHook)
-Strategies are registered in ``STRATEGIES`` (an mmengine Registry, child of mmseg's
-TASK_UTILS, where mmseg builds its pixel samplers) under the paper's name, unique across
-scopes, and built from ``dict(type=NAME, **options)``. ``defaults`` lists every option with
-its default; an unknown option is a one-line ValueError naming the known ones.
+Strategies are registered in ``STRATEGIES`` (an mmengine Registry, child of mmseg's TASK_UTILS,
+where mmseg builds its pixel samplers) with ``@STRATEGIES.register_module(name=...)``, in this
+package and outside it alike; the registry name (the paper's name, unique across scopes) is the
+strategy's ``name``. Every module of this package is imported with it, so a new module here
+needs no import list; a module outside it is loaded by the config's ``custom_imports`` (a
+space's ``imports``). Built from ``dict(type=NAME, **options)``.
 """
 from typing import Any, Union
 
 from mmengine.registry import Registry
 from mmseg.registry import TASK_UTILS
+
+from .contract import Strategy
 
 SCOPES = ('image', 'pool', 'online')
 
@@ -43,8 +40,18 @@ def _build(cfg, registry, default_args=None):
     return cls(**{**(default_args or {}), **cfg})
 
 
-STRATEGIES = Registry('acquisition strategy', build_func=_build, parent=TASK_UTILS,
-                      scope='mmseg_ext', locations=['mmseg_ext.active.strategies'])
+class StrategyRegistry(Registry):
+    """A Registry whose strategies learn their (first) registry name as ``name``."""
+
+    def _register_module(self, module, module_name=None, force=False):
+        super()._register_module(module, module_name, force)
+        if isinstance(module, type) and issubclass(module, Strategy):
+            given = [module_name] if isinstance(module_name, str) else module_name
+            module.name = given[0] if given else module.__name__
+
+
+STRATEGIES = StrategyRegistry('acquisition strategy', build_func=_build, parent=TASK_UTILS,
+                              scope='mmseg_ext', locations=['mmseg_ext.active.strategies'])
 
 
 def names(scope: str = None) -> list:
@@ -52,39 +59,6 @@ def names(scope: str = None) -> list:
     STRATEGIES.import_from_location()
     return sorted(n for n, cls in STRATEGIES.module_dict.items()
                   if scope is None or getattr(cls, 'scope', None) == scope)
-
-
-def register_strategy(cls):
-    """Class decorator: register under ``cls.name`` (the paper's name)."""
-    STRATEGIES.register_module(name=cls.name)(cls)
-    return cls
-
-
-class Strategy:
-    """Base of every strategy: ``scope``, ``name``, ``unit`` and validated ``options``."""
-    scope: str = None
-    name: str = None
-    unit: str = None
-    defaults: dict = {}
-
-    def __init__(self, **options):
-        if self.name is None:
-            self.name = type(self).__name__
-        unknown = sorted(set(options) - set(self.defaults))
-        if unknown:
-            raise ValueError(f'{self.name}: unknown option(s) {unknown}; '
-                             f'known: {sorted(self.defaults)}')
-        self.options = {**self.defaults, **options}
-        self.validate()
-
-    def validate(self) -> None:
-        """Check ``self.options`` (call ``self.bad`` for a bad one)."""
-
-    def bad(self, key: str, what: str):
-        raise ValueError(f'{self.name}: option {key} must be {what}, got {self.options[key]!r}')
-
-    def __repr__(self):
-        return f'{type(self).__name__}({self.name!r}, {self.options})'
 
 
 def strategy_config(strategy: Union[str, dict], options: dict = None, scope: str = None) -> dict:

@@ -11,20 +11,20 @@
 """
 from ...ops.checks import is_int, is_real
 from ..scores import canny_edges, entropy, least_confidence, margin, random_scores, window_mean
-from .base import register_strategy
+from .base import STRATEGIES
+from .contract import IMAGE, LOGITS
 from .image import GreedyStrategy
 
 
 class PixelScoreStrategy(GreedyStrategy):
     """A pixel score (``pixel_score``: logits -> (H, W)); window-mean for unit='region'."""
-    defaults = {**GreedyStrategy.defaults, 'unit': 'region', 'suppress_radius': None}
     pixel_score = None
 
-    def validate(self):
-        if self.options['unit'] not in ('region', 'pixel'):
+    def __init__(self, unit: str = 'region', suppress_radius: int = None, **options):
+        super().__init__(**options)
+        if unit not in ('region', 'pixel'):
             self.bad('unit', "'region' or 'pixel'")
-        s = self.options['suppress_radius']
-        if s is not None and not is_int(s, 0):
+        if suppress_radius is not None and not is_int(suppress_radius, 0):
             self.bad('suppress_radius', 'None or an int >= 0')
 
     @property
@@ -43,43 +43,37 @@ class PixelScoreStrategy(GreedyStrategy):
         return window_mean(s, self.options['k']) if self.unit == 'region' else s
 
 
-@register_strategy
+@STRATEGIES.register_module(name='RAND')
 class Rand(PixelScoreStrategy):
-    name = 'RAND'
-    needs_logits = False
+    needs = PixelScoreStrategy.needs - {LOGITS}
 
     def score(self, logits, image, generator):
         # iid per centre (no window mean): each available square/pixel is equally likely
         return random_scores(logits.shape[1:], generator, device=logits.device)
 
 
-@register_strategy
+@STRATEGIES.register_module(name='ENT')
 class Ent(PixelScoreStrategy):
-    name = 'ENT'
     pixel_score = entropy
 
 
-@register_strategy
+@STRATEGIES.register_module(name='SCONF')
 class SConf(PixelScoreStrategy):
-    name = 'SCONF'
     pixel_score = least_confidence
 
 
-@register_strategy
+@STRATEGIES.register_module(name='MAR')
 class Mar(PixelScoreStrategy):
-    name = 'MAR'
     pixel_score = margin
 
 
-@register_strategy
+@STRATEGIES.register_module(name='Canny-ENT')
 class CannyEnt(Ent):
-    name = 'Canny-ENT'
-    defaults = {**PixelScoreStrategy.defaults, 'low': 100, 'high': 200}
-    needs_image = True
+    needs = Ent.needs | {IMAGE}
 
-    def validate(self):
-        super().validate()
-        lo, hi = self.options['low'], self.options['high']
+    def __init__(self, low: float = 100, high: float = 200, **options):
+        super().__init__(**options)
+        lo, hi = low, high
         if not (is_real(lo, 0) and is_real(hi) and lo <= hi):
             self.bad('low', f'<= high ({hi!r}) and >= 0')
 

@@ -17,22 +17,25 @@ import torch
 
 from .. import point_ent
 from ...ops.checks import check_choice, is_int
-from .base import register_strategy
+from .base import STRATEGIES
+from .contract import BUDGET
 from .image import ImageStrategy, Pick
 
 IGNORE = 255
 
 
-@register_strategy
+@STRATEGIES.register_module(name='POINT-ENT')
 class PointEnt(ImageStrategy):
-    name = 'POINT-ENT'
     unit = 'point'
-    needs_budget = False  # K patches x N points per image, whatever the hook's budget
-    defaults = {**ImageStrategy.defaults, 'grid': (8, 16), 'k': 10, 'points_per_patch': 5,
-                'selection': 'entropy', 'pseudo': 'points', 'stride': 1}
+    needs = ImageStrategy.needs - {BUDGET}  # K patches x N points per image
 
-    def validate(self):
+    def __init__(self, grid: tuple = (8, 16), k: int = 10, points_per_patch: int = 5,
+                 selection: str = 'entropy', pseudo: str = 'points', stride: int = 1,
+                 **options):
+        super().__init__(**options)
         o = self.options
+        if not is_int(k, 0):
+            self.bad('k', 'an int >= 0')
         if not (isinstance(o['grid'], (tuple, list)) and len(o['grid']) == 2
                 and all(is_int(g, 1) for g in o['grid'])):
             self.bad('grid', '(rows, cols) of ints >= 1')
@@ -58,8 +61,8 @@ class PointEnt(ImageStrategy):
             raise ValueError(f'{self.name}: {err}') from None
         return o['k'] * o['points_per_patch']
 
-    def select(self, logits, count, blocked=None, image=None, generator=None) -> Pick:
-        blocked = self.check_inputs(logits, count, blocked, image)
+    def select(self, logits, count, blocked=None, image=None, generator=None, **given) -> Pick:
+        blocked = self.check_inputs(logits, count, blocked, image, given)
         o, s = self.options, self.options['stride']
         H, W = logits.shape[1:]
         self.units_per_round(H, W)

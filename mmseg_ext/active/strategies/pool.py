@@ -8,15 +8,15 @@ returns the pool rows (regions) to buy this round, in buying order; ``budget`` i
 pixel budget. Regions are bought in order while their pixels fit (units.take_budget): never
 more than the budget (``overshoot=False``, default) or, with ``overshoot=True`` (D2ADA's
 ``expand_training_set``), also the region whose pixels cross it, so at least one region is
-bought. Pixels are label pixels, void included (as D2ADA). ``needs`` says what the pool rows
-must hold beyond the mean softmax and the ENT/CONF/MAR means (region_pool.FEATS, GRAD, EDGES).
+bought. Pixels are label pixels, void included (as D2ADA). ``needs`` (contract) says what the
+pool rows must hold beyond the mean softmax and the ENT/CONF/MAR means (FEATURES, GRAD, EDGES)
+and whether ``source`` regions are handed (SOURCE; ``needs_at(round_index)``).
 """
 import torch
 
 from ...ops.checks import is_real
-from ..region_pool import EDGES
 from ..units import take_budget
-from .base import Strategy
+from .contract import LOGITS, SOURCE, Strategy
 
 
 def descending(score, rows):
@@ -27,23 +27,13 @@ def descending(score, rows):
 class PoolStrategy(Strategy):
     scope = 'pool'
     unit = 'region'
-    needs = frozenset()
+    needs = frozenset({LOGITS})
+    hook_arguments = frozenset({'overshoot'})
 
-    def __init__(self, overshoot: bool = False, **options):
-        super().__init__(**options)
+    def __init__(self, overshoot: bool = False):
+        """overshoot: the hook's budget_overshoot (see the module docstring)."""
+        super().__init__()
         self.overshoot = bool(overshoot)
-
-    @property
-    def needs_features(self) -> bool:
-        """Whether the pool needs the model's pre-classifier features (every need does)."""
-        return bool(self.needs)
-
-    @property
-    def needs_image(self) -> bool:
-        return EDGES in self.needs
-
-    def needs_source(self, round_index: int) -> bool:
-        return False
 
     def select(self, pool, budget, round_index=1, source=None, generator=None) -> torch.Tensor:
         if not is_real(budget) or budget <= 0:
@@ -53,7 +43,7 @@ class PoolStrategy(Strategy):
         if have < budget:
             raise ValueError(f'{self.name}: the round budget of {budget:.0f} pixels is above the '
                              f'{have} pixels of the regions left in the pool')
-        if self.needs_source(round_index) and source is None:
+        if SOURCE in self.needs_at(round_index) and source is None:
             raise ValueError(f'{self.name} needs the source regions (source=)')
         return self.pick(pool, rows, budget, round_index, source, generator)
 

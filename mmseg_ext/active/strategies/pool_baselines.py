@@ -29,8 +29,8 @@ import torch
 
 from .. import region_baselines as RB
 from ...ops.checks import is_real
-from ..region_pool import EDGES, FEATS, GRAD
-from .base import register_strategy
+from .base import STRATEGIES
+from .contract import EDGES, FEATURES, GRAD, SOURCE
 from .pool import PoolStrategy, descending
 
 
@@ -43,9 +43,8 @@ def seed_of(generator) -> int:
     return int(torch.randint(2 ** 31 - 1, (1,), generator=generator)) if generator else 0
 
 
-@register_strategy
+@STRATEGIES.register_module(name='Pool-RAND')
 class PoolRand(PoolStrategy):
-    name = 'Pool-RAND'
 
     def order(self, pool, rows, budget, source, generator):
         gen_device = generator.device if generator is not None else 'cpu'
@@ -61,25 +60,24 @@ class PooledScoreStrategy(PoolStrategy):
         return descending(getattr(pool, self.field), rows)
 
 
-@register_strategy
+@STRATEGIES.register_module(name='Pool-ENT')
 class PoolEnt(PooledScoreStrategy):
-    name, field = 'Pool-ENT', 'entropy'
+    field = 'entropy'
 
 
-@register_strategy
+@STRATEGIES.register_module(name='Pool-CONF')
 class PoolConf(PooledScoreStrategy):
-    name, field = 'Pool-CONF', 'confidence'
+    field = 'confidence'
 
 
-@register_strategy
+@STRATEGIES.register_module(name='Pool-MAR')
 class PoolMar(PooledScoreStrategy):
-    name, field = 'Pool-MAR', 'margin'
+    field = 'margin'
 
 
-@register_strategy
+@STRATEGIES.register_module(name='BADGE')
 class Badge(PoolStrategy):
-    name = 'BADGE'
-    needs = frozenset({FEATS, GRAD})
+    needs = PoolStrategy.needs | {FEATURES, GRAD}
 
     def pick(self, pool, rows, budget, round_index, source, generator):
         picks = RB.badge_order(pool.grad[rows], _count(pool, rows, budget),
@@ -87,10 +85,9 @@ class Badge(PoolStrategy):
         return self.fill(pool, rows, rows[picks], budget)
 
 
-@register_strategy
+@STRATEGIES.register_module(name='CLUE')
 class Clue(PoolStrategy):
-    name = 'CLUE'
-    needs = frozenset({FEATS})
+    needs = PoolStrategy.needs | {FEATURES}
 
     def pick(self, pool, rows, budget, round_index, source, generator):
         picks = RB.clue_order(pool.feats[rows], pool.entropy[rows], _count(pool, rows, budget),
@@ -98,18 +95,18 @@ class Clue(PoolStrategy):
         return self.fill(pool, rows, rows[picks.to(rows.device)], budget)
 
 
-@register_strategy
+@STRATEGIES.register_module(name='ReDAL')
 class Redal(PoolStrategy):
-    name = 'ReDAL'
-    defaults = {'edge_weight': 1.0, 'decay': 0.95, 'n_clusters': 500}
-    needs = frozenset({FEATS, EDGES})
+    needs = PoolStrategy.needs | {FEATURES, EDGES}
 
-    def validate(self):
-        if not is_real(self.options['edge_weight'], 0):
+    def __init__(self, edge_weight: float = 1.0, decay: float = 0.95, n_clusters=500,
+                 **options):
+        super().__init__(**options)
+        if not is_real(edge_weight, 0):
             self.bad('edge_weight', 'a number >= 0')
-        if not (is_real(self.options['decay'], 0) and self.options['decay'] <= 1):
+        if not (is_real(decay, 0) and decay <= 1):
             self.bad('decay', 'a number in [0, 1]')
-        k = self.options['n_clusters']
+        k = n_clusters
         if k != 'budget' and not (isinstance(k, int) and not isinstance(k, bool) and k >= 1):
             self.bad('n_clusters', "an int >= 1 (D2ADA: 500) or 'budget'")
 
@@ -127,13 +124,9 @@ class Redal(PoolStrategy):
         return rows[picks.to(rows.device)]
 
 
-@register_strategy
+@STRATEGIES.register_module(name='AADA')
 class Aada(PoolStrategy):
-    name = 'AADA'
-    needs = frozenset({FEATS})
-
-    def needs_source(self, round_index):
-        return True
+    needs = PoolStrategy.needs | {FEATURES, SOURCE}
 
     def order(self, pool, rows, budget, source, generator):
         score = RB.aada_scores(source.feats, pool.feats[rows], pool.entropy[rows],

@@ -14,13 +14,13 @@ superpixels are SEEDS (not installable from PyPI for us), so SLIC stands in.
 """
 from ...ops.checks import is_int
 from ..scores import pixel_scores, region_scores
-from .base import register_strategy
-from .image import GreedyStrategy, ImageStrategy, SegmentStrategy
+from .base import STRATEGIES
+from .contract import IMAGE
+from .image import GreedyStrategy, SegmentStrategy
 
 
-@register_strategy
+@STRATEGIES.register_module(name='RIPU-RA')
 class RipuRA(GreedyStrategy):
-    name = 'RIPU-RA'
     part = 0  # region_scores -> (score, impurity, uncertainty)
 
     def score(self, logits, image, generator):
@@ -28,23 +28,22 @@ class RipuRA(GreedyStrategy):
         return region_scores(logits, o['k'], o['entropy_norm_classes'])[self.part]
 
 
-@register_strategy
+@STRATEGIES.register_module(name='RIPU-Impurity')
 class RipuImpurity(RipuRA):
-    name = 'RIPU-Impurity'
     part = 1
 
 
-@register_strategy
+@STRATEGIES.register_module(name='RIPU-Uncertainty')
 class RipuUncertainty(RipuRA):
-    name = 'RIPU-Uncertainty'
     part = 2
 
 
-@register_strategy
+@STRATEGIES.register_module(name='RIPU-PA')
 class RipuPA(GreedyStrategy):
-    name = 'RIPU-PA'
     unit = 'pixel'
-    defaults = {**GreedyStrategy.defaults, 'k': 32}
+
+    def __init__(self, k: int = 32, **options):
+        super().__init__(k=k, **options)
 
     @property
     def suppress_radius(self):
@@ -54,13 +53,12 @@ class RipuPA(GreedyStrategy):
         return pixel_scores(logits, self.options['k'])
 
 
-@register_strategy
+@STRATEGIES.register_module(name='RIPU-Rect')
 class RipuRect(SegmentStrategy):
-    name = 'RIPU-Rect'
-    defaults = {**ImageStrategy.defaults, 'cell': (4, 8)}
 
-    def validate(self):
-        c = self.options['cell']
+    def __init__(self, cell: tuple = (4, 8), **options):
+        super().__init__(**options)
+        c = cell
         if not (isinstance(c, (tuple, list)) and len(c) == 2 and all(is_int(v, 1) for v in c)):
             self.bad('cell', 'a pair of ints >= 1 (h, w)')
 
@@ -68,16 +66,15 @@ class RipuRect(SegmentStrategy):
         return dict(type='grid', cell=tuple(self.options['cell']))
 
 
-@register_strategy
+@STRATEGIES.register_module(name='RIPU-Superpixel')
 class RipuSuperpixel(SegmentStrategy):
-    name = 'RIPU-Superpixel'
-    defaults = {**ImageStrategy.defaults, 'n_segments': 256, 'compactness': 10.0}
-    needs_image = True
+    needs = SegmentStrategy.needs | {IMAGE}
 
-    def validate(self):
-        if not is_int(self.options['n_segments'], 1):
+    def __init__(self, n_segments: int = 256, compactness: float = 10.0, **options):
+        super().__init__(**options)
+        if not is_int(n_segments, 1):
             self.bad('n_segments', 'an int >= 1')
-        c = self.options['compactness']
+        c = compactness
         if isinstance(c, bool) or not isinstance(c, (int, float)) or not c > 0:
             self.bad('compactness', 'a number > 0')
 
