@@ -20,9 +20,10 @@ $(STAMP): pyproject.toml
 test: install
 	$(PY) -m pytest -q
 
-# the slow tests include the MLflow server test: the optional extra 'mlflow' first
+# the slow tests include the MLflow server test and the S3 (moto) tests: the optional extras
+# 'mlflow' and 's3' first
 test-slow: install
-	$(PY) -m pip install --quiet -e '.[test,mlflow]'
+	$(PY) -m pip install --quiet -e '.[test,mlflow,s3]'
 	$(PY) -m pytest -q -m slow
 
 sweep: install
