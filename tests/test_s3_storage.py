@@ -42,7 +42,7 @@ def s3():
 
 
 def _cli(script, args, cwd, env=None, timeout=600):
-    env = dict(os.environ, PYTHONWARNINGS='ignore', **(env or {}))
+    env = {**os.environ, 'PYTHONWARNINGS': 'ignore', **(env or {})}
     return subprocess.run([sys.executable, os.path.join(REPO, 'sweeps', script), *args],
                           cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
@@ -196,3 +196,53 @@ def test_a_sweep_on_the_bucket_equals_the_sweep_in_a_folder(tmp_path, s3, synths
     rows = read_results(f's3://adasweep/runs/tiny?{query}').to_pandas()
     assert (rows.reported_at.values == got.reported_at.values).all()
 
+
+def test_a_sigkilled_sweep_on_the_bucket_rerun_gives_the_table_of_one_never_killed(
+        tmp_path, s3, synthshift_root):
+    """The whole sweep (driver, Ray, workers) SIGKILLed once a trial reported (its Parquet file
+    is on the bucket); the same command again takes the dead driver's lease over (same host,
+    pid gone) and resumes from the bucket: the rows of a never-killed sweep in a folder."""
+    import tempfile
+
+    from ray_cluster import kill_sessions
+
+    from sweeps.results import read_results
+    endpoint, query = s3
+    space = tmp_path / 'tiny_space.py'
+    space.write_text(SPACE.replace("'rand': with_knobs(RIPU_ROWS['rand_region'], "
+                                   "max_iters=20),\n", ''))
+    ray_tmp = tempfile.mkdtemp(prefix='rk', dir='/tmp')  # short: Ray's socket paths must fit
+    env = dict(os.environ, PYTHONWARNINGS='ignore', RAY_TMPDIR=ray_tmp,
+               ADASWEEP_DATA=os.path.dirname(synthshift_root))
+    bucket = f's3://adasweep/runs?{query}'
+    args = ['--space', str(space), '--name', 'killed', '--max-concurrent', '1']
+    proc = subprocess.Popen([sys.executable, os.path.join(REPO, 'sweeps', 'run.py'), *args,
+                             '--storage', bucket, '--local-dir', str(tmp_path / 'local')],
+                            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and proc.poll() is None and \
+                not bucket_keys(endpoint, prefix='runs/killed/trials/'):
+            time.sleep(0.5)
+        assert proc.poll() is None, 'the sweep ended before a trial reported'
+        assert bucket_keys(endpoint, prefix='runs/killed/trials/'), 'no trial reported'
+    finally:
+        kill_sessions([proc.pid])
+        proc.wait()
+    assert bucket_keys(endpoint, prefix='runs/killed/.driver.lease')  # the dead driver's
+    for storage, extra in ((bucket, ['--local-dir', str(tmp_path / 'local')]),
+                           (str(tmp_path / 'results'), [])):
+        out = _cli('run.py', [*args, '--storage', storage, *extra], tmp_path, env)
+        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+        if storage == bucket:
+            assert 'resuming sweep killed' in out.stdout, out.stdout[-3000:]
+    import shutil
+    shutil.rmtree(ray_tmp, ignore_errors=True)
+    got = read_results(f's3://adasweep/runs/killed?{query}').to_pandas()
+    want = read_results(str(tmp_path / 'results' / 'killed')).to_pandas()
+    assert (got.status == 'ok').all() and got.trial_id.nunique() == 1
+    iou = [c for c in want if c.startswith('iou_')]
+    import pandas as pd
+    pd.testing.assert_frame_equal(got[SAME + iou].reset_index(drop=True),
+                                  want[SAME + iou].reset_index(drop=True))
