@@ -246,3 +246,46 @@ def test_a_sigkilled_sweep_on_the_bucket_rerun_gives_the_table_of_one_never_kill
     import pandas as pd
     pd.testing.assert_frame_equal(got[SAME + iou].reset_index(drop=True),
                                   want[SAME + iou].reset_index(drop=True))
+
+
+WARMUP_SPACE = '''"""One ADeADA variant from a short warm-up."""
+from sweeps.space import Space, Variant
+from sweeps.spaces.rows import ADEADA_ROWS, with_knobs
+SPACE = Space(name='warm', description=__doc__, seeds=1, variants={
+    'rand': with_knobs(ADEADA_ROWS['rand'], max_iters=40),
+})
+'''
+
+
+def test_a_warm_up_is_published_on_the_bucket_and_fetched_by_another_sweep(
+        tmp_path, s3, synthshift_root):
+    """The warm-up trains once (a Ray task, in the node-local cache) and is published on the
+    bucket (`<prefix>/.warmup/...`); a second sweep with an empty --local-dir does not train it
+    again: its trial downloads it, and starts from the same weights (the same rows)."""
+    from sweeps.results import read_results
+    endpoint, query = s3
+    space = tmp_path / 'warm_space.py'
+    space.write_text(WARMUP_SPACE)
+    warm = tmp_path / 'warm.py'
+    warm.write_text(f"_base_ = [{os.path.join(REPO, 'configs/adeada/synthshift/warmup.py')!r}]\n"
+                    'train_cfg = dict(max_iters=30, val_interval=30)\n')
+    env = {'ADASWEEP_DATA': os.path.dirname(synthshift_root)}
+    bucket = f's3://adasweep/runs?{query}'
+    outs = []
+    for name in ('first', 'second'):
+        out = _cli('run.py', ['--space', str(space), '--storage', bucket, '--name', name,
+                              '--local-dir', str(tmp_path / f'local_{name}'), '--set',
+                              f'warmup_config={warm}'], tmp_path, env)
+        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+        outs.append(out.stdout)
+    assert 'warm-up: training' in outs[0] and 'warm-up: training' not in outs[1], outs[1]
+    warmups = bucket_keys(endpoint, prefix='runs/.warmup/')
+    assert sorted(k.rsplit('/', 1)[-1] for k in warmups) == ['warmup.json', 'warmup.pth']
+    # the second sweep's node fetched it into its own cache; its trial's work dir is gone
+    fetched = [os.path.join(d, f) for d, _, files in os.walk(tmp_path / 'local_second')
+               for f in files]
+    assert [os.path.basename(f) for f in fetched] == ['warmup.pth'], fetched
+    first, second = (read_results(f's3://adasweep/runs/{n}?{query}').to_pandas()
+                     for n in ('first', 'second'))
+    assert (first.status == 'ok').all() and len(first) == len(second) > 1
+    assert first.miou.tolist() == second.miou.tolist()
