@@ -4,13 +4,14 @@
     python sweeps/run.py --list-spaces
     python sweeps/run.py --space ripu_ablation --benchmark gta5_to_cityscapes --address auto \\
         --gpus-per-trial 1 --storage /shared/adasweep --data-root /shared/data
+    python sweeps/run.py --space ripu_ablation --address auto --storage s3://bucket/prefix
+        (no shared file system: docs/cluster.md "Object storage")
 Rerunning the same command (same --name and --storage) resumes the sweep. A sweep folder belongs
 to one plan: a rerun with another plan is refused (--resume-anyway records a change of the
 trials' configs and goes on; what Tune keeps on restore, such as the trials, is refused), and a
 second driver on the same folder is refused while the first runs.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
