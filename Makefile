@@ -20,9 +20,10 @@ $(STAMP): pyproject.toml
 test: install
 	$(PY) -m pytest -q
 
-# the slow tests include the MLflow server and W&B offline tests: the extras 'mlflow', 'wandb' first
+# the slow tests include the MLflow server test, the W&B offline tests and the S3 (moto) tests:
+# the optional extras 'mlflow', 'wandb' and 's3' first
 test-slow: install
-	$(PY) -m pip install --quiet -e '.[test,mlflow,wandb]'
+	$(PY) -m pip install --quiet -e '.[test,mlflow,wandb,s3]'
 	$(PY) -m pytest -q -m slow
 	# the W&B checks that `make test` skips without the extra
 	$(PY) -m pytest -q tests/test_tracking_wandb.py

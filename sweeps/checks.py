@@ -90,20 +90,14 @@ def check_resources(args):
                          'sweeps/run.py ... --address auto` (docs/cluster.md)')
 
 
-def check_storage(storage):
-    """--storage must be a local path (every node reaches it: NFS or similar) we can write."""
-    if '://' in storage:
-        raise SweepError(f'--storage {storage}: URIs are not supported; --storage must be a path '
-                         'every node reaches (NFS or similar)')
-    path = osp.abspath(storage)
-    if osp.exists(path) and not osp.isdir(path):
-        raise SweepError(f'--storage {storage}: exists and is not a folder')
-    existing = path
-    while not osp.exists(existing):
-        existing = osp.dirname(existing)
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise SweepError(f'--storage {storage}: {existing} is not writable')
-    return path
+def check_storage(storage, cwd=None):
+    """--storage: a folder (local or NFS: every node reaches it) we can write, or an object-store
+    URI (s3://bucket/prefix) whose endpoint answers, with credentials and an existing bucket
+    (sweeps/storage.py). Returns its sweeps.storage.Storage."""
+    from .storage import Storage, is_uri
+    if not is_uri(storage):
+        storage = osp.join(cwd or os.getcwd(), storage)
+    return Storage(storage).check()
 
 
 # the longest sweep name in bytes: a folder name (255 bytes on common file systems) that trial

@@ -13,8 +13,8 @@ def report(plan, table):
     from . import tables
     rows, errors = final_rows(table, list(plan.space.variants))
     print(f'\n{len(rows)} trials, {table.num_rows} result rows in '
-          f'{plan.sweep_dir}/results.parquet; TensorBoard: tensorboard --logdir '
-          f'{plan.sweep_dir}')
+          f'{plan.sweep.shown("results.parquet")}; TensorBoard: tensorboard --logdir '
+          f'{plan.sweep}')
     print(format_trials(rows))
     for name, reason in errors:
         print(f'error in {name}: {reason}')

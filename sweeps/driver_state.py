@@ -15,9 +15,13 @@ them, so they pickle as references to this module's values, which the running dr
   (sweeps/search.py) opens, so a moved sweep folder's searcher writes its journal there. Set by
   sweeps.tune_run.run and sweeps.search.searcher.
 
+- `journal_store`: with an object-store sweep, the sweeps.storage.Storage of the sweep, where
+  that journal is kept (None for a folder). Set with `journal_folder`.
+
 Outside a driver (offline analysis of a sweep folder) they are None: restored callbacks are
 inert and a journal opens at its pickled path.
 """
 parquet_callback = None
 sweep_callbacks = None
 journal_folder = None
+journal_store = None

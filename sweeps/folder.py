@@ -11,6 +11,7 @@ import time
 
 from .common import SweepError, git_rev, mask_secrets
 from .space import SPACE_RECORD
+from .storage import as_storage
 
 
 PLAN_FILE = 'plan.json'
@@ -31,12 +32,19 @@ class SweepFolder:
 
     def __init__(self, plan):
         self.plan, self.dir = plan, plan.sweep_dir
+        self.store = plan.sweep  # sweeps/storage.py: the folder, or the object-store prefix
         self.lock = None
         self.created = False  # this driver made the folder (see abandon)
 
     def acquire(self):
         """The lock first, then everything else: the folder is made (or found) and locked here,
-        and `created` says whether this driver made it."""
+        and `created` says whether this driver made it. On an object store the lock is a lease
+        object (sweeps/lease.py)."""
+        if not self.store.local:
+            from .lease import Lease
+            self.lock = Lease(self.store).acquire()
+            self.created = self.store.list() == ['.driver.lease']
+            return
         os.makedirs(osp.dirname(self.dir), exist_ok=True)
         for _ in range(3):  # the folder may vanish in between: a refused driver that made it
             try:
@@ -71,19 +79,24 @@ class SweepFolder:
         """What a refused new sweep leaves: nothing. Its folder is removed only if this driver
         made it, holds its lock and recorded no plan in it; never a folder another driver made
         or holds."""
-        if self.created and self.lock is not None and \
-                not osp.isfile(osp.join(self.dir, PLAN_FILE)):
+        if self.created and self.lock is not None and not self.store.is_file(PLAN_FILE):
+            if not self.store.local:
+                self.store.remove_tree()  # the lease with it: released below, nothing left
+                return
             import shutil
             shutil.rmtree(self.dir, ignore_errors=True)
+
+    def release(self):
+        """Give the lock up (a folder's lock also goes with this process)."""
+        if self.lock is not None and not self.store.local:
+            self.lock.release()
 
     def check_plan(self, resuming):
         """Compare with the first run's plan; returns the differences accepted with
         --resume-anyway (empty when the plans match or this is the first run)."""
-        path = osp.join(self.dir, PLAN_FILE)
         current = self.plan.fingerprint()
-        trials = osp.join(self.dir, 'trials')
-        has_results = osp.isdir(trials) and any(n.endswith('.parquet') for n in os.listdir(trials))
-        if not osp.isfile(path):
+        has_results = any(n.endswith('.parquet') for n in self.store.list('trials'))
+        if not self.store.is_file(PLAN_FILE):
             if not (has_results or resuming):
                 return {}
             if not self.plan.args.resume_anyway:
@@ -93,11 +106,10 @@ class SweepFolder:
             return {'plan': (None, 'adopted')}
         if has_results and not resuming:
             raise SweepError(f'sweep folder {self.dir} has results but its Tune state '
-                             f'({osp.join(self.dir, "tune")}) is missing or unreadable, so a '
+                             f'({self.store.shown("tune")}) is missing or unreadable, so a '
                              'rerun would start its trials again beside them; use another '
                              '--name')
-        with open(path) as f:
-            first = json.load(f)['fingerprint']
+        first = json.loads(self.store.read_text(PLAN_FILE))['fingerprint']
         # a key the first run did not record (an older adasweep) is not compared
         diff = {k: (first[k], current.get(k)) for k in sorted(first) if first[k] != current.get(k)}
 
@@ -125,29 +137,24 @@ class SweepFolder:
         plan = self.plan
         tune_settings = dict(max_failures=plan.args.max_failures,
                              max_concurrent=plan.args.max_concurrent)
-        _write_json(osp.join(self.dir, PLAN_FILE), dict(
+        _write_json(self.store, PLAN_FILE, dict(
             fingerprint=plan.fingerprint(), tune=tune_settings, git_rev=git_rev()))
         line = dict(event=event, time=time.strftime('%Y-%m-%dT%H:%M:%S%z'), git_rev=git_rev(),
                     host=socket.gethostname(), argv=mask_secrets(sys.argv[1:]), **info)
-        with open(osp.join(self.dir, HISTORY_FILE), 'a') as f:
-            f.write(json.dumps(line, default=str) + '\n')
-            f.flush()
-            os.fsync(f.fileno())
+        self.store.append_line(HISTORY_FILE, json.dumps(line, default=str))
 
     def tune_settings(self):
-        path = osp.join(self.dir, PLAN_FILE)
-        if not osp.isfile(path):
+        if not self.store.is_file(PLAN_FILE):
             return None
-        with open(path) as f:
-            return json.load(f).get('tune')
+        return json.loads(self.store.read_text(PLAN_FILE)).get('tune')
 
 
 def record_run(plan, folder, resuming, diff):
     """sweep.json, configs.json and plan.json of the plan that runs, and its history line."""
-    if not resuming or diff or not osp.isfile(osp.join(plan.sweep_dir, SPACE_RECORD)):
-        write_space_record(plan.sweep_dir, plan.space)  # what the report reads of the space
+    if not resuming or diff or not plan.sweep.is_file(SPACE_RECORD):
+        write_space_record(plan.sweep, plan.space)  # what the report reads of the space
     if not resuming or diff:
-        write_sweep_snapshot(plan.sweep_dir, dict(
+        write_sweep_snapshot(plan.sweep, dict(
             name=plan.name, space=plan.space.name, benchmark=plan.benchmark, search=plan.search,
             scheduler=plan.scheduler, variants=list(plan.space.variants), sets=plan.sets,
             git_rev=git_rev()), plan.configs)
@@ -166,26 +173,21 @@ def record_run(plan, folder, resuming, diff):
         folder.record('resume')
 
 
-def _write_json(path, obj, **kw):
-    """`obj` as JSON at `path`, atomically and durably."""
-    from adasweep_base.fileio import atomic_write
-    text = json.dumps(obj, indent=1, default=str, **kw)
-
-    def write(tmp):
-        with open(tmp, 'w') as f:
-            f.write(text)
-    atomic_write(path, write)
+def _write_json(store, rel, obj, **kw):
+    """`obj` as JSON at `rel` of `store`, atomically (and durably in a folder)."""
+    store.write_text(rel, json.dumps(obj, indent=1, default=str, **kw))
 
 
-def write_sweep_snapshot(sweep_dir, info, configs):
+def write_sweep_snapshot(sweep, info, configs):
     """`sweep.json` (space, benchmark, variants in table order, ...) and `configs.json` (the full
-    config of every variant), for tables.py and humans; credentials in URIs masked."""
-    os.makedirs(sweep_dir, exist_ok=True)
-    _write_json(os.path.join(sweep_dir, 'sweep.json'), mask_secrets(info))
-    _write_json(os.path.join(sweep_dir, 'configs.json'), mask_secrets(configs), sort_keys=True)
+    config of every variant), for tables.py and humans; credentials in URIs masked. `sweep`:
+    the sweep folder, its URI or its sweeps.storage.Storage."""
+    store = as_storage(sweep)
+    _write_json(store, 'sweep.json', mask_secrets(info))
+    _write_json(store, 'configs.json', mask_secrets(configs), sort_keys=True)
 
 
-def write_space_record(sweep_dir, space):
+def write_space_record(sweep, space):
     """`space.json`: what the report needs of the space (sweeps.space.Space.record), kept as
     data so that rendering a report never runs the space file."""
-    _write_json(os.path.join(sweep_dir, SPACE_RECORD), mask_secrets(space.record()))
+    _write_json(as_storage(sweep), SPACE_RECORD, mask_secrets(space.record()))

@@ -14,13 +14,12 @@ resumed sweep writes with the current driver's settings (storage folder, git rev
 when the sweep folder was moved.
 """
 import json
-import os
 
 from ray.tune import Callback
 
 from . import driver_state
 from .naming import error_text, trial_name
-from .results import TrialResultWriter, make_row, read_results, rows_to_table
+from .results import TrialResultWriter, make_row, rows_to_table
 from .trial_config import trial_spec
 
 TRIAL_CONFIG = 'trial_config.json'  # written by the trainable into the trial's work dir
@@ -47,24 +46,20 @@ class ParquetResultsCallback(Callback):
 
     @property
     def writer(self):
-        return TrialResultWriter(self.sweep_dir)
+        if getattr(self, '_writer', None) is None or self._writer_of != self.sweep_dir:
+            self._writer, self._writer_of = TrialResultWriter(self.sweep_dir), self.sweep_dir
+        return self._writer
 
     def _rows(self, trial_id):
-        path = self.writer.trial_path(trial_id)
-        if not os.path.isfile(path):
-            return []
-        return read_results(str(path)).to_pylist()
+        return self.writer.read_trial(trial_id)
 
     def _spec(self, trial):
         variant, seed, knobs = trial_spec(trial.config)
         return variant, seed, {**self.variant_knobs.get(variant, {}), **knobs}
 
     def _config(self, trial):
-        path = os.path.join(self.sweep_dir, 'work', trial.trial_id, TRIAL_CONFIG)
-        if not os.path.isfile(path):
-            return None
-        with open(path) as f:
-            return json.load(f)
+        store, rel = self.writer.store, f'work/{trial.trial_id}/{TRIAL_CONFIG}'
+        return json.loads(store.read_text(rel)) if store.is_file(rel) else None
 
     def _base(self, trial):
         variant, seed, params = self._spec(trial)

@@ -9,6 +9,7 @@ import re
 from .checks import (check_budget, check_knobs_apply, check_name, check_resources, check_storage,
                      check_trial_config)
 from .common import SweepError, default_data_root, mask_secrets, say
+from .storage import default_local_dir
 from .paths import absolute_sets, data_identity, data_roots
 from .search import scheduler, searcher
 from .space import BENCHMARKS, SCHEDULERS, SEARCHES, sample_axis
@@ -54,11 +55,23 @@ class Plan:
         self.raw_sets = list(args.sets)
         self.sets = absolute_sets(parse_sets(args.sets), cwd)
         self.name = check_name(args.name or f'{self.space.name}_{self.benchmark}')
-        self.storage = check_storage(osp.join(cwd, args.storage) if '://' not in args.storage
-                                     else args.storage)
+        # the storage (a folder, or an object store: sweeps/storage.py), and the node-local
+        # root of what is not on it: the trials' running work dirs and the warm-up cache (the
+        # storage itself for a folder, as before; --local-dir for an object store)
+        self.store = check_storage(args.storage, cwd)
+        self.storage = self.store.uri()
+        self.sweep = self.store.child(self.name)
+        self.sweep_dir = self.sweep.uri()
+        local_dir = getattr(args, 'local_dir', None)
+        if self.store.local and local_dir:
+            raise SweepError(f'--local-dir {local_dir}: only for an object-store --storage '
+                             '(s3://...); a folder storage holds the work dirs itself')
+        self.local_root = self.storage if self.store.local else osp.abspath(
+            osp.join(cwd, local_dir or default_local_dir()))
+        self.work_root = osp.join(self.sweep_dir if self.store.local else
+                                  osp.join(self.local_root, self.name), 'work')
         self.data_root = osp.abspath(osp.join(cwd, args.data_root)) if args.data_root else \
             default_data_root()
-        self.sweep_dir = osp.join(self.storage, self.name)
         self.args = args
         self.trials = self._trials()
         # building every variant's config checks config files, knobs and --set keys/types
@@ -83,7 +96,7 @@ class Plan:
                 self._ensure_synthshift(cfg)
             check_budget(cfg)
             if cfg.get('warmup_config'):
-                path = warmup_checkpoint(cfg, self.storage, self.data_root)
+                path = warmup_checkpoint(cfg, self.local_root, self.data_root)
                 if not warmup_target(cfg):  # what the trials compute, with the data there
                     set_warmup_target(cfg, path)
                 if path == warmup_target(cfg):
@@ -115,7 +128,8 @@ class Plan:
     def context(self):
         return dict(space_file=self.space_file, space_source=self.space_source,
                     benchmark=self.benchmark, sets=self.sets, sweep_dir=self.sweep_dir,
-                    data_root=self.data_root, cpus_per_trial=self.args.cpus_per_trial,
+                    work_root=self.work_root, local_root=self.local_root,
+                    storage=self.storage, data_root=self.data_root, cpus_per_trial=self.args.cpus_per_trial,
                     warmups={cfg.warmup_config: path for path, cfg in self.warmups.items()})
 
     def fingerprint(self):
@@ -124,7 +138,8 @@ class Plan:
         (sweeps.paths.data_identity), and so are the metric, mode and objectives, which drive
         the scheduler and the searcher."""
         text = json.dumps(self.configs, sort_keys=True, default=str, ensure_ascii=False)
-        marks = {self.sweep_dir: '<sweep>', self.storage: '<storage>', self.data_root: '<data>'}
+        marks = {self.sweep_dir: '<sweep>', self.storage: '<storage>', self.data_root: '<data>',
+                 self.local_root: '<storage>'}
         for path in sorted(marks, key=len, reverse=True):  # the longest (innermost) first
             text = re.sub(re.escape(path) + r'(?=[/"]|$)', marks[path], text)
         space = self.space
@@ -147,7 +162,7 @@ class Plan:
 
     def describe(self):
         lines = [f'sweep {self.name}: space {self.space.name} on {self.benchmark}, search '
-                 f'{self.search}, scheduler {self.scheduler}, storage {self.sweep_dir}, data '
+                 f'{self.search}, scheduler {self.scheduler}, storage {self.sweep}, data '
                  f'{self.data_root}']
         if self.search == 'optuna':
             axes = ', '.join(f'{n} in {list(a.values)}' if a.values is not None else

@@ -24,6 +24,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from adasweep_base.fileio import atomic_write  # noqa: E402
 from sweeps import tables  # noqa: E402
+from sweeps.common import mask_secrets  # noqa: E402
+from sweeps.storage import Storage, is_uri  # noqa: E402
 from sweeps.report_html import CSS, esc, when  # noqa: E402
 from sweeps.report_sections import (section_curves, section_errors,  # noqa: E402
                                     section_heatmap, section_overview, section_selections,
@@ -31,10 +33,35 @@ from sweeps.report_sections import (section_curves, section_errors,  # noqa: E40
 from sweeps.report_sweep import ReportError, Sweep  # noqa: E402
 
 
+# what the report reads of a sweep on an object store (fetched into a temp folder first)
+RECORDS = ('results.parquet', 'trials', 'sweep.json', 'plan.json', 'history.jsonl',
+           'space.json', 'configs.json')
+
+
+def fetch_records(store, dest):
+    """The report's records of the sweep at `store` (an object store) and the warmup.json of
+    the warm-ups beside it, copied into `dest`/<name>; returns that folder."""
+    folder = osp.join(dest, store.root.rstrip('/').rsplit('/', 1)[-1])
+    store.download_tree('', folder, keep=lambda n: n.split('/')[0] in RECORDS)
+    store.parent().download_tree('.warmup', osp.join(dest, '.warmup'),
+                                 keep=lambda n: n.endswith('/warmup.json'))
+    return folder
+
+
 def build_report(name, storage='results', against=None, images=4):
     """The report of sweep `name` as one HTML string. Bad input -> FileNotFoundError /
     ValueError (ReportError) with a one-line message, before anything is drawn."""
+    where = tables.resolve(name, storage)
+    if isinstance(where, Storage) and not where.local:
+        with tempfile.TemporaryDirectory(prefix='adasweep_fetch_') as tmp:
+            if not where.is_dir():
+                raise FileNotFoundError(f'no sweep results at {where}')
+            return _build(Sweep(fetch_records(where, tmp)), where.shown(), against, images)
     sw = Sweep(name, storage)
+    return _build(sw, osp.abspath(sw.dir), against, images)
+
+
+def _build(sw, source, against, images):
     if against is not None and against not in sw.known_variants():
         raise ReportError(f'--against {against!r}: the sweep has no such variant (variants: '
                           f'{", ".join(map(str, sw.known_variants()))})')
@@ -45,7 +72,7 @@ def build_report(name, storage='results', against=None, images=4):
         body = [
             f'<h1>Sweep {esc(sw.title)}</h1>',
             f'<p class="sub">adasweep sweep report · made {esc(when(datetime.now(timezone.utc)))}'
-            f' from <code>{esc(osp.abspath(sw.dir))}</code></p>',
+            f' from <code>{esc(source)}</code></p>',
             '<h2 id="overview">Overview</h2>', section_overview(sw, trials),
             '<h2 id="tables">Tables</h2>', section_tables(sw, against),
             '<h2 id="curves">Budget curves</h2>', section_curves(sw, tmp),
@@ -61,7 +88,13 @@ def build_report(name, storage='results', against=None, images=4):
 
 
 def check_out(out):
-    """--out must name a file in a folder that exists (and is writable)."""
+    """--out must name a file in a folder that exists (and is writable), or an object in a
+    bucket that exists (an object-store URI)."""
+    if is_uri(out):
+        try:
+            return Storage(out).check()
+        except ValueError as e:
+            raise ReportError(str(e).replace('--storage', '--out', 1)) from None
     try:
         return tables.check_out('--out', out, 'an .html file to write')
     except ValueError as e:
@@ -72,6 +105,9 @@ def write_report(text, out):
     """Write atomically and durably (adasweep_base.fileio.atomic_write), with the permissions
     open() would have given it (not the temp file's 0600)."""
     path = check_out(out)
+    if isinstance(path, Storage):  # one whole-object PUT
+        path.write_text('', text)
+        return path.shown()
     umask = os.umask(0)
     os.umask(umask)
 
@@ -86,8 +122,10 @@ def write_report(text, out):
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description='One self-contained HTML report of a sweep')
     p.add_argument('name', help='sweep name under --storage, or a sweep folder path')
-    p.add_argument('--storage', default='results', help='sweep storage folder (default: results)')
-    p.add_argument('--out', required=True, help='the HTML file to write')
+    p.add_argument('--storage', default='results',
+                   help='sweep storage: a folder (default: results) or an object-store URI '
+                   '(s3://bucket/prefix[?endpoint_override=HOST:PORT&scheme=http])')
+    p.add_argument('--out', required=True, help='the HTML file to write (a path or a URI)')
     p.add_argument('--against', metavar='VARIANT',
                    help='reference of the paired comparison (default: the random baseline, '
                         'the first variant named rand*)')
@@ -102,8 +140,8 @@ def main(argv=None):
         check_out(args.out)
         text = build_report(args.name, args.storage, args.against, args.images)
         path = write_report(text, args.out)
-    except (FileNotFoundError, ValueError) as e:
-        print(' '.join(f'error: {e}'.split()), file=sys.stderr)
+    except (FileNotFoundError, ValueError, OSError) as e:
+        print(' '.join(f'error: {mask_secrets(str(e))}'.split()), file=sys.stderr)
         return 2
     print(f'wrote {path} ({len(text) / 1024:.0f} KiB)')
     return 0

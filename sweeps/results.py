@@ -20,7 +20,9 @@ import pyarrow.parquet as pq
 from adasweep_base.fileio import atomic_write
 from adasweep_base.testing import kill_point
 
+from .common import mask_secrets
 # the schema and rows of sweeps/results_schema.py, re-exported: the results API of tests and tools
+from .storage import as_storage
 from .results_schema import (CLASS_NAMES_19, IOU_COLUMNS, RESULT_SCHEMA,  # noqa: F401
                              conform, iou_column, make_row, metrics_to_columns, param_column,
                              rows_to_table, unified_schema)
@@ -78,20 +80,32 @@ def atomic_write_table(table, path):
     return atomic_write(path, write)
 
 
-def _trial_files(root):
-    d = Path(root) / 'trials'
-    if not d.is_dir():
-        return []
-    return sorted(p for p in d.iterdir()
-                  if p.suffix == '.parquet' and not p.name.startswith(('.', '_')))
+def write_table(store, rel, table):
+    """`table` as Parquet at `rel` of `store` (sweeps/storage.py): atomic_write_table in a
+    folder; one whole-object PUT on an object store."""
+    if store.local:
+        return atomic_write_table(table, store.path(rel))
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    if os.environ.get('ADASWEEP_TEST_KILL_AT'):  # test-only fault injection
+        kill_point('compact' if rel.endswith('results.parquet') else 'parquet')
+    return store.write_bytes(rel, sink.getvalue().to_pybytes())
 
 
-def _read_file(path, columns=None, schema_only=False):
-    """One Parquet file through ONE open handle: pq.read_table(path) opens the path twice (footer,
-    then data), so a concurrent os.replace can pair an old footer with new pages. Its schema only
-    (the footer) if `schema_only`. An unreadable file -> ValueError naming it."""
+def _trial_files(store):
+    """The trial files of the sweep at `store`, as paths relative to it."""
+    return [f'trials/{n}' for n in store.list('trials')
+            if n.endswith('.parquet') and not n.startswith(('.', '_'))]
+
+
+def _read_file(src, columns=None, schema_only=False):
+    """One Parquet file (`src`: a path, or (storage, relative path)) through ONE open handle:
+    pq.read_table(path) opens the path twice (footer, then data), so a concurrent os.replace can
+    pair an old footer with new pages. Its schema only (the footer) if `schema_only`. An
+    unreadable file -> ValueError naming it."""
+    store, rel = src if isinstance(src, tuple) else (as_storage(src), '')
     try:
-        with pa.OSFile(os.fspath(path)) as fh:
+        with store.open_input(rel) as fh:
             pf = pq.ParquetFile(fh)
             if schema_only:
                 return pf.schema_arrow
@@ -101,24 +115,24 @@ def _read_file(path, columns=None, schema_only=False):
     except FileNotFoundError:
         raise
     except (pa.ArrowException, OSError) as e:  # not Parquet, truncated, corrupt pages
-        raise ValueError(f'{path}: not a readable Parquet file ({e})') from None
+        raise ValueError(f'{store.shown(rel)}: not a readable Parquet file ({e})') from None
 
 
-def _read_unified(paths, columns=None, dedup=True):
-    """Read `paths` (only `columns` if given, plus the dedup keys), cast each to the unified
+def _read_unified(srcs, columns=None, dedup=True):
+    """Read `srcs` (only `columns` if given, plus the dedup keys), cast each to the unified
     schema, concatenate and (if `dedup`) deduplicate and sort."""
     want = None
     if columns is not None:
         want = list(dict.fromkeys(list(columns) + (list(DEDUP_KEYS) + ['reported_at', 'status']
                                                   + list(SORT_KEYS) if dedup else [])))
-    tables = [_read_file(p, want) for p in paths]
+    tables = [_read_file(p, want) for p in srcs]
     schema = unified_schema([t.schema for t in tables], want)
     parts = []
-    for p, t in zip(paths, tables):
+    for (store, rel), t in zip(srcs, tables):
         try:
             parts.append(conform(t, schema))
         except (pa.ArrowInvalid, ValueError) as e:
-            raise ValueError(f'{p}: {e}') from None
+            raise ValueError(f'{store.shown(rel)}: {e}') from None
     table = pa.concat_tables(parts) if parts else schema.empty_table()
     if dedup:
         table = dedup_sort(drop_superseded_errors(table))
@@ -142,10 +156,10 @@ def _with_metadata(table, extra):
                                           **{k.encode(): v.encode() for k, v in extra.items()}})
 
 
-def _file_stamp(path):
+def _file_stamp(src):
     """The stamp in a trial file's footer (None: a file of an older writer, or unreadable)."""
     try:
-        meta = _read_file(path, schema_only=True).metadata or {}
+        meta = _read_file(src, schema_only=True).metadata or {}
     except (ValueError, OSError):
         return None
     stamp = meta.get(STAMP_KEY.encode())
@@ -155,24 +169,40 @@ def _file_stamp(path):
 class TrialResultWriter:
     """Per-trial Parquet files of one sweep, rewritten atomically, and their compaction.
 
-    root: `<storage>/<sweep name>`.
+    root: `<storage>/<sweep name>`: a folder, a URI or a sweeps.storage.Storage.
     """
 
     def __init__(self, root):
-        self.root = Path(root)
-        self.trials_dir = self.root / 'trials'
-        self.results_path = self.root / 'results.parquet'
+        self.store = as_storage(root)
+        here = Path(self.store.path()) if self.store.local else None  # local paths, as before
+        self.root = here or self.store.uri()
+        self.trials_dir = here / 'trials' if here else self.store.path('trials')
+        self.results_path = here / 'results.parquet' if here else self.store.path(RESULTS)
 
-    def trial_path(self, trial_id):
+    def _trial_rel(self, trial_id):
         tid = str(trial_id)
         if not tid or tid.startswith(('.', '_')) or os.sep in tid or '/' in tid:
             raise ValueError(f'trial_id {tid!r} is not usable as a file name')
-        return self.trials_dir / f'{tid}.parquet'
+        return f'trials/{tid}.parquet'
+
+    def trial_path(self, trial_id):
+        rel = self._trial_rel(trial_id)
+        return Path(self.store.path(rel)) if self.store.local else self.store.path(rel)
+
+    def has_trial(self, trial_id):
+        return self.store.is_file(self._trial_rel(trial_id))
+
+    def read_trial(self, trial_id):
+        """Every row of trial `trial_id`'s file (read as read_results does), [] without one."""
+        rel = self._trial_rel(trial_id)
+        if not self.store.is_file(rel):
+            return []
+        return _read_unified([(self.store, rel)]).to_pylist()
 
     def write_trial(self, trial_id, rows):
         """Write ALL rows so far of `trial_id` (dicts for make_row) to trials/<trial_id>.parquet,
         replacing the previous file atomically. Returns the path."""
-        path = self.trial_path(trial_id)
+        rel = self._trial_rel(trial_id)
         rows = list(rows)
         if not rows:
             raise ValueError(f'write_trial({trial_id!r}): no rows')
@@ -180,7 +210,7 @@ class TrialResultWriter:
         if bad:
             raise ValueError(f'write_trial({trial_id!r}): rows of other trials {sorted(bad)}')
         table = rows_to_table(rows)
-        return atomic_write_table(_with_metadata(table, {STAMP_KEY: _stamp(table)}), path)
+        return write_table(self.store, rel, _with_metadata(table, {STAMP_KEY: _stamp(table)}))
 
     def compact(self):
         """results.parquet merged with the trial files (unified, deduplicated as read_results
@@ -188,53 +218,58 @@ class TrialResultWriter:
         results.parquet it cannot read raises ValueError (naming it) and stays as it is. Its
         footer lists the stamp of every trial file merged (taken before they are read), so
         readers skip the files whose rows it holds."""
-        files = _trial_files(self.root)
-        stamps = {p.name: _file_stamp(p) for p in files}
-        if not (self.results_path.is_file() or files):
+        files = _trial_files(self.store)
+        stamps = {rel.split('/')[-1]: _file_stamp((self.store, rel)) for rel in files}
+        if not (self.store.is_file(RESULTS) or files):
             table = RESULT_SCHEMA.empty_table()
         else:
-            table = read_results(self.root)
+            table = read_results(self.store)
         merged = json.dumps({n: s for n, s in stamps.items() if s}, sort_keys=True)
-        atomic_write_table(_with_metadata(table, {MERGED_KEY: merged}), self.results_path)
+        write_table(self.store, RESULTS, _with_metadata(table, {MERGED_KEY: merged}))
         return table
+
+
+RESULTS = 'results.parquet'
 
 
 def known_sweeps(storage):
     """Names of the sweep folders (with results.parquet or trials/) directly under `storage`."""
-    storage = Path(storage)
-    if not storage.is_dir():
+    store = as_storage(storage)
+    if not store.is_dir():
         return []
-    return sorted(d.name for d in storage.iterdir() if d.is_dir() and (
-        (d / 'results.parquet').is_file() or (d / 'trials').is_dir()))
+    return sorted(n for n in store.list() if not n.startswith('.') and store.is_dir(n) and (
+        store.is_file(f'{n}/{RESULTS}') or store.is_dir(f'{n}/trials')))
 
 
-def _missing(path, why):
-    path = Path(path)
-    parent = path.parent
+def _missing(store, why):
+    parent = str(Path(store.arg).parent) if store.local else \
+        store.uri().split('?')[0].rstrip('/').rsplit('/', 1)[0] + (
+            '?' + store.uri().split('?', 1)[1] if '?' in store.uri() else '')
     names = known_sweeps(parent)
-    listing = f'known sweeps under {str(parent)!r}: {", ".join(names)}' if names else (
-        f'no sweeps under {str(parent)!r}')
-    return FileNotFoundError(f'{why} {str(path)!r} ({listing})')
+    shown = mask_secrets(parent)
+    listing = f'known sweeps under {shown!r}: {", ".join(names)}' if names else (
+        f'no sweeps under {shown!r}')
+    return FileNotFoundError(f'{why} {str(store)!r} ({listing})')
 
 
 def _sources(path):
-    """(files to read, whether they need deduplication) for a results file or a sweep folder."""
-    path = Path(path)
-    if path.is_file():
-        return [path], path.name != 'results.parquet'
-    if not path.is_dir():
-        raise _missing(path, 'no sweep results at')
-    results = path / 'results.parquet'
-    trials = _trial_files(path)
-    if results.is_file():  # first: a trial file's row wins a tie (see dedup_sort)
-        merged = json.loads(((_read_file(results, schema_only=True).metadata or {}).get(
+    """((storage, relative path) to read, whether they need deduplication) for a results file
+    or a sweep folder: a path, a URI or a sweeps.storage.Storage."""
+    store = as_storage(path)
+    if store.is_file():
+        return [(store, '')], Path(store.path()).name != RESULTS
+    if not store.is_dir():
+        raise _missing(store, 'no sweep results at')
+    trials = _trial_files(store)
+    if store.is_file(RESULTS):  # first: a trial file's row wins a tie (see dedup_sort)
+        merged = json.loads(((_read_file((store, RESULTS), schema_only=True).metadata or {}).get(
             MERGED_KEY.encode()) or b'{}').decode())
-        fresh = [p for p in trials if merged.get(p.name) is None or
-                 merged[p.name] != _file_stamp(p)]  # rows results.parquet may not hold
-        return [results] + fresh, bool(fresh)
+        fresh = [(store, rel) for rel in trials if merged.get(rel[7:]) is None or
+                 merged[rel[7:]] != _file_stamp((store, rel))]  # rows results.parquet may not hold
+        return [(store, RESULTS)] + fresh, bool(fresh)
     if not trials:
-        raise _missing(path, 'no results.parquet or trials/*.parquet in')
-    return trials, True
+        raise _missing(store, 'no results.parquet or trials/*.parquet in')
+    return [(store, rel) for rel in trials], True
 
 
 def result_schema(path):
@@ -245,8 +280,8 @@ def result_schema(path):
 def read_results(path, columns=None):
     """A results.parquet file, or a sweep folder (its results.parquet and the trial files whose
     rows it does not hold by their stamps, unified and deduplicated by the rows' own report
-    times: never by file times), as one Table in the unified schema. `columns`: read only
-    these. Missing -> FileNotFoundError."""
+    times: never by file times), as one Table in the unified schema: a path, a URI (s3://...)
+    or a sweeps.storage.Storage. `columns`: read only these. Missing -> FileNotFoundError."""
     paths, dedup = _sources(path)
     return _read_unified(paths, columns, dedup)
 

@@ -4,13 +4,14 @@
     python sweeps/run.py --list-spaces
     python sweeps/run.py --space ripu_ablation --benchmark gta5_to_cityscapes --address auto \\
         --gpus-per-trial 1 --storage /shared/adasweep --data-root /shared/data
+    python sweeps/run.py --space ripu_ablation --address auto --storage s3://bucket/prefix
+        (no shared file system: docs/cluster.md "Object storage")
 Rerunning the same command (same --name and --storage) resumes the sweep. A sweep folder belongs
 to one plan: a rerun with another plan is refused (--resume-anyway records a change of the
 trials' configs and goes on; what Tune keeps on restore, such as the trials, is refused), and a
 second driver on the same folder is refused while the first runs.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
@@ -23,6 +24,7 @@ from sweeps.plan import Plan  # noqa: E402
 from sweeps.space import BENCHMARKS, SCHEDULERS, SEARCHES  # noqa: E402
 from sweeps.spaces import known_spaces, load_space  # noqa: E402
 from sweeps.tune_run import run  # noqa: E402
+from sweeps.warmup import warmup_exists  # noqa: E402
 
 # Sweep folders started before the modules were split pickled their Optuna searcher with these
 # classes under this module's name (sweeps.run._OptunaSpace, ...): they still load.
@@ -45,7 +47,13 @@ def parse_args(argv=None):
     p.add_argument('--cpus-per-trial', type=float, default=1)
     p.add_argument('--max-concurrent', type=int, default=0, help='0: as many as resources allow')
     p.add_argument('--max-failures', type=int, default=1, help='retries of a failed trial')
-    p.add_argument('--storage', default='results', help='results root (a path every node reaches)')
+    p.add_argument('--storage', default='results',
+                   help='results root: a folder every node reaches, or an object store URI '
+                   '(s3://bucket/prefix[?endpoint_override=HOST:PORT&scheme=http]; credentials '
+                   'from the environment or AWS config, never here)')
+    p.add_argument('--local-dir', help='with an object-store --storage: the node-local folder '
+                   "of the trials' running work dirs and downloaded warm-ups (default: "
+                   "adasweep under Ray's temp dir)")
     p.add_argument('--data-root', help='root of every dataset (gta5/, synthia/, cityscapes/, '
                    'synthshift/); default: $ADASWEEP_DATA, else <repo>/data')
     p.add_argument('--name', help='sweep name (default: <space>_<benchmark>)')
@@ -90,17 +98,16 @@ def main(argv=None):
         plan = Plan(args)
     except (SweepError, ValueError, OSError) as err:
         return _error(err)
-    if args.dry_run and osp.isdir(plan.sweep_dir):  # what a real run checks next, read-only
-        from ray import tune
+    if args.dry_run and plan.sweep.is_dir():  # what a real run checks next, read-only
+        from sweeps.tune_run import can_restore
         try:
-            SweepFolder(plan).check_plan(tune.Tuner.can_restore(osp.join(plan.sweep_dir,
-                                                                          'tune')))
+            SweepFolder(plan).check_plan(can_restore(plan))
         except SweepError as err:
             return _error(err)
     if args.dry_run or not args.quiet:
         print(plan.describe(), flush=True)
         for path, cfg in plan.warmups.items():
-            state = 'trained' if os.path.isfile(path) else 'to train once'
+            state = 'trained' if warmup_exists(plan, path) else 'to train once'
             print(f'warm-up {cfg.warmup_config}: {path} ({state})', flush=True)
     if args.dry_run:
         return 0
@@ -111,6 +118,8 @@ def main(argv=None):
     except SweepError as err:
         folder.abandon()
         return _error(err)
+    finally:
+        folder.release()
     report(plan, table)
     return 0
 

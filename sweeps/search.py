@@ -5,6 +5,7 @@ before anything runs.
 `OptunaSpace` and `SweepJournal` live in this importable module because Tune pickles the
 searcher with them (tuner.pkl, searcher-state): a pickle names them by module path, which must
 load in any process (never `__main__`)."""
+import os
 import os.path as osp
 
 from . import driver_state
@@ -41,13 +42,23 @@ class SweepJournal:
     created) on first use. Tune pickles it with the searcher; unpickled in a driver that runs a
     sweep (`driver_state.journal_folder`, set by tune_run.run and `searcher`), it is that sweep
     folder's journal: a restored searcher of a moved sweep folder writes the journal there, never
-    at the old path."""
+    at the old path.
 
-    def __init__(self, path):
-        self.path, self._backend = path, None
+    With an object-store sweep (`store`, a sweeps.storage.Storage of the sweep) the journal is
+    worked on in the driver's local folder and kept on the store: fetched when first opened,
+    uploaded (one whole object) after every append."""
+
+    def __init__(self, path, store=None):
+        self.path, self.store, self._backend = path, store, None
 
     def _file(self):
         if self._backend is None:
+            if self.store is not None:  # the store's journal is the study, not a local leftover
+                if self.store.is_file(JOURNAL_FILE):
+                    self.store.download(JOURNAL_FILE, self.path)
+                elif osp.isfile(self.path):
+                    os.unlink(self.path)
+                os.makedirs(osp.dirname(self.path), exist_ok=True)
             from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
             self._backend = JournalFileBackend(self.path,
                                                lock_obj=JournalFileOpenLock(self.path))
@@ -58,6 +69,8 @@ class SweepJournal:
 
     def append_logs(self, logs):
         self._file().append_logs(logs)
+        if self.store is not None:
+            self.store.upload(self.path, JOURNAL_FILE)
 
     def __getstate__(self):
         return {'path': self.path}
@@ -65,6 +78,14 @@ class SweepJournal:
     def __setstate__(self, state):
         folder = driver_state.journal_folder or osp.dirname(state['path'])
         self.path, self._backend = osp.join(folder, osp.basename(state['path'])), None
+        self.store = driver_state.journal_store
+
+
+def journal_place(plan):
+    """(the folder of the sweep's Optuna journal, the object store it is kept on or None)."""
+    if plan.store.local:
+        return plan.sweep_dir, None
+    return osp.join(plan.local_root, plan.name), plan.sweep
 
 
 def searcher(plan, persist=False):
@@ -92,9 +113,10 @@ def searcher(plan, persist=False):
         metric, mode = space.metric, space.mode
     storage = None
     if persist:
-        driver_state.journal_folder = plan.sweep_dir
+        folder, store = journal_place(plan)
+        driver_state.journal_folder, driver_state.journal_store = folder, store
         storage = optuna.storages.JournalStorage(
-            SweepJournal(osp.join(plan.sweep_dir, JOURNAL_FILE)))
+            SweepJournal(osp.join(folder, JOURNAL_FILE), store))
     search = OptunaSearch(space=OptunaSpace(space), metric=metric, mode=mode,
                             sampler=optuna.samplers.TPESampler(seed=0), storage=storage,
                             study_name=plan.name)

@@ -23,9 +23,11 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from sweeps.plots import plot_budget_curve  # noqa: E402
+from sweeps.common import mask_secrets  # noqa: E402
 from sweeps.results import IOU_COLUMNS, param_column, read_results, result_schema  # noqa: E402
 from sweeps.stats import (ablation_table, budget_curve, compare_table,  # noqa: E402
                           per_class_table, rounds_table, sensitivity_table)
+from sweeps.storage import Storage, as_storage, is_uri  # noqa: E402
 from sweeps.table_format import FORMATS, HEADERS, format_table  # noqa: E402
 
 TABLES = ('ablation', 'sensitivity', 'per_class', 'budget', 'rounds', 'compare')
@@ -46,22 +48,28 @@ def check_out(option, out, expected):
 
 
 def resolve(name, storage='results'):
-    """NAME -> a results path: NAME itself if it looks like a path (has a separator or ends
-    with .parquet), else <storage>/NAME."""
+    """NAME -> a results path: NAME itself if it looks like a path or a URI (has a separator or
+    ends with .parquet), else <storage>/NAME (a sweeps.storage.Storage when --storage is an
+    object-store URI such as s3://bucket/prefix?endpoint_override=HOST:PORT)."""
+    if is_uri(name):
+        return Storage(name)
     if os.sep in name or '/' in name or name.endswith('.parquet'):
         return name
+    if is_uri(storage):
+        return Storage(storage).child(name)
     return osp.join(storage, name)
 
 
 def sweep_variants(path):
     """The space's variant order from the sweep's sweep.json (written by run.py), if any."""
-    info = osp.join(path if osp.isdir(path) else osp.dirname(path), 'sweep.json')
-    if osp.isfile(info):
+    store = as_storage(path)
+    folder = store if not store.is_file() else store.parent()
+    if folder.is_file('sweep.json'):
         try:
-            with open(info) as f:
-                return json.load(f).get('variants')
+            return json.loads(folder.read_text('sweep.json')).get('variants')
         except (ValueError, AttributeError) as e:
-            raise ValueError(f'{info}: not a readable sweep.json ({e})') from None
+            raise ValueError(f'{folder.shown("sweep.json")}: not a readable sweep.json '
+                             f'({e})') from None
     return None
 
 
@@ -133,7 +141,9 @@ def build_table(name, table='ablation', fmt='markdown', metric='miou', param=Non
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description='Paper tables (and plots) from sweep results')
     p.add_argument('name', help='sweep name under --storage, or a results file/folder path')
-    p.add_argument('--storage', default='results', help='sweep storage folder (default: results)')
+    p.add_argument('--storage', default='results',
+                   help='sweep storage: a folder (default: results) or an object-store URI '
+                   '(s3://bucket/prefix[?endpoint_override=HOST:PORT&scheme=http])')
     p.add_argument('--format', default='markdown', choices=FORMATS)
     p.add_argument('--table', default='ablation', choices=TABLES)
     p.add_argument('--param', help='parameter of --table sensitivity (e.g. tau)')
@@ -164,8 +174,9 @@ def main(argv=None):
             label = HEADERS.get(args.metric, args.metric)
             plot_budget_curve(data, args.out, args.metric, title=f'{args.name}: {label} vs budget',
                               variants=sweep_variants(path))
-    except (FileNotFoundError, ValueError, KeyError) as e:
+    except (FileNotFoundError, ValueError, KeyError, OSError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        msg = mask_secrets(str(msg))
         print(f'error: {msg}'.replace('\n', ' '), file=sys.stderr)
         return 2
     if df.attrs.get('note'):

@@ -27,8 +27,9 @@ from adasweep_base.fileio import atomic_write
 from adasweep_base.testing import kill_point
 
 from .common import mask_secrets
-from .tracking import (configure_tensorboard, drop_events_after, log_evaluation,
-                       tensorboard_dir)
+from .storage import Storage
+from .tracking import (TENSORBOARD_DIR, configure_tensorboard, drop_events_after,
+                       log_evaluation, tensorboard_dir)
 from .trial_config import build_trial_config, eval_iters, trial_spec
 
 CHECKPOINT_FILE = 'latest.pth'
@@ -237,11 +238,37 @@ def run_trial(config, context):
     variant, seed, knobs = trial_spec(config)
     space = load_space(context['space_file'], source=context['space_source'])
     trial_id = tune.get_context().get_trial_id()
-    work_dir = os.path.join(context['sweep_dir'], 'work', trial_id)
+    # the running work dir: in the sweep folder, or node-local with an object store (then
+    # removed when the trial ends: what resume needs is in its checkpoints on the bucket)
+    work_root = context.get('work_root') or os.path.join(context['sweep_dir'], 'work')
+    work_dir = os.path.join(work_root, trial_id)
     os.makedirs(work_dir, exist_ok=True)
+    bucket = None if '://' not in context['sweep_dir'] else Storage(context['sweep_dir'])
+    if bucket is not None:
+        fetch_warmups(context)
+    try:
+        _run(config, context, variant, seed, knobs, space, trial_id, work_dir, bucket)
+    finally:
+        if bucket is not None:
+            shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def fetch_warmups(context):
+    """The warm-up checkpoints of the trial into this node's cache (from the object store)."""
+    root = Storage(context['storage'])
+    for path in (context.get('warmups') or {}).values():
+        if path and not os.path.isfile(path):
+            root.download(os.path.relpath(path, context['local_root']), path)
+
+
+def _run(config, context, variant, seed, knobs, space, trial_id, work_dir, bucket):
+    from ray import tune
+    from mmseg.registry import RUNNERS
+    from mmengine.runner import Runner
     cfg, _ = build_trial_config(space, context['benchmark'], variant, knobs, seed,
                                 context.get('sets'), work_dir,
-                                storage=os.path.dirname(context['sweep_dir']),
+                                storage=context.get('local_root') or
+                                os.path.dirname(context['sweep_dir']),
                                 data_root=context['data_root'], warmups=context.get('warmups'))
     cfg.log_level = 'WARNING'
     cfg.default_hooks.logger.interval = 10 ** 9
@@ -250,7 +277,8 @@ def run_trial(config, context):
             cfg[name].num_workers = context.get('data_workers', 0)
             cfg[name].persistent_workers = False
     from .naming import trial_name
-    log_dir = tensorboard_dir(context['sweep_dir'], trial_name(config), trial_id)
+    log_dir = tensorboard_dir(os.path.dirname(os.path.dirname(work_dir)), trial_name(config),
+                              trial_id)
     configure_tensorboard(cfg, log_dir, trial_id)
     iters = eval_iters(cfg)
     cfg.custom_hooks = [*(cfg.get('custom_hooks') or []),
@@ -258,6 +286,8 @@ def run_trial(config, context):
                         dict(type='TuneReportHook', eval_iters=iters, where=where(),
                              trial_id=trial_id)]
     write_trial_config(cfg, work_dir)
+    if bucket is not None:  # the driver's callback reads it from the bucket
+        bucket.upload(os.path.join(work_dir, TRIAL_CONFIG), f'work/{trial_id}/{TRIAL_CONFIG}')
     checkpoint = tune.get_checkpoint()
     logged_until = 0.0  # a start from scratch logs every step again: what is there goes
     if checkpoint is not None:
@@ -279,4 +309,9 @@ def run_trial(config, context):
     if logged_until is not None:
         drop_events_after(log_dir, logged_until)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
-    runner.train()
+    try:
+        runner.train()
+    finally:
+        if bucket is not None:  # TensorBoard files of this attempt, beside the folder's layout
+            bucket.upload_tree(log_dir, f'{TENSORBOARD_DIR}/{os.path.basename(log_dir)}')
+            shutil.rmtree(log_dir, ignore_errors=True)

@@ -8,7 +8,7 @@ from . import driver_state
 from .cluster import check_nodes, connect_ray
 from .common import SweepError, git_rev, say
 from .folder import record_run
-from .search import searcher
+from .search import journal_place, searcher
 from .warmup import ensure_warmup
 
 
@@ -27,15 +27,16 @@ def run(plan, folder):
     os.environ.setdefault('TUNE_DISABLE_AUTO_CALLBACK_LOGGERS', '1')
     # a failed trial is one line of ours (name and reason); the traceback is in its error.txt
     os.environ.setdefault('TUNE_PRINT_ALL_TRIAL_ERRORS', '0')
-    tune_dir = osp.join(plan.sweep_dir, 'tune')
-    resuming = tune.Tuner.can_restore(tune_dir)
+    tune_dir, fs = tune_location(plan)
+    resuming = can_restore(plan)
     diff = folder.check_plan(resuming)
     connect_ray(plan)
     nodes = check_nodes(plan)
     say(plan.args, f'{nodes} node(s) can run trials; data root {plan.data_root} checked on each')
     for cfg in plan.warmups.values():
-        ensure_warmup(cfg, plan.storage, plan.data_root, cpus=plan.args.cpus_per_trial,
-                      gpus=plan.args.gpus_per_trial, log=lambda text, **_: say(plan.args, text))
+        ensure_warmup(cfg, plan.local_root, plan.data_root, cpus=plan.args.cpus_per_trial,
+                      gpus=plan.args.gpus_per_trial, log=lambda text, **_: say(plan.args, text),
+                      store=None if plan.store.local else plan.store)
     resources = {'cpu': plan.args.cpus_per_trial, 'gpu': plan.args.gpus_per_trial}
     trainable = tune.with_resources(tune.with_parameters(run_trial, context=plan.context()),
                                     resources)
@@ -47,13 +48,15 @@ def run(plan, folder):
                                         {n: dict(v.knobs) for n, v in
                                          plan.space.variants.items()}),
                  JsonLoggerCallback(), CSVLoggerCallback(), _driver_callbacks(plan)]
-    driver_state.journal_folder = plan.sweep_dir  # where a restored Optuna searcher's journal is
+    # where a restored Optuna searcher's journal is
+    driver_state.journal_folder, driver_state.journal_store = journal_place(plan)
     if resuming:
-        say(plan.args, f'resuming sweep {plan.name} from {tune_dir}')
+        say(plan.args, f'resuming sweep {plan.name} from {plan.sweep.shown("tune")}')
         try:
-            tuner = tune.Tuner.restore(tune_dir, trainable=trainable, resume_errored=True)
+            tuner = tune.Tuner.restore(tune_dir, trainable=trainable, resume_errored=True,
+                                       storage_filesystem=fs)
         except Exception as err:  # noqa: BLE001
-            raise SweepError(f'cannot resume sweep {plan.name} from {tune_dir}: '
+            raise SweepError(f'cannot resume sweep {plan.name} from {plan.sweep.shown("tune")}: '
                              f'{str(err).strip().splitlines()[-1][:300]}; use another --name '
                              'for a new sweep') from err
         record_run(plan, folder, resuming, diff)  # the plan that runs: restored, so applicable
@@ -70,15 +73,31 @@ def run(plan, folder):
                 # a finished trial's worker process (torch, mmseg imported) runs the next one
                 reuse_actors=True),
             run_config=tune.RunConfig(
-                name='tune', storage_path=plan.sweep_dir, verbose=0, callbacks=callbacks,
+                name='tune', storage_path=plan.sweep.path(), storage_filesystem=fs, verbose=0,
+                callbacks=callbacks,
                 failure_config=tune.FailureConfig(max_failures=plan.args.max_failures),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=2)))
     tuner.fit()
     try:
-        return TrialResultWriter(plan.sweep_dir).compact()
+        return TrialResultWriter(plan.sweep).compact()
     except ValueError as err:  # never replaced: it may hold rows no trial file has any more
         raise SweepError(f'{err}; it is kept as it is: move it away to rebuild it from the '
                          'trial files') from err
+
+
+def tune_location(plan):
+    """(the Tune experiment's path, its pyarrow file system): `<sweep>/tune` in the sweep's
+    folder (file system None: Tune's default, as before) or on the object store."""
+    if plan.store.local:
+        return osp.join(plan.sweep_dir, 'tune'), None
+    return plan.sweep.path('tune'), plan.store.fs
+
+
+def can_restore(plan):
+    """Whether the sweep has a Tune experiment to restore."""
+    from ray import tune
+    path, fs = tune_location(plan)
+    return tune.Tuner.can_restore(path, storage_filesystem=fs)
 
 
 def _driver_callbacks(plan):

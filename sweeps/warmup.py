@@ -156,17 +156,50 @@ def train_warmup(rel: str, target: str, data_root: str, log: Callable = print) -
     return target
 
 
-def _train_task(rel, target, data_root):
-    return train_warmup(rel, target, data_root, log=lambda *a, **k: None)
+def _train_task(rel, target, data_root, store=None, local_root=None):
+    train_warmup(rel, target, data_root, log=lambda *a, **k: None)
+    if store is not None:
+        publish_to_store(target, store, local_root)
+    return target
+
+
+def publish_to_store(target, store, local_root):
+    """Upload the warm-up at `target` (in the node-local cache under `local_root`) and its
+    warmup.json to the object store `store` (a sweeps.storage.Storage or its URI), the
+    checkpoint last: its presence says the warm-up is done."""
+    from .storage import as_storage
+    store = as_storage(store)
+    rel = osp.relpath(target, local_root)
+    record = osp.join(osp.dirname(target), RECORD)
+    if osp.isfile(record):
+        store.upload(record, osp.join(osp.dirname(rel), RECORD))
+    store.upload(target, rel)
+
+
+def warmup_exists(plan, target):
+    """Whether the warm-up checkpoint `target` of `plan` is trained: in the storage folder, or
+    on the object store (`target` is then its place in the node-local cache)."""
+    if plan.store.local:
+        return osp.isfile(target)
+    return plan.store.is_file(osp.relpath(target, plan.local_root))
 
 
 def ensure_warmup(cfg: Config, storage: str, data_root: Optional[str] = None, cpus: float = 1,
-                  gpus: float = 0, log: Callable = print) -> Optional[str]:
+                  gpus: float = 0, log: Callable = print, store=None) -> Optional[str]:
     """The warm-up checkpoint of `cfg`, trained first if it is missing (a Ray task with `cpus`
-    and `gpus` when Ray is initialised, else here); returns its path (None: no warm-up)."""
+    and `gpus` when Ray is initialised, else here); returns its path (None: no warm-up).
+    `store`: an object store (sweeps.storage.Storage) the checkpoint is published on; `storage`
+    is then the node-local cache root (trials download it from the store)."""
     data_root = osp.abspath(data_root or default_data_root())
     target = warmup_checkpoint(cfg, storage, data_root)
-    if target is None or osp.isfile(target):
+    if target is None:
+        return target
+    if store is not None and store.is_file(osp.relpath(target, storage)):
+        return target
+    if store is None and osp.isfile(target):
+        return target
+    if store is not None and osp.isfile(target):  # trained here before: published now
+        publish_to_store(target, store, storage)
         return target
     rel = cfg.warmup_config
     try:
@@ -176,8 +209,12 @@ def ensure_warmup(cfg: Config, storage: str, data_root: Optional[str] = None, cp
                 f'{target}', flush=True)
             task = ray.remote(num_cpus=cpus, num_gpus=gpus, max_calls=1, max_retries=3,
                               retry_exceptions=False)(_train_task)
-            return ray.get(task.remote(rel, target, data_root))
-        return train_warmup(rel, target, data_root, log)
+            return ray.get(task.remote(rel, target, data_root,
+                                       None if store is None else store.uri(), storage))
+        train_warmup(rel, target, data_root, log)
+        if store is not None:
+            publish_to_store(target, store, storage)
+        return target
     except Exception as err:  # noqa: BLE001  (one line for the CLI, the log has the rest)
         text = str(err).strip().splitlines()
         reason = text[-1] if text else type(err).__name__

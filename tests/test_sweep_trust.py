@@ -293,9 +293,11 @@ def test_storage_under_an_unwritable_folder_is_refused(tmp_path):
         locked.chmod(0o700)
 
 
-def test_storage_uri_is_refused(tmp_path):
-    _assert_refused(['--space', 'ripu_ablation'], tmp_path, 's3://bucket/x',
-                    'must be a path every node reaches', storage='s3://bucket/x')
+def test_storage_uri_whose_endpoint_does_not_answer_is_refused(tmp_path):
+    from ray_cluster import free_port
+    uri = f's3://bucket/x?endpoint_override=127.0.0.1:{free_port()}&scheme=http'
+    _assert_refused(['--space', 'ripu_ablation'], tmp_path, 's3://bucket/x', 'does not answer',
+                    storage=uri)
     assert not (tmp_path / 's3:').exists()
 
 
