@@ -12,16 +12,22 @@ import time
 import pytest
 from runner_utils import REPO
 
-if os.environ.get('CI'):  # CI installs the extra (make test-slow): missing is a failure there
-    import moto  # noqa: F401
-else:
-    pytest.importorskip('moto', reason="moto[server] missing: pip install -e '.[s3]'")
-
 from s3_server import bucket_keys, free_port, s3_server  # noqa: E402
 
 # each test runs run.py (a plan takes ~20 s on 2 cores) or a sweep; and the extra `s3` is
 # installed by `make test-slow`
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def _moto_installed():
+    """The extra `s3` (moto's server): CI installs it (make test-slow), so missing is a failure
+    there and a skip elsewhere. A fixture, not a module-level import: `make test` collects this
+    file (its tests deselected) before the extra is installed."""
+    if os.environ.get('CI'):
+        import moto  # noqa: F401
+    else:
+        pytest.importorskip('moto', reason="moto[server] missing: pip install -e '.[s3]'")
 
 SPACE = '''"""A tiny space for tests."""
 from sweeps.space import Space, Variant
