@@ -81,6 +81,9 @@ def load_baseline(tmp, commit=BASELINE):
     mmseg_ext.active)."""
     source = subprocess.run(['git', '-C', REPO, 'show', f'{commit}:mmseg_ext/active/label_store.py'],
                             capture_output=True, text=True, check=True).stdout
+    # the old file's `..fileio` / `..testing` now live in adasweep_base (issue 22)
+    source = (source.replace('from ..fileio import', 'from adasweep_base.fileio import')
+              .replace('from ..testing import', 'from adasweep_base.testing import'))
     path = osp.join(tmp, 'label_store_baseline.py')
     with open(path, 'w') as fh:
         fh.write(source)

@@ -236,7 +236,9 @@ def _baseline(commit='ae49e50'):
                                 capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         pytest.skip(f'commit {commit} is not in this checkout')
-    return source
+    # the old file's `..fileio` / `..testing` now live in adasweep_base (issue 22)
+    return (source.replace('from ..fileio import', 'from adasweep_base.fileio import')
+            .replace('from ..testing import', 'from adasweep_base.testing import'))
 
 
 def _load_baseline(tmp_path, commit='ae49e50'):
