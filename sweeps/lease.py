@@ -23,6 +23,8 @@ import sys
 import threading
 import time
 
+from adasweep_base.process import pid_alive
+
 from .common import SweepError
 
 LEASE_FILE = '.driver.lease'
@@ -30,16 +32,6 @@ LEASE_FILE = '.driver.lease'
 
 def lease_seconds():
     return float(os.environ.get('ADASWEEP_LEASE_SECONDS', 60))
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Lease:
@@ -102,7 +94,7 @@ class Lease:
                 continue  # released in between: try again
             stale = float(record.get('expires', 0)) < time.time() or (
                 record.get('host') == socket.gethostname() and
-                isinstance(record.get('pid'), int) and not _alive(record['pid']))
+                isinstance(record.get('pid'), int) and not pid_alive(record['pid']))
             if stale and self._put(IfMatch=etag):
                 break
             if not stale:

@@ -23,6 +23,7 @@ from PIL import Image
 
 from adasweep_base.fileio import fsync_dir, fsync_tree
 from adasweep_base.classes import CITYSCAPES_CLASSES, IGNORE_INDEX
+from adasweep_base.process import pid_alive
 from .synthshift_render import render_sample  # noqa: F401  (re-exported: importers use this module)
 
 # 3: the default target-train pool is 500 images (was 1000); a folder made with the old default
@@ -66,16 +67,6 @@ def _progress(n):
         except ImportError:
             return None
         return tqdm(total=n, file=sys.stderr)
-
-
-def _alive(pid):
-    try:
-        os.kill(int(pid), 0)
-    except (ValueError, ProcessLookupError):
-        return False
-    except PermissionError:
-        pass
-    return True
 
 
 def file_record(root):
@@ -132,7 +123,7 @@ def generate_synthshift(root, seed=0, num_source=3000, num_target_train=500, num
     if root.is_file() or (root.exists() and any(root.iterdir())):
         raise ValueError(f'{root} exists and is not a SynthShift root (no meta.json)')
     for old in root.parent.glob(f'{root.name}.tmp-*'):  # leftovers of killed generations
-        if not _alive(old.name.rsplit('-', 1)[1]):
+        if not pid_alive(old.name.rsplit('-', 1)[1]):
             shutil.rmtree(old, ignore_errors=True)
     tmp = root.parent / f'{root.name}.tmp-{os.getpid()}'
     shutil.rmtree(tmp, ignore_errors=True)
