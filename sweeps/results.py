@@ -92,6 +92,11 @@ def write_table(store, rel, table):
     return store.write_bytes(rel, sink.getvalue().to_pybytes())
 
 
+def _name(rel):
+    """'trials/<id>.parquet' -> '<id>.parquet' (how results.parquet's footer names it)."""
+    return rel.rsplit('/', 1)[-1]
+
+
 def _trial_files(store):
     """The trial files of the sweep at `store`, as paths relative to it."""
     return [f'trials/{n}' for n in store.list('trials')
@@ -219,7 +224,7 @@ class TrialResultWriter:
         footer lists the stamp of every trial file merged (taken before they are read), so
         readers skip the files whose rows it holds."""
         files = _trial_files(self.store)
-        stamps = {rel.split('/')[-1]: _file_stamp((self.store, rel)) for rel in files}
+        stamps = {_name(rel): _file_stamp((self.store, rel)) for rel in files}
         if not (self.store.is_file(RESULTS) or files):
             table = RESULT_SCHEMA.empty_table()
         else:
@@ -242,9 +247,7 @@ def known_sweeps(storage):
 
 
 def _missing(store, why):
-    parent = str(Path(store.arg).parent) if store.local else \
-        store.uri().split('?')[0].rstrip('/').rsplit('/', 1)[0] + (
-            '?' + store.uri().split('?', 1)[1] if '?' in store.uri() else '')
+    parent = str(Path(store.arg).parent) if store.local else store.parent().uri()
     names = known_sweeps(parent)
     shown = mask_secrets(parent)
     listing = f'known sweeps under {shown!r}: {", ".join(names)}' if names else (
@@ -264,8 +267,9 @@ def _sources(path):
     if store.is_file(RESULTS):  # first: a trial file's row wins a tie (see dedup_sort)
         merged = json.loads(((_read_file((store, RESULTS), schema_only=True).metadata or {}).get(
             MERGED_KEY.encode()) or b'{}').decode())
-        fresh = [(store, rel) for rel in trials if merged.get(rel[7:]) is None or
-                 merged[rel[7:]] != _file_stamp((store, rel))]  # rows results.parquet may not hold
+        fresh = [(store, rel) for rel in trials  # rows results.parquet may not hold
+                 if merged.get(_name(rel)) is None
+                 or merged[_name(rel)] != _file_stamp((store, rel))]
         return [(store, RESULTS)] + fresh, bool(fresh)
     if not trials:
         raise _missing(store, 'no results.parquet or trials/*.parquet in')
