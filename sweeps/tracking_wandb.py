@@ -22,6 +22,7 @@ import urllib.error
 import urllib.request
 
 from .common import SweepError, mask_secrets
+from .storage import is_uri
 
 WANDB_EXTRA = "pip install -e '.[wandb]'"
 DEFAULT_PROJECT = 'adasweep'
@@ -154,7 +155,7 @@ def wandb_callback(target, sweep_dir, sweep, space, benchmark, git_rev, variant_
             self._start_logging_actor(
                 trial, exclude, id=trial.trial_id, name=name, group=sweep, project=project,
                 entity=entity, config=config, resume='allow', reinit='finish_previous',
-                allow_val_change=True, dir=None if '://' in sweep_dir else sweep_dir,
+                allow_val_change=True, dir=None if is_uri(sweep_dir) else sweep_dir,
                 tags=[space, benchmark], notes=f'adasweep {git_rev}')
 
         def _start_logging_actor(self, trial, exclude_results, **init_kwargs):

@@ -27,7 +27,7 @@ from adasweep_base.fileio import atomic_write
 from adasweep_base.testing import kill_point
 
 from .common import mask_secrets
-from .storage import Storage
+from .storage import Storage, is_uri
 from .tracking import (TENSORBOARD_DIR, configure_tensorboard, drop_events_after,
                        log_evaluation, tensorboard_dir)
 from .trial_config import build_trial_config, eval_iters, trial_spec
@@ -223,9 +223,7 @@ def run_trial(config, context):
     checkpoints, CPUs per trial."""
     from ray import tune
     import mmseg_ext  # noqa: F401  (compat, registries)
-    from mmseg.registry import RUNNERS
     from mmseg.utils import register_all_modules
-    from mmengine.runner import Runner
 
     from .spaces import load_space
     register_all_modules(init_default_scope=False)
@@ -243,7 +241,7 @@ def run_trial(config, context):
     work_root = context.get('work_root') or os.path.join(context['sweep_dir'], 'work')
     work_dir = os.path.join(work_root, trial_id)
     os.makedirs(work_dir, exist_ok=True)
-    bucket = None if '://' not in context['sweep_dir'] else Storage(context['sweep_dir'])
+    bucket = Storage(context['sweep_dir']) if is_uri(context['sweep_dir']) else None
     if bucket is not None:
         fetch_warmups(context)
     try:
