@@ -36,9 +36,9 @@ def check_nodes(plan):
     if not nodes:
         raise SweepError(f'no node of the cluster has {cpus:g} CPU and {gpus:g} GPU for a trial')
     probe = ray.remote(num_cpus=0)(_missing_paths)
-    local = None if plan.store.local else plan.local_root
     refs = [probe.options(scheduling_strategy=NodeAffinitySchedulingStrategy(
-        n['NodeID'], soft=False)).remote(sorted(need), plan.storage, local) for n in nodes]
+        n['NodeID'], soft=False)).remote(sorted(need), plan.storage, not plan.store.local,
+                                         plan.local_dir) for n in nodes]
     for node, (host, missing) in zip(nodes, ray.get(refs)):
         if missing:
             raise SweepError(f'node {node["NodeID"][:12]} ({host}, {node["NodeManagerAddress"]}) '
@@ -47,15 +47,16 @@ def check_nodes(plan):
     return len(nodes)
 
 
-def _missing_paths(paths, storage, local_root=None):
-    """What a node lacks: data roots, a writable storage folder; with an object store
-    (`local_root`: the node-local folder), a storage it can reach and a writable local root."""
+def _missing_paths(paths, storage, object_store=False, local_dir=None):
+    """What a node lacks: data roots, a writable storage folder; with an object store, a
+    storage it can reach and a writable node-local root (`local_dir`, else the node's own)."""
     missing = [p for p in paths if not osp.isdir(p) or not os.listdir(p)]
-    if local_root is None:
+    if not object_store:
         if not (osp.isdir(storage) and os.access(storage, os.W_OK)):
             missing.append(f'{storage} (writable --storage)')
         return socket.gethostname(), missing
-    from .storage import Storage
+    from .storage import Storage, node_local_root
+    local_root = node_local_root(local_dir)
     try:
         Storage(storage).check()
     except SweepError as err:

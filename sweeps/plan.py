@@ -66,8 +66,11 @@ class Plan:
         if self.store.local and local_dir:
             raise SweepError(f'--local-dir {local_dir}: only for an object-store --storage '
                              '(s3://...); a folder storage holds the work dirs itself')
-        self.local_root = self.storage if self.store.local else osp.abspath(
-            osp.join(cwd, local_dir or default_local_dir()))
+        # --local-dir is one path on every node; without it, each node picks its own
+        # (storage.default_local_dir, resolved where the trial runs: sweeps.trainable)
+        self.local_dir = osp.abspath(osp.join(cwd, local_dir)) if local_dir else None
+        self.local_root = self.storage if self.store.local else \
+            self.local_dir or default_local_dir()
         self.work_root = osp.join(self.sweep_dir if self.store.local else
                                   osp.join(self.local_root, self.name), 'work')
         self.data_root = osp.abspath(osp.join(cwd, args.data_root)) if args.data_root else \
@@ -129,6 +132,7 @@ class Plan:
         return dict(space_file=self.space_file, space_source=self.space_source,
                     benchmark=self.benchmark, sets=self.sets, sweep_dir=self.sweep_dir,
                     work_root=self.work_root, local_root=self.local_root,
+                    local_dir=self.local_dir,
                     storage=self.storage, data_root=self.data_root, cpus_per_trial=self.args.cpus_per_trial,
                     warmups={cfg.warmup_config: path for path, cfg in self.warmups.items()})
 

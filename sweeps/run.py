@@ -52,8 +52,9 @@ def parse_args(argv=None):
                    '(s3://bucket/prefix[?endpoint_override=HOST:PORT&scheme=http]; credentials '
                    'from the environment or AWS config, never here)')
     p.add_argument('--local-dir', help='with an object-store --storage: the node-local folder '
-                   "of the trials' running work dirs and downloaded warm-ups (default: "
-                   "adasweep under Ray's temp dir)")
+                   "of the trials' running work dirs and downloaded warm-ups, the same path on "
+                   'every node (default: each node its own: $ADASWEEP_LOCAL_DIR where that node '
+                   "runs, else adasweep under Ray's temp dir)")
     p.add_argument('--data-root', help='root of every dataset (gta5/, synthia/, cityscapes/, '
                    'synthshift/); default: $ADASWEEP_DATA, else <repo>/data')
     p.add_argument('--name', help='sweep name (default: <space>_<benchmark>)')

@@ -308,7 +308,25 @@ def as_storage(where):
     return where if isinstance(where, Storage) else Storage(os.fspath(where))
 
 
+LOCAL_DIR_ENV = 'ADASWEEP_LOCAL_DIR'
+
+
 def default_local_dir():
-    """The node-local root of trials' running work dirs when the storage is an object store:
-    `adasweep` under Ray's temp dir ($RAY_TMPDIR, else the system's temp dir)."""
+    """The node-local root of trials' running work dirs when the storage is an object store,
+    as the node that calls this sees it: $ADASWEEP_LOCAL_DIR (a node's own setting, in the
+    environment of its `ray start`), else `adasweep` under Ray's temp dir ($RAY_TMPDIR, else the
+    system's temp dir)."""
+    if os.environ.get(LOCAL_DIR_ENV):
+        return osp.abspath(os.environ[LOCAL_DIR_ENV])
     return osp.join(os.environ.get('RAY_TMPDIR') or tempfile.gettempdir(), 'adasweep')
+
+
+def node_local_root(local_dir=None):
+    """This node's local root: `local_dir` (--local-dir, the same path on every node) or, when
+    it is not given, default_local_dir() as this node resolves it (nodes share no folder)."""
+    return osp.abspath(local_dir) if local_dir else default_local_dir()
+
+
+def rebase(path, old_root, new_root):
+    """`path` under `old_root` moved to the same place under `new_root`."""
+    return osp.join(new_root, osp.relpath(path, old_root))

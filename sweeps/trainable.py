@@ -27,7 +27,7 @@ from adasweep_base.fileio import atomic_write
 from adasweep_base.testing import kill_point
 
 from .common import mask_secrets
-from .storage import Storage, is_uri
+from .storage import Storage, is_uri, node_local_root, rebase
 from .tracking import (TENSORBOARD_DIR, configure_tensorboard, drop_events_after,
                        log_evaluation, tensorboard_dir)
 from .trial_config import build_trial_config, eval_iters, trial_spec
@@ -85,8 +85,9 @@ class TuneReportHook(Hook):
     """
     priority = 'LOWEST'
 
-    def __init__(self, eval_iters=(), report=True, where=None, trial_id=None):
+    def __init__(self, eval_iters=(), report=True, where=None, trial_id=None, tmp_dir=None):
         self.eval_iters = set(int(i) for i in eval_iters)
+        self.tmp_dir = tmp_dir  # where a report's checkpoint is staged (None: the system's)
         self.trial_id = trial_id
         self.report = report
         self.started = time.time()
@@ -163,7 +164,7 @@ class TuneReportHook(Hook):
         from ray import tune
         reporting = time.time()
         store = os.path.join(runner.work_dir, STORE_DIR)
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory(prefix='.report_', dir=self.tmp_dir) as tmp:
             runner.save_checkpoint(tmp, CHECKPOINT_FILE, save_optimizer=True,
                                    save_param_scheduler=True)
             kill_point('report')
@@ -233,6 +234,7 @@ def run_trial(config, context):
         warnings.warn(f'Ray gave this trial GPU {ray.get_gpu_ids()} but torch sees no CUDA '
                       'device: it runs on the CPU')
 
+    context = on_this_node(context)
     variant, seed, knobs = trial_spec(config)
     space = load_space(context['space_file'], source=context['space_source'])
     trial_id = tune.get_context().get_trial_id()
@@ -249,6 +251,21 @@ def run_trial(config, context):
     finally:
         if bucket is not None:
             shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def on_this_node(context):
+    """`context` with its node-local paths (work root, warm-up cache) under this node's local
+    root: the driver named them under its own, and without --local-dir nodes share no folder
+    (sweeps.storage.node_local_root). A folder storage's context is returned as it is."""
+    if not is_uri(context['sweep_dir']):
+        return context
+    root = node_local_root(context.get('local_dir'))
+    old = context['local_root']
+    if root == old:
+        return context
+    return dict(context, local_root=root, work_root=rebase(context['work_root'], old, root),
+                warmups={k: v and rebase(v, old, root)
+                         for k, v in (context.get('warmups') or {}).items()})
 
 
 def fetch_warmups(context):
@@ -282,7 +299,9 @@ def _run(config, context, variant, seed, knobs, space, trial_id, work_dir, bucke
     cfg.custom_hooks = [*(cfg.get('custom_hooks') or []),
                         dict(type='TuneEvalHook', eval_iters=iters),
                         dict(type='TuneReportHook', eval_iters=iters, where=where(),
-                             trial_id=trial_id)]
+                             trial_id=trial_id,
+                             # an object store's trial writes in its node-local work dir only
+                             tmp_dir=work_dir if bucket is not None else None)]
     write_trial_config(cfg, work_dir)
     if bucket is not None:  # the driver's callback reads it from the bucket
         bucket.upload(os.path.join(work_dir, TRIAL_CONFIG), f'work/{trial_id}/{TRIAL_CONFIG}')

@@ -8,6 +8,7 @@ from . import driver_state
 from .cluster import check_nodes, connect_ray
 from .common import SweepError, git_rev, say
 from .folder import record_run
+from .killable_fs import killable_fs
 from .search import journal_place, searcher
 from .warmup import ensure_warmup
 
@@ -36,7 +37,7 @@ def run(plan, folder):
     for cfg in plan.warmups.values():
         ensure_warmup(cfg, plan.local_root, plan.data_root, cpus=plan.args.cpus_per_trial,
                       gpus=plan.args.gpus_per_trial, log=lambda text, **_: say(plan.args, text),
-                      store=None if plan.store.local else plan.store)
+                      store=None if plan.store.local else plan.store, local_dir=plan.local_dir)
     resources = {'cpu': plan.args.cpus_per_trial, 'gpu': plan.args.gpus_per_trial}
     trainable = tune.with_resources(tune.with_parameters(run_trial, context=plan.context()),
                                     resources)
@@ -90,7 +91,7 @@ def tune_location(plan):
     folder (file system None: Tune's default, as before) or on the object store."""
     if plan.store.local:
         return osp.join(plan.sweep_dir, 'tune'), None
-    return plan.sweep.path('tune'), plan.store.fs
+    return plan.sweep.path('tune'), killable_fs(plan.store.fs)
 
 
 def can_restore(plan):

@@ -156,10 +156,18 @@ def train_warmup(rel: str, target: str, data_root: str, log: Callable = print) -
     return target
 
 
-def _train_task(rel, target, data_root, store=None, local_root=None):
-    train_warmup(rel, target, data_root, log=lambda *a, **k: None)
-    if store is not None:
-        publish_to_store(target, store, local_root)
+def _train_task(rel, target, data_root, store=None, local_root=None, local_dir=None):
+    """A Ray task: train the warm-up `rel` at `target`. With an object store `store`, `target`
+    is the driver's name for it under `local_root`: the task trains it under its own node's
+    local root (`local_dir` or that node's default) and publishes it on the store."""
+    if store is None:
+        train_warmup(rel, target, data_root, log=lambda *a, **k: None)
+        return target
+    from .storage import node_local_root, rebase
+    root = node_local_root(local_dir)
+    here = rebase(target, local_root, root)
+    train_warmup(rel, here, data_root, log=lambda *a, **k: None)
+    publish_to_store(here, store, root)
     return target
 
 
@@ -185,11 +193,13 @@ def warmup_exists(plan, target):
 
 
 def ensure_warmup(cfg: Config, storage: str, data_root: Optional[str] = None, cpus: float = 1,
-                  gpus: float = 0, log: Callable = print, store=None) -> Optional[str]:
+                  gpus: float = 0, log: Callable = print, store=None,
+                  local_dir: Optional[str] = None) -> Optional[str]:
     """The warm-up checkpoint of `cfg`, trained first if it is missing (a Ray task with `cpus`
     and `gpus` when Ray is initialised, else here); returns its path (None: no warm-up).
     `store`: an object store (sweeps.storage.Storage) the checkpoint is published on; `storage`
-    is then the node-local cache root (trials download it from the store)."""
+    is then the driver's node-local cache root (trials download it from the store), and a task
+    on another node trains under that node's own (`local_dir`: --local-dir)."""
     data_root = osp.abspath(data_root or default_data_root())
     target = warmup_checkpoint(cfg, storage, data_root)
     if target is None:
@@ -210,7 +220,8 @@ def ensure_warmup(cfg: Config, storage: str, data_root: Optional[str] = None, cp
             task = ray.remote(num_cpus=cpus, num_gpus=gpus, max_calls=1, max_retries=3,
                               retry_exceptions=False)(_train_task)
             return ray.get(task.remote(rel, target, data_root,
-                                       None if store is None else store.uri(), storage))
+                                       None if store is None else store.uri(), storage,
+                                       local_dir))
         train_warmup(rel, target, data_root, log)
         if store is not None:
             publish_to_store(target, store, storage)

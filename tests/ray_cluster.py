@@ -191,6 +191,7 @@ class RayCluster:
     object_store_memory: int = 80 * 2 ** 20
     start_timeout: float = 120.0
     extra_env: Dict[str, str] = field(default_factory=dict)   # e.g. RAY_health_check_* knobs
+    node_env: Dict[str, Dict[str, str]] = field(default_factory=dict)  # by node name, one node's
 
     root: Optional[str] = None
     token: Optional[str] = None
@@ -255,6 +256,7 @@ class RayCluster:
         env.pop('RAY_ADDRESS', None)
         env.pop('RAY_API_SERVER_ADDRESS', None)
         env.update(self.extra_env)
+        env.update(self.node_env.get(name, {}))
         return env
 
     # -- start ---------------------------------------------------------------------------------
