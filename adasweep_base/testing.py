@@ -9,7 +9,8 @@ active-label store, between a round's delta file and its label files), `parquet`
 result file, before the rename), `compact` (results.parquet, before the rename), `checkpoint`
 (AtomicCheckpointHook: a warm-up's or trial's checkpoint written, `last_checkpoint` not yet
 updated, the older checkpoint not yet removed), `report` (a trial's Tune checkpoint written to its
-temporary folder, not yet reported).
+temporary folder, not yet reported), `checkpoint_upload` (a Tune checkpoint's n-th file opened
+for writing on an object store: sweeps/killable_fs.py).
 """
 import os
 import signal
@@ -48,3 +49,4 @@ def kill_point(name):
             except OSError:
                 pass
     os.kill(me, signal.SIGKILL)
+

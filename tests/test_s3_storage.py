@@ -207,7 +207,10 @@ def test_a_sigkilled_sweep_on_the_bucket_rerun_gives_the_table_of_one_never_kill
         tmp_path, s3, synthshift_root):
     """The whole sweep (driver, Ray, workers) SIGKILLed once a trial reported (its Parquet file
     is on the bucket); the same command again takes the dead driver's lease over (same host,
-    pid gone) and resumes from the bucket: the rows of a never-killed sweep in a folder."""
+    pid gone) and resumes from the bucket. Then killed again inside a checkpoint upload (the
+    4th checkpoint file a trial opens on the bucket: a checkpoint folder half there) and inside
+    the compaction of results.parquet, each rerun: the rows of a never-killed sweep in a
+    folder."""
     import tempfile
 
     from ray_cluster import kill_sessions
@@ -237,7 +240,23 @@ def test_a_sigkilled_sweep_on_the_bucket_rerun_gives_the_table_of_one_never_kill
         kill_sessions([proc.pid])
         proc.wait()
     assert bucket_keys(endpoint, prefix='runs/killed/.driver.lease')  # the dead driver's
-    for storage, extra in ((bucket, ['--local-dir', str(tmp_path / 'local')]),
+    local = ['--local-dir', str(tmp_path / 'local')]
+    for point in ('checkpoint_upload:4', 'compact:1'):  # fixed points (adasweep_base.testing)
+        before = bucket_keys(endpoint, prefix='runs/killed/tune/')
+        proc = subprocess.Popen([sys.executable, os.path.join(REPO, 'sweeps', 'run.py'), *args,
+                                 '--storage', bucket, *local], cwd=tmp_path,
+                                env=dict(env, ADASWEEP_TEST_KILL_AT=point),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+        try:
+            proc.wait(timeout=600)
+        finally:
+            kill_sessions([proc.pid])
+        assert proc.returncode == -9, f'{point}: never reached (exit {proc.returncode})'
+        if point.startswith('checkpoint_upload'):
+            new = sorted(set(bucket_keys(endpoint, prefix='runs/killed/tune/')) - set(before))
+            assert any('/checkpoint_' in k for k in new), new
+    for storage, extra in ((bucket, local),
                            (str(tmp_path / 'results'), [])):
         out = _cli('run.py', [*args, '--storage', storage, *extra], tmp_path, env)
         assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
