@@ -49,18 +49,35 @@ class ADASegmentor(EncoderDecoder):
     batch (no target keys) is taken as `single_domain`: 'source' trains like EncoderDecoder (with
     the source losses), 'target' is RIPU's source-free stage (labelled target pixels plus the
     target losses). `predict`/validation are inherited, so a checkpoint is a plain mmseg model.
-    """
 
-    def __init__(self, source_losses=None, target_losses=None, single_domain='source', **kwargs):
+    `backward_per_domain` (default True): with two domains, each domain's losses are
+    backpropagated right after its forward pass, so one domain's activations are alive at a time
+    (the step's peak memory is about source-only's at the same per-domain batch, not twice it).
+    The gradients are the same bits as one backward of the sum: the domains' graphs share only
+    the parameters, each parameter gets one gradient from each domain, and two floating-point
+    summands add the same in either order (tests/test_backward_per_domain.py checks it). False:
+    one backward of the sum, as mmseg does. One backward also for a method whose losses tie
+    both domains' graphs (`couples_domains`: ADA-MCU's cross-domain contrastive loss) and with
+    gradient accumulation (`accumulative_counts` > 1: three or more summands per parameter,
+    whose floating-point sum depends on the order).
+    """
+    couples_domains = False
+
+    def __init__(self, source_losses=None, target_losses=None, single_domain='source',
+                 backward_per_domain=True, **kwargs):
         if single_domain not in ('source', 'target'):
             raise ValueError(f"ADASegmentor: single_domain={single_domain!r}, expected 'source' "
                              "or 'target'")
         super().__init__(**kwargs)
         self.single_domain = single_domain
+        self.backward_per_domain = bool(backward_per_domain)
         self.source_losses = torch.nn.ModuleList(MODELS.build(c) for c in _as_list(source_losses))
         self.target_losses = torch.nn.ModuleList(MODELS.build(c) for c in _as_list(target_losses))
 
     def train_step(self, data, optim_wrapper):
+        if 'target_inputs' in data and self.backward_per_domain and not \
+                self.couples_domains and getattr(optim_wrapper, '_accumulative_counts', 1) == 1:
+            return self._train_step_per_domain(data, optim_wrapper)
         with optim_wrapper.optim_context(self):
             source = target = None
             losses = {}
@@ -79,6 +96,41 @@ class ADASegmentor(EncoderDecoder):
         parsed, log_vars = self.parse_losses(losses)
         optim_wrapper.update_params(parsed)
         return log_vars
+
+    def _train_step_per_domain(self, data, optim_wrapper):
+        """train_step with each domain's backward after its forward (`backward_per_domain`):
+        the same forward passes, losses, logged values and gradients, in a different order."""
+        ignore = self.decode_head.ignore_index
+        with optim_wrapper.optim_context(self):
+            source = self.domain_forward(data['inputs'], data['data_samples'])
+            src_sup = self.supervised_losses(source, prefix='')
+            src_method = self.method_losses(source, None)
+        logged = [src_sup, {}, src_method, {}]  # the order train_step's dict has
+        self._backward_part(optim_wrapper, {**src_sup, **src_method}, last=False)
+        del source  # its activations went with its backward
+        with optim_wrapper.optim_context(self):
+            target = self.domain_forward(data['target_inputs'], data['target_data_samples'])
+            if bool((target.label != ignore).any()):
+                logged[1] = self.supervised_losses(target, prefix='tgt.')
+            logged[3] = self.method_losses(None, target)
+        self._backward_part(optim_wrapper, {**logged[1], **logged[3]}, last=True)
+        detached = {k: v.detach() if isinstance(v, torch.Tensor) else v
+                    for part in logged for k, v in part.items()}
+        return self.parse_losses(detached)[1]
+
+    def _backward_part(self, optim_wrapper, losses, last):
+        """Backward of one domain's `losses` (if it has a loss term) through `optim_wrapper`, as
+        its `update_params` does (loss scaling, AMP's loss scaler); after the `last` part, the
+        update. mmengine counts backward calls as steps (`_inner_count`, which its schedulers
+        and accumulation read): a step of two parts counts once."""
+        if any('loss' in key for key in losses):
+            optim_wrapper.backward(optim_wrapper.scale_loss(self.parse_losses(losses)[0]))
+            optim_wrapper._inner_count -= 1
+        if last:
+            optim_wrapper._inner_count += 1
+            if optim_wrapper.should_update():
+                optim_wrapper.step()
+                optim_wrapper.zero_grad()
 
     def domain_forward(self, inputs, data_samples):
         batch = self.data_preprocessor(dict(inputs=inputs, data_samples=data_samples), True)

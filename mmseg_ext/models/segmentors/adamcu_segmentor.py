@@ -107,7 +107,9 @@ class MCUDomainOutputs(DomainOutputs):
 @MODELS.register_module()
 class ADAMCUSegmentor(ADASegmentor):
     """ADASegmentor with ADA-MCU's pseudo-label CE, DCCM and multi-level contrastive loss;
-    see the module docstring. Needs an auxiliary head (for the uncertainty's KL term)."""
+    see the module docstring. Needs an auxiliary head (for the uncertainty's KL term). Its
+    contrastive loss ties the source and target graphs: one backward per step."""
+    couples_domains = True
 
     def __init__(self, pi_high=None, pi_low=None, gamma=0.5, dccm_momentum=0.9,
                  pseudo_label_weight=1.0, contrastive_loss=dict(type='MultiLevelContrastiveLoss'),
