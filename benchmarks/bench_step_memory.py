@@ -176,9 +176,8 @@ def measure(method, per_domain, scale, batch_size, device):
     from mmseg_ext.models.segmentors import ADASegmentor
     if 'target' not in shapes:
         kind = 'one domain'
-    elif type(model).train_step is ADASegmentor.train_step and model.backward_per_domain and \
-            not model.couples_domains:
-        kind = 'per domain'
+    elif type(model).train_step is ADASegmentor.train_step and model.backward_per_domain:
+        kind = 'per domain (target recomputed)' if model.couples_domains else 'per domain'
     else:
         kind = 'one (of the sum)'
     del model, ow
@@ -209,7 +208,7 @@ def main(argv=None):
             rows.append(r)
             print(f'{method}: {r["backward"]}: peak {r["peak"] / 2 ** 30:.2f} GiB '
                   f'({r["seconds"]:.1f} s)', flush=True)
-            if r['backward'] != 'per domain' or args.per_domain_only:
+            if not r['backward'].startswith('per domain') or args.per_domain_only:
                 break  # the switch does not apply to this method
     base = next((r for r in rows if r['method'] == 'source_only'), None)
     print(f'\nscale {args.scale:g}, {device}, torch {torch.__version__}; peak: ' +

@@ -114,6 +114,24 @@ def test_real_networks_train_the_same_bits(batch, config):
                  _train(_real(config), data, False, steps=1))
 
 
+def _peak_saved_bytes(step):
+    """The most bytes of tensors saved for backward alive at once while `step()` runs."""
+    live, peak = [0], [0]
+
+    class Saved:
+        def __init__(self, t):
+            self.t, self.n = t, t.numel() * t.element_size()
+            live[0] += self.n
+            peak[0] = max(peak[0], live[0])
+
+        def __del__(self):
+            live[0] -= self.n
+
+    with torch.autograd.graph.saved_tensors_hooks(Saved, lambda s: s.t):
+        step()
+    return peak[0]
+
+
 def test_per_domain_keeps_one_domains_activations(batch):
     """The bytes of tensors saved for backward alive at once: per domain, about one domain's
     (the source-only step's); one backward, both domains'."""
@@ -122,20 +140,7 @@ def test_per_domain_keeps_one_domains_activations(batch):
         model = MODELS.build(dict(_tiny(), backward_per_domain=per_domain))
         model.train()
         ow = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.01))
-        live, peak = [0], [0]
-
-        class Saved:
-            def __init__(self, t):
-                self.t, self.n = t, t.numel() * t.element_size()
-                live[0] += self.n
-                peak[0] = max(peak[0], live[0])
-
-            def __del__(self):
-                live[0] -= self.n
-
-        with torch.autograd.graph.saved_tensors_hooks(Saved, lambda s: s.t):
-            model.train_step(copy.deepcopy(batch), ow)
-        return peak[0]
+        return _peak_saved_bytes(lambda: model.train_step(copy.deepcopy(batch), ow))
 
     per, joint = peak_saved(True), peak_saved(False)
     assert per < 0.75 * joint, (per, joint)
@@ -160,3 +165,83 @@ def test_a_ripu_run_with_a_selection_round_ends_with_the_same_weights(tmp_path, 
         assert runner.message_hub.get_scalar('train/tgt.decode.loss_ce') is not None
     for key in finals[0]:
         assert torch.equal(finals[0][key], finals[1][key]), key
+
+
+def _train_adamcu(data, per_domain, steps=3, dropout=0.0, **overrides):
+    """The tiny ADAMCUSegmentor of test_adamcu_segmentor.py (groups calibrated so that all
+    three are populated), `steps` SGD steps on `data`."""
+    from test_adamcu_segmentor import _calibrate, _model_cfg
+    cfg = _model_cfg(backward_per_domain=per_domain, **overrides)
+    cfg['decode_head']['dropout_ratio'] = dropout
+    torch.manual_seed(0)
+    model = MODELS.build(cfg)
+    _calibrate(model, data)
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    ow = OptimWrapper(opt)
+    logs = [{k: float(v) for k, v in model.train_step(copy.deepcopy(data), ow).items()}
+            for _ in range(steps)]
+    return model, opt, logs
+
+
+@pytest.mark.parametrize('labelled,dropout,overrides', [
+    (True, 0.0, {}),
+    (True, 0.1, {}),  # dropout before conv_seg (the v3+ heads): the recomputed pass redraws it
+    (False, 0.0, {}),
+    (True, 0.0, dict(pseudo_label_sampling='all', contrastive_resolution='decoder')),
+    (True, 0.0, dict(pseudo_label_weight=0.0)),
+])
+def test_adamcu_recomputed_target_pass_trains_the_same_bits(batch, labelled, dropout, overrides):
+    """ADA-MCU's contrastive loss couples the domains: per domain, the target pass runs twice
+    (without, then with a graph); parameters, BN statistics, momentum, DCCM and logs equal one
+    backward of the sum, step after step (the contrastive sampling's random draws included)."""
+    data = batch if labelled else _unlabelled(batch)
+    per = _train_adamcu(data, True, dropout=dropout, **overrides)
+    joint = _train_adamcu(data, False, dropout=dropout, **overrides)
+    _assert_same(per, joint)
+    assert per[2][-1]['loss_mcu'] != 0 and per[0].couples_domains
+    assert torch.equal(per[0].dccm.weights, joint[0].dccm.weights)
+
+
+def test_adamcu_without_contrastive_loss_is_not_coupled(batch):
+    per = _train_adamcu(batch, True, contrastive_loss=None)
+    assert not per[0].couples_domains
+    _assert_same(per, _train_adamcu(batch, False, contrastive_loss=None))
+
+
+def test_adamcu_per_domain_keeps_one_domains_activations(batch):
+    from test_adamcu_segmentor import _calibrate, _model_cfg
+
+    def peak_saved(per_domain):
+        torch.manual_seed(0)
+        model = MODELS.build(_model_cfg(backward_per_domain=per_domain))
+        _calibrate(model, batch)
+        model.train()
+        ow = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.01))
+        return _peak_saved_bytes(lambda: model.train_step(copy.deepcopy(batch), ow))
+
+    per, joint = peak_saved(True), peak_saved(False)
+    assert per < 0.75 * joint, (per, joint)
+
+
+@pytest.mark.slow
+def test_adamcu_real_config_network_trains_the_same_bits(batch):
+    """The model of configs/adamcu/gta5_to_cityscapes.py (DeepLab-v2 R101, auxiliary head,
+    projection; random init, the tiny batch): per domain (target recomputed) = one backward."""
+    from test_adamcu_segmentor import _calibrate
+    torch.set_num_threads(2)
+    cfg = Config.fromfile(osp.join(REPO, 'configs/adamcu/gta5_to_cityscapes.py'))
+    runs = []
+    for per_domain in (True, False):
+        model_cfg = copy.deepcopy(cfg.model.to_dict())
+        model_cfg.pop('pretrained', None)
+        model_cfg['backbone'].pop('init_cfg', None)
+        torch.manual_seed(0)
+        model = MODELS.build(dict(model_cfg, backward_per_domain=per_domain))
+        _calibrate(model, batch)
+        model.train()
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        ow = OptimWrapper(opt)
+        logs = [{k: float(v) for k, v in model.train_step(copy.deepcopy(batch), ow).items()}]
+        runs.append((model, opt, logs))
+    _assert_same(*runs)

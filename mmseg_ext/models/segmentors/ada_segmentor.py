@@ -56,10 +56,11 @@ class ADASegmentor(EncoderDecoder):
     The gradients are the same bits as one backward of the sum: the domains' graphs share only
     the parameters, each parameter gets one gradient from each domain, and two floating-point
     summands add the same in either order (tests/test_backward_per_domain.py checks it). False:
-    one backward of the sum, as mmseg does. One backward also for a method whose losses tie
-    both domains' graphs (`couples_domains`: ADA-MCU's cross-domain contrastive loss) and with
-    gradient accumulation (`accumulative_counts` > 1: three or more summands per parameter,
-    whose floating-point sum depends on the order).
+    one backward of the sum, as mmseg does. One backward also with gradient accumulation
+    (`accumulative_counts` > 1: three or more summands per parameter, whose floating-point sum
+    depends on the order). A method whose losses tie both domains' graphs (`couples_domains`:
+    ADA-MCU's cross-domain contrastive loss) overrides `_train_step_per_domain`
+    (ADAMCUSegmentor recomputes the target pass).
     """
     couples_domains = False
 
@@ -75,8 +76,8 @@ class ADASegmentor(EncoderDecoder):
         self.target_losses = torch.nn.ModuleList(MODELS.build(c) for c in _as_list(target_losses))
 
     def train_step(self, data, optim_wrapper):
-        if 'target_inputs' in data and self.backward_per_domain and not \
-                self.couples_domains and getattr(optim_wrapper, '_accumulative_counts', 1) == 1:
+        if 'target_inputs' in data and self.backward_per_domain and \
+                getattr(optim_wrapper, '_accumulative_counts', 1) == 1:
             return self._train_step_per_domain(data, optim_wrapper)
         with optim_wrapper.optim_context(self):
             source = target = None

@@ -92,6 +92,7 @@ from mmseg_ext.ops.uncertainty import two_head_uncertainty as uncertainty
 
 from ..losses.contrastive_roles import nearest_resize as _nearest
 from .ada_segmentor import ADASegmentor, DomainOutputs
+from .replay import AddGrad, rng_state, running_statistics_kept, set_rng_state
 
 LOW, MEDIUM, HIGH = 0, 1, 2
 PSEUDO_LABEL_SAMPLING = ('balanced', 'all')
@@ -108,8 +109,8 @@ class MCUDomainOutputs(DomainOutputs):
 class ADAMCUSegmentor(ADASegmentor):
     """ADASegmentor with ADA-MCU's pseudo-label CE, DCCM and multi-level contrastive loss;
     see the module docstring. Needs an auxiliary head (for the uncertainty's KL term). Its
-    contrastive loss ties the source and target graphs: one backward per step."""
-    couples_domains = True
+    contrastive loss ties the source and target graphs: with `backward_per_domain` (the
+    default) the target pass is run twice, once without a graph (`_train_step_per_domain`)."""
 
     def __init__(self, pi_high=None, pi_low=None, gamma=0.5, dccm_momentum=0.9,
                  pseudo_label_weight=1.0, contrastive_loss=dict(type='MultiLevelContrastiveLoss'),
@@ -143,6 +144,7 @@ class ADAMCUSegmentor(ADASegmentor):
                 nn.Conv2d(hidden, projection['channels'], 1))
         self._capture = False
         self._captured = None
+        self._inject = None
         self.decode_head.conv_seg.register_forward_pre_hook(self._capture_decode_feats)
 
     @staticmethod
@@ -181,11 +183,66 @@ class ADAMCUSegmentor(ADASegmentor):
     def _capture_decode_feats(self, module, args):
         if self._capture:
             self._captured = args[0]
+            if self._inject is not None:  # the recomputed target pass: the contrastive grad
+                self._captured = AddGrad.apply(args[0], self._inject)
+                return (self._captured,)
 
     @property
     def _mcu_enabled(self):
         return self.contrastive_loss is not None and \
             getattr(self.contrastive_loss, 'loss_weight', 1.0) != 0
+
+    @property
+    def couples_domains(self):
+        return self._mcu_enabled
+
+    def _train_step_per_domain(self, data, optim_wrapper):
+        """`backward_per_domain` when the contrastive loss ties the domains: (1) the source
+        pass with its graph; the target pass without one (its decode features a leaf; random
+        state and norm statistics put back); every loss, and the backward of the source's and
+        the contrastive one, which gives the contrastive gradient at the target features; (2)
+        the target pass again with its graph (the same random state, so the same values), its
+        losses backpropagated with that gradient added at its decode features (AddGrad). One
+        domain's activations are alive at a time, for one more target forward pass; the same
+        bits as one backward of the sum (tests/test_backward_per_domain.py)."""
+        if not self.couples_domains:
+            return super()._train_step_per_domain(data, optim_wrapper)
+        device = self.data_preprocessor.device
+        target_batch = (data['target_inputs'], data['target_data_samples'])
+        with optim_wrapper.optim_context(self):
+            source = self.domain_forward(data['inputs'], data['data_samples'])
+            before_target = rng_state(device)
+            with torch.no_grad(), running_statistics_kept(self):
+                target = self.domain_forward(*target_batch)
+            target.decode_feats.requires_grad_()
+            src_sup = self.supervised_losses(source, prefix='')
+            method, pseudo_labels = self._method_losses(source, target)
+            after_losses = rng_state(device)
+        self._backward_part(optim_wrapper, {**src_sup, **{
+            k: v for k, v in method.items() if isinstance(v, torch.Tensor) and v.requires_grad}},
+            last=False)
+        contrastive_grad = target.decode_feats.grad
+        del source, target
+        set_rng_state(before_target)
+        with optim_wrapper.optim_context(self):
+            self._inject = contrastive_grad
+            try:
+                target = self.domain_forward(*target_batch)
+            finally:
+                self._inject = None
+            set_rng_state(after_losses)
+            tgt_sup = {}
+            if bool((target.label != self.decode_head.ignore_index).any()):
+                tgt_sup = self.supervised_losses(target, prefix='tgt.')
+            tgt_losses = ADASegmentor.method_losses(self, None, target)
+            if pseudo_labels is not None:
+                tgt_losses['loss_pseudo'] = self._pseudo_loss(target, pseudo_labels)
+            if not any('loss' in key for key in {**tgt_sup, **tgt_losses}):
+                tgt_losses['loss_none'] = target.logits.sum() * 0  # the gradient still flows
+        self._backward_part(optim_wrapper, {**tgt_sup, **tgt_losses}, last=True)
+        logged = {k: v.detach() if isinstance(v, torch.Tensor) else v
+                  for k, v in {**src_sup, **tgt_sup, **method}.items()}
+        return self.parse_losses(logged)[1]
 
     def domain_forward(self, inputs, data_samples):
         self._capture, self._captured = self._mcu_enabled, None
@@ -208,6 +265,10 @@ class ADAMCUSegmentor(ADASegmentor):
         return uncertainty_groups(u, self.pi_high, self.pi_low)
 
     def method_losses(self, source, target):
+        return self._method_losses(source, target)[0]
+
+    def _method_losses(self, source, target):
+        """method_losses, and the pseudo-label targets of loss_pseudo (None without it)."""
         losses = super().method_losses(source, target)
         ignore = self.decode_head.ignore_index
         if source is not None and self.dccm is not None:
@@ -224,14 +285,20 @@ class ADAMCUSegmentor(ADASegmentor):
                     pseudo_mask = self._balanced_pseudo_mask(pseudo_mask, target.label != ignore)
                 pseudo = torch.where(pseudo_mask, pred, target.label)  # labels + pseudo labels
             losses['pseudo.num_pixels'] = pseudo_mask.sum().float()
+        pl = None
         if target is not None and self.pseudo_label_weight != 0:
             pl = torch.where(pseudo_mask, pred, torch.full_like(pred, ignore))
-            ce = F.cross_entropy(target.logits_full, pl, ignore_index=ignore, reduction='sum')
-            losses['loss_pseudo'] = self.pseudo_label_weight * ce / pseudo_mask.sum().clamp(min=1)
+            losses['loss_pseudo'] = self._pseudo_loss(target, pl)
         if source is not None and target is not None and self._mcu_enabled:
             src_groups = self._groups(source)
             losses.update(self._mcu_loss(source, target, src_groups, tgt_groups, pseudo))
-        return losses
+        return losses, pl
+
+    def _pseudo_loss(self, target, pl):
+        """Eq. 5: CE against the pseudo labels `pl` (ignore elsewhere), mean over them."""
+        ignore = self.decode_head.ignore_index
+        ce = F.cross_entropy(target.logits_full, pl, ignore_index=ignore, reduction='sum')
+        return self.pseudo_label_weight * ce / (pl != ignore).sum().clamp(min=1)
 
     @torch.no_grad()
     def _balanced_pseudo_mask(self, candidates, labelled):
