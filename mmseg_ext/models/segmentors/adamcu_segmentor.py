@@ -87,12 +87,13 @@ from torch import nn
 
 from mmseg_ext.ops.category_correlation import CategoryCorrelation
 from mmseg_ext.ops.checks import check_real
+from mmseg_ext.ops.rng import rng_state, set_rng_state
 from mmseg_ext.ops.uncertainty import check_thresholds, uncertainty_groups
 from mmseg_ext.ops.uncertainty import two_head_uncertainty as uncertainty
 
 from ..losses.contrastive_roles import nearest_resize as _nearest
 from .ada_segmentor import ADASegmentor, DomainOutputs
-from .replay import AddGrad, rng_state, running_statistics_kept, set_rng_state
+from .replay import AddGrad, running_statistics_kept
 
 LOW, MEDIUM, HIGH = 0, 1, 2
 PSEUDO_LABEL_SAMPLING = ('balanced', 'all')
@@ -181,11 +182,11 @@ class ADAMCUSegmentor(ADASegmentor):
 
     # ------------------------------------------------------------------ features
     def _capture_decode_feats(self, module, args):
+        if self._capture and self._inject is not None:  # recomputed target pass: L_con's grad
+            self._captured = AddGrad.apply(args[0], self._inject)
+            return (self._captured,)
         if self._capture:
             self._captured = args[0]
-            if self._inject is not None:  # the recomputed target pass: the contrastive grad
-                self._captured = AddGrad.apply(args[0], self._inject)
-                return (self._captured,)
 
     @property
     def _mcu_enabled(self):
@@ -207,17 +208,16 @@ class ADAMCUSegmentor(ADASegmentor):
         bits as one backward of the sum (tests/test_backward_per_domain.py)."""
         if not self.couples_domains:
             return super()._train_step_per_domain(data, optim_wrapper)
-        device = self.data_preprocessor.device
         target_batch = (data['target_inputs'], data['target_data_samples'])
         with optim_wrapper.optim_context(self):
             source = self.domain_forward(data['inputs'], data['data_samples'])
-            before_target = rng_state(device)
+            before_target = rng_state()
             with torch.no_grad(), running_statistics_kept(self):
                 target = self.domain_forward(*target_batch)
             target.decode_feats.requires_grad_()
             src_sup = self.supervised_losses(source, prefix='')
             method, pseudo_labels = self._method_losses(source, target)
-            after_losses = rng_state(device)
+            after_losses = rng_state()
         self._backward_part(optim_wrapper, {**src_sup, **{
             k: v for k, v in method.items() if isinstance(v, torch.Tensor) and v.requires_grad}},
             last=False)

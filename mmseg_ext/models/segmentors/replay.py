@@ -1,5 +1,5 @@
 """What a training step needs to run a forward pass twice with the same result and one set of
-side effects: the random state (dropout draws) taken and put back, batch-norm running
+side effects (the random state it draws from is `mmseg_ext.ops.rng`'s): batch-norm running
 statistics left as they were by the first pass, and a gradient computed elsewhere added where
 the second pass's graph meets it. Used by ADAMCUSegmentor's per-domain backward, which
 recomputes the target forward pass instead of keeping both domains' activations alive."""
@@ -7,19 +7,6 @@ import contextlib
 
 import torch
 from torch.nn.modules.batchnorm import _NormBase
-
-
-def rng_state(device):
-    """The global random state that a forward pass on `device` draws from."""
-    cuda = torch.cuda.get_rng_state(device) if device.type == 'cuda' else None
-    return torch.get_rng_state(), cuda, device
-
-
-def set_rng_state(state):
-    cpu, cuda, device = state
-    torch.set_rng_state(cpu)
-    if cuda is not None:
-        torch.cuda.set_rng_state(cuda, device)
 
 
 @contextlib.contextmanager
