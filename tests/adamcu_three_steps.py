@@ -7,7 +7,9 @@ test_adamcu_fidelity.py and by the script that produced its reference values on 
     cd /tmp/ref && OMP_NUM_THREADS=1 PYTHONPATH=$PWD:$PWD/tests python tests/adamcu_three_steps.py
 
 (ae49e50 knows none of the issue-21 flags: none is given there, which is its behaviour.) It
-prints the three model steps, then `runner_three_steps` of the full model and of "w/o AS".
+prints the three model steps, then `runner_three_steps` of the full model and of "w/o AS", each
+on a line that starts with RESULT. test_adamcu_fidelity.py's `ae49e50` fixture runs it so, on
+the machine of the test.
 """
 import copy
 import os.path as osp
@@ -101,6 +103,7 @@ def runner_three_steps(synthshift_root, work_dir, model_flags=None, strategy=Non
     return seen, sum(r['pixels'] for r in ledger)
 
 
+RESULT = 'three-steps: '  # the prefix of the lines the script prints its results on
 RUNNER_KEYS = ('loss', 'decode.loss_ce', 'tgt.decode.loss_ce', 'loss_pseudo', 'loss_mcu')
 
 
@@ -114,7 +117,7 @@ if __name__ == '__main__':
         root = ensure_synthshift(osp.join(tmp, 'synthshift'), progress=False, **TINY_SYNTHSHIFT)
         flags = eval(sys.argv[1]) if len(sys.argv) > 1 else None
         for step in three_step_losses(root, flags):
-            print(repr(step))
+            print(RESULT + repr(step))
         for strategy in (None, dict(adaptive_sampling=False)):
             with tempfile.TemporaryDirectory() as work:
-                print(repr(runner_three_steps(root, work, strategy=strategy)))
+                print(RESULT + repr(runner_three_steps(root, work, strategy=strategy)))
