@@ -5,7 +5,7 @@ TensorBoard: every trial's mmengine visualizer gets a TensorboardVisBackend writ
 `<sweep>/tensorboard/<trial name>_<trial id>/`, so `tensorboard --logdir <storage>/<name>` shows
 every trial as one run. mmengine's LoggerHook logs the training losses (by the names mmseg logs
 them: `loss`, `decode.loss_ce`, ...), `lr`, and every evaluation's metrics against the
-iteration; the trial adds (log_evaluation, TrialTensorboardHook):
+iteration; the trial adds (log_evaluation, TrialTensorboardHook in sweeps/tensorboard_hook.py):
 - `by_round/<metric>`: mIoU, mIoU13, every `IoU.<class>` and `labelled_fraction`, step = round;
 - `by_labelled/<metric>`: the same, step = labelled fraction in basis points (220 = 2.20 %);
 - `selection/seconds`: the seconds of each selection round (the hooks' `active/seconds`),
@@ -24,9 +24,6 @@ import os
 import os.path as osp
 import time
 from urllib.parse import urlparse
-
-from mmengine.hooks import Hook
-from mmseg.registry import HOOKS
 
 from .common import SweepError, mask_secrets
 
@@ -117,6 +114,7 @@ def configure_tensorboard(cfg, log_dir, trial_id):
     cfg.visualizer = vis
     cfg.default_hooks.logger.interval = max(1, min(10, int(cfg.train_cfg.max_iters) // 20))
     cfg.default_hooks.logger.log_metric_by_epoch = False
+    from . import tensorboard_hook  # noqa: F401 (registers TrialTensorboardHook)
     cfg.custom_hooks = [*(cfg.get('custom_hooks') or []), dict(type='TrialTensorboardHook')]
     return cfg
 
@@ -172,38 +170,6 @@ def log_evaluation(runner, result):
     bp = int(round(10000 * float(result.get('labelled_fraction', 0.0))))
     visualizer.add_scalars({f'by_round/{k}': v for k, v in metrics.items()}, step=rnd)
     visualizer.add_scalars({f'by_labelled/{k}': v for k, v in metrics.items()}, step=bp)
-
-
-def _count(hub, key):
-    try:
-        return len(hub.get_scalar(key).data[0])
-    except KeyError:
-        return 0
-
-
-@HOOKS.register_module()
-class TrialTensorboardHook(Hook):
-    """Logs each selection round's seconds (the message hub's `active/seconds`, step =
-    `active/round`) and ADA-MCU's `adamcu/select_seconds` (step = iteration) when the hooks
-    update them."""
-    priority = 'LOWEST'
-
-    def before_train(self, runner):
-        hub = runner.message_hub
-        self.seen = {k: _count(hub, k) for k in ('active/seconds', 'adamcu/select_seconds')}
-
-    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
-        hub = runner.message_hub
-        for key, tag in (('active/seconds', 'selection/seconds'),
-                         ('adamcu/select_seconds', 'adamcu/select_seconds')):
-            n = _count(hub, key)
-            if n > self.seen.get(key, 0):
-                self.seen[key] = n
-                value = float(hub.get_scalar(key).current())
-                step = int(hub.get_scalar('active/round').current()) + 1 \
-                    if key == 'active/seconds' and _count(hub, 'active/round') \
-                    else runner.iter + 1
-                runner.visualizer.add_scalars({tag: value}, step=step)
 
 
 # ---- MLflow, in the driver --------------------------------------------------------------------
