@@ -138,6 +138,23 @@ def make_picks(gt, rounds, region_fraction, pixel_fraction, seed, k=1):
     return picks
 
 
+def picks_floor(picks):
+    """KB of one scene's picks alone (no class values), compressed by the best general-purpose
+    codecs of the standard library: the rounds' code map (uint8 per pixel: 0 untouched,
+    2r + 1 blocked in round r, 2r + 2 bought in round r) through bz2 (level 9) and lzma (preset
+    6), the smaller of the two. For scale, not a bound: what general-purpose codecs need to
+    keep each round's blocked and bought pixels exactly, not knowing how a strategy shapes
+    them."""
+    import bz2
+    import lzma
+    code = np.zeros(picks[0][0].shape, np.uint8)
+    for r, (bought, blocked) in enumerate(picks):
+        code[blocked] = 2 * r + 1
+        code[bought] = 2 * r + 2
+    raw = code.tobytes()
+    return min(len(bz2.compress(raw, 9)), len(lzma.compress(raw, preset=6))) / 1e3
+
+
 def make_gt(root, n, scenes, shape):
     items, gts = [], []
     for s in range(scenes):
@@ -275,6 +292,7 @@ def measure(args):
                     assert all(np.array_equal(x, y) for x, y in zip(np.atleast_1d(a),
                                                                      np.atleast_1d(b)))
         facts = dict(root=root, scenes=scenes, bought=bought, blocked=blocked, load=load,
+                     floor=np.mean([picks_floor(pk) for pk in picks]),
                      load_after=os.getloadavg())
         return results, facts
     finally:
@@ -328,6 +346,8 @@ def main(argv=None):
         vals = [results[k]['disk'][idx] / n / 1e3 for k in results]
         ratio = f'  {vals[0] / vals[1]:6.1f}x' if len(vals) > 1 else ''
         print(f'{label:30s}' + ''.join(f'{v:12.1f}' for v in vals) + ratio)
+    print(f'{"  the picks alone, bz2/lzma":30s}{facts["floor"]:12.1f}   (no class values; '
+          'see picks_floor)')
     return 0
 
 
@@ -346,6 +366,8 @@ def run(tiny=False):
                time=f'{per_image(t, ("rollback1",), n):.2f} ms/img', note=note)
     yield dict(section='store', item=f'disk after {r} rounds',
                rate=f'{t["disk"][0] / n / 1e3:.1f} KB/img', note=note)
+    yield dict(section='store', item='the picks alone, bz2/lzma', rate=f'{facts["floor"]:.1f} '
+               'KB/img', note=note)
 
 
 if __name__ == '__main__':

@@ -322,7 +322,8 @@ def test_benchmark_runs_at_a_tiny_size_and_refuses_bad_input(tmp_path, capsys):
             '--dir', str(tmp_path)]
     assert bench_label_store.main(args) == 0
     out = capsys.readouterr().out
-    for line in ('state read', 'delta + commit', 'rollback 1 round', 'total (file sizes)'):
+    for line in ('state read', 'delta + commit', 'rollback 1 round', 'total (file sizes)',
+                 'the picks alone, bz2/lzma'):
         assert line in out
     assert 'before' in out and 'after' in out and 'load average' in out
     assert os.listdir(tmp_path) == []  # cleaned up
