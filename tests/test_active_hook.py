@@ -73,6 +73,7 @@ def test_rounds_buy_the_budget_and_workers_see_the_labels(tmp_path, synthshift_r
     assert show_selection([str(tmp_path / 'nope'), '--out', str(tmp_path / 'x.png')]) == 2
 
 
+@pytest.mark.slow  # long for the default run (about 10 s or more)
 def test_resume_has_exactly_the_labels_of_its_checkpoint(tmp_path, synthshift_root):
     cfg = _cfg(tmp_path, synthshift_root, iters=6, select_iters=(2, 5))
     cfg.default_hooks.checkpoint.interval = 3

@@ -72,6 +72,7 @@ def _sparse_bought(batch, fraction=0.05):
 
 
 @pytest.mark.parametrize('resolution', ['label', 'decoder'])
+@pytest.mark.slow  # long for the default run (about 10 s or more)
 def test_bought_pixels_reach_the_contrastive_loss(batch, resolution):
     """5% sparse bought target pixels, SynthShift's stride 2: at the label resolution every one
     is a candidate of the loss; the old nearest-downsampled labels keep about a quarter."""

@@ -49,6 +49,7 @@ def _strategy(row):
     return json.loads(row.config_json)['custom_hooks'][0]['strategy']
 
 
+@pytest.mark.slow  # long for the default run (about 10 s or more)
 def test_readme_strategy_runs_a_one_trial_sweep(tmp_path, user_env):
     ext, env = user_env
     rows = _sweep(ext, env, 'weighted_one.py', tmp_path / 'results')

@@ -158,6 +158,7 @@ def test_docs_example_space_builds(tmp_path):
                                data_root='/d')
 
 
+@pytest.mark.slow  # long for the default run (about 10 s or more)
 def test_moved_configs_name_the_new_one():
     assert moved_message('configs/ripu/synthshift/ripu_ra.py') == \
         'error: configs/ripu/synthshift/ripu_ra.py moved: use configs/ripu/synthshift.py'

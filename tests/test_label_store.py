@@ -151,6 +151,7 @@ def test_pseudo_labels_are_kept_apart_from_bought_labels(store, monkeypatch):
     assert not store.pseudo(rel).any()
 
 
+@pytest.mark.slow  # long for the default run (about 10 s or more)
 def test_rounds_past_999_are_in_numeric_order_and_roll_back(tmp_path, monkeypatch):
     """Round files are named round_NNN (3 digits): from round 1000 on the text order is wrong
     ([..., 100, 1000, 1001, 101, ...]), so rollback kept labels bought after the checkpoint and

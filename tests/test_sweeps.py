@@ -42,6 +42,7 @@ def _rows(storage, name):
     return pq.read_table(os.path.join(storage, name, 'results.parquet')).to_pandas()
 
 
+@pytest.mark.slow  # long for the default run (about 10 s or more)
 def test_dry_run_lists_trials_and_writes_nothing(tmp_path):
     out = _run(['--space', 'ripu_ablation', '--dry-run', '--storage', str(tmp_path / 'r')],
                os.environ)
@@ -82,6 +83,7 @@ def test_tables_on_a_missing_sweep(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow  # long for the default run (about 10 s or more)
 def test_sweep_writes_rows_per_round_and_resumes(tmp_path, data_env):
     oracle = "    'oracle': with_knobs(RIPU_ROWS['target_oracle'], max_iters=20),\n"
     space, storage = _space(tmp_path, extra=oracle), str(tmp_path / 'results')
@@ -209,6 +211,7 @@ def _check_tensorboard(storage, name, rows):
             assert all(e.value > 0 for e in seconds)
 
 
+@pytest.mark.slow  # long for the default run (about 10 s or more)
 def test_a_failing_trial_is_recorded_retried_and_the_sweep_goes_on(tmp_path, data_env):
     extra = "    'exploding': with_knobs(RIPU_ROWS['ripu_ra'], max_iters=20, lr=1e12),\n"
     space, storage = _space(tmp_path, extra=extra), str(tmp_path / 'results')

@@ -26,6 +26,7 @@ def test_frozen_stats_bn_runs_at_batch_1_and_keeps_its_statistics():
 
 
 @pytest.mark.parametrize('benchmark', ['gta5_to_cityscapes', 'synthia_to_cityscapes'])
+@pytest.mark.slow  # long for the default run (about 10 s or more)
 def test_v3plus_warmup_trains_at_its_batch_of_one(tmp_path, benchmark):
     cfg = Config.fromfile(f'{REPO}/configs/adeada/{benchmark}/warmup_deeplabv3plus.py')
     assert cfg.train_dataloader.batch_size == 1
