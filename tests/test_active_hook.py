@@ -41,6 +41,7 @@ def _check_store_matches_ground_truth(store):
         assert np.all(labels[~bought] == 255)
 
 
+@pytest.mark.slow  # long for the default run (about 6 s or more)
 def test_rounds_buy_the_budget_and_workers_see_the_labels(tmp_path, synthshift_root):
     RecordTargetLabels.seen = []
     cfg = _cfg(tmp_path, synthshift_root, workers=1)

@@ -138,5 +138,6 @@ def test_translated_source_dir_is_set_once_for_both(benchmark, name, tmp_path):
       for s in ('adamcu_ablation', 'adamcu_budget', 'adamcu_gamma', 'strategy_curve')],
     ('adamcu_ablation', 'synthia_to_cityscapes'),
 ])
+@pytest.mark.slow  # long for the default run (about 6 s or more)
 def test_sweep_dry_run(space, benchmark):
     sweep_dry_run(space, benchmark)

@@ -87,6 +87,7 @@ def test_the_adamcu_row_sits_in_the_column_of_its_cost():
     (['model.dccm_momentum=1.0'], 'momentum'),
     (['custom_hooks.0.budget.ratio=1.5'], 'ratio'),
 ])
+@pytest.mark.slow  # long for the default run (about 6 s or more)
 def test_bad_adamcu_values_stop_the_sweep_before_it_starts(tmp_path, sets, message):
     out = subprocess.run([sys.executable, 'sweeps/run.py', '--space', 'adamcu_gamma',
                           '--storage', str(tmp_path / 'r'), '--set', *sets], cwd=REPO,

@@ -106,6 +106,7 @@ def test_decay_every_epoch_decays_once_per_pass_over_the_target(tmp_path, synths
     assert sampler.pi_high == pytest.approx(0.9)
 
 
+@pytest.mark.slow  # long for the default run (about 6 s or more)
 def test_resume_restores_the_sampler_and_the_labels_of_its_checkpoint(tmp_path, synthshift_root):
     cfg = _cfg(tmp_path, synthshift_root, iters=8)
     cfg.default_hooks.checkpoint.interval = 4

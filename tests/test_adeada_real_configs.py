@@ -136,5 +136,6 @@ def test_lr_restarts_every_round(benchmark):
     ('strategy_curve', 'synthia_to_cityscapes'),
     ('adeada_ablation', 'gta5_to_cityscapes'),
 ])
+@pytest.mark.slow  # long for the default run (about 6 s or more)
 def test_sweep_dry_run(space, benchmark):
     sweep_dry_run(space, benchmark)

@@ -146,6 +146,7 @@ def test_per_domain_keeps_one_domains_activations(batch):
     assert per < 0.75 * joint, (per, joint)
 
 
+@pytest.mark.slow  # long for the default run (about 6 s or more)
 def test_a_ripu_run_with_a_selection_round_ends_with_the_same_weights(tmp_path, synthshift_root):
     """The SynthShift RIPU config through a real Runner (a selection round on the way, so the
     target losses are on after it): the same final weights either way."""

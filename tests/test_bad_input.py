@@ -82,6 +82,7 @@ def test_impossible_set_values(tmp_path, value, messages, dry_run):
     refused(tmp_path, ['--space', _space(tmp_path), '--set', value], *messages, dry_run=dry_run)
 
 
+@pytest.mark.slow  # long for the default run (about 6 s or more)
 def test_a_space_knob_or_axis_out_of_range(tmp_path):
     refused(tmp_path, ['--space', _space(tmp_path, knobs=', lr=-0.1')],
             "variant 'v'", 'knob lr=-0.1', 'expected a number > 0')
@@ -148,12 +149,14 @@ def test_a_space_file_that_raises(tmp_path):
 # ---- 15. search and scheduler before any data -------------------------------------------------
 
 @both
+@pytest.mark.slow  # long for the default run (about 6 s or more)
 def test_pbt_with_random_search_generates_no_data(tmp_path, dry_run):
     space = _space(tmp_path, axes="'tau': Axis(values=[0.05, 0.1])")
     refused(tmp_path, ['--space', space, '--scheduler', 'pbt', '--search', 'random'],
             '--scheduler pbt needs --search grid', dry_run=dry_run)
 
 
+@pytest.mark.slow  # long for the default run (about 6 s or more)
 def test_dry_run_refuses_a_folder_of_another_plan(tmp_path, synthshift_root):
     """--dry-run checks an existing sweep folder's plan as a real run does (read only)."""
     folder = tmp_path / 'results' / 'tiny_synthshift'

@@ -5,6 +5,8 @@ import os.path as osp
 import subprocess
 import sys
 
+import pytest
+
 from runner_utils import REPO
 
 SCRIPT = osp.join(REPO, 'benchmarks', 'bench_real_scale.py')
@@ -15,6 +17,7 @@ def _rows(text):
     return [[cell.strip() for cell in line.strip('|').split('|')] for line in rows]
 
 
+@pytest.mark.slow  # long for the default run (about 6 s or more)
 def test_tiny_rankings_and_store_sections(tmp_path):
     out = tmp_path / 'real_scale.md'
     done = subprocess.run([sys.executable, SCRIPT, '--tiny', '--only', 'rankings', 'store',

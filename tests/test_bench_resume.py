@@ -15,6 +15,7 @@ def _bench():
     return module
 
 
+@pytest.mark.slow  # long for the default run (about 6 s or more)
 def test_bench_resume_tiny_prints_a_row_per_way_and_iteration(capsys):
     assert _bench().main(['--tiny', '--early', '1', '--late', '4', '--workers', '0',
                               '--repeats', '1']) == 0

@@ -119,6 +119,7 @@ def test_rng_state_round_trips_through_a_weights_only_checkpoint(tmp_path):
     assert expected[2:] == got[2:]
 
 
+@pytest.mark.slow  # long for the default run (about 6 s or more)
 def test_source_only_resume_is_bit_identical_and_uninterrupted_runs_are_unchanged(
         tmp_path, synthshift_root):
     cfg = _randomised(tiny_config(SOURCE_ONLY, tmp_path / 'a', synthshift_root, iters=12))

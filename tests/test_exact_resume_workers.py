@@ -107,6 +107,7 @@ def _loaded(cfg):
     return CountingDataset.loaded
 
 
+@pytest.mark.slow  # long for the default run (about 6 s or more)
 def test_a_resume_loads_only_the_batches_it_trains(tmp_path, synthshift_root):
     cfg = tiny_config(SOURCE_ONLY, tmp_path / 'a', synthshift_root, iters=6)
     loader = cfg.train_dataloader

@@ -67,6 +67,7 @@ def test_tiny_run_on_cpu_every_method_and_strategy(tmp_path):
     assert sorted(done) == sorted(strategies)
 
 
+@pytest.mark.slow  # long for the default run (about 6 s or more)
 def test_failing_and_overrunning_sections_are_rows(capsys):
     gpu_check = _module()
     report = gpu_check.Report(budget=600)

@@ -72,6 +72,7 @@ def test_apply_loopback_env_after_ray_was_imported(tmp_path):
     assert (after, switch) == ('127.0.0.1', '0')
 
 
+@pytest.mark.slow  # long for the default run (about 6 s or more)
 def test_init_local_listens_on_loopback_only():
     """A local instance from ray_env.init_local (Ray Tune imported first, as sweeps/run.py does):
     every listening TCP socket of the driver and of every process it started (GCS, raylet,

@@ -54,6 +54,7 @@ def _shrink(cfg, source_root, cityscapes_root, work_dir):
     ('gta5_to_cityscapes', 'ripu_pa'),
     ('synthia_to_cityscapes', 'ripu_ra_v3plus'),
 ])
+@pytest.mark.slow  # long for the default run (about 6 s or more)
 def test_real_config_runs_on_official_layout_fixtures(tmp_path, releases, benchmark, config):
     if config == 'ripu_ra_v3plus':
         cfg = Config.fromfile(f'{REPO}/configs/ripu/{benchmark}/{config}.py')

@@ -32,6 +32,7 @@ def _cfg(tmp_path, root, config=ADEADA, iters=6, rounds=3, row=None, **hook):
     return cfg
 
 
+@pytest.mark.slow  # long for the default run (about 6 s or more)
 def test_adeada_rounds_buy_whole_superpixels_within_the_budget(tmp_path, synthshift_root):
     cfg = _cfg(tmp_path, synthshift_root, source_images=None)
     runner = RUNNERS.build(cfg)

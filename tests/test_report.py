@@ -194,6 +194,7 @@ SPACE = Space(name='handmade', description=__doc__, seeds=1,
 
 
 @pytest.mark.parametrize('record', [True, False], ids=['space.json', 'older-folder'])
+@pytest.mark.slow  # long for the default run (about 6 s or more)
 def test_rendering_a_report_runs_no_space_file(tmp_path, record):
     """Issue 20 item 9: a received sweep folder names a space file in history.jsonl; rendering
     its report reads data only. With space.json the description and table come from there; an
@@ -292,6 +293,7 @@ def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, capsys, case):
     assert _tree(tmp_path) == before  # nothing written
 
 
+@pytest.mark.slow  # long for the default run (about 6 s or more)
 def test_cli_writes_one_file(tmp_path):
     make_sweep(tmp_path)
     out = tmp_path / 'out' / 'r.html'

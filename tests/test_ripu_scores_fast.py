@@ -183,6 +183,7 @@ def test_region_scores_bit_identical(kind, C, H, W, k):
 
 
 @pytest.mark.parametrize('kind', sorted(KINDS))
+@pytest.mark.slow  # long for the default run (about 6 s or more)
 def test_full_size_image(kind):
     # the benchmark's case: one 19x1024x2048 image, RA k = 1, and the other radii
     x = KINDS[kind](19, 1024, 2048, seed=1)

@@ -50,6 +50,7 @@ def test_checkpoint_works_with_mmseg_apis(trained, synthshift_root):
     assert pred.shape == (1, 64, 128) and pred.max() < 19
 
 
+@pytest.mark.slow  # long for the default run (about 6 s or more)
 def test_tools_train_and_test_cli(tmp_path, synthshift_root):
     """The CLI docs/single-runs.md shows, with --cfg-options as in mmsegmentation."""
     ss = f'data_root={synthshift_root}'

@@ -308,6 +308,7 @@ def test_set_load_from_a_missing_file_is_refused(tmp_path, data_root):
                     'no such file')
 
 
+@pytest.mark.slow  # long for the default run (about 6 s or more)
 def test_an_impossible_budget_is_refused_before_anything_starts(tmp_path, data_root):
     space = _space_file(tmp_path, config='rand_region')
     _assert_refused(['--space', space, '--data-root', data_root, '--set',
@@ -315,12 +316,14 @@ def test_an_impossible_budget_is_refused_before_anything_starts(tmp_path, data_r
                     'larger than the pool')
 
 
+@pytest.mark.slow  # long for the default run (about 6 s or more)
 def test_asha_on_trials_that_report_once_is_refused(tmp_path, data_root):
     space = _space_file(tmp_path, config='target_oracle', variant='oracle')
     _assert_refused(['--space', space, '--data-root', data_root, '--scheduler', 'asha'],
                     tmp_path, '--scheduler asha', 'report 1 time')
 
 
+@pytest.mark.slow  # long for the default run (about 6 s or more)
 def test_pbt_on_a_space_without_axes_is_refused(tmp_path, data_root):
     space = _space_file(tmp_path, config='target_oracle', variant='oracle')
     _assert_refused(['--space', space, '--data-root', data_root, '--scheduler', 'pbt'],
