@@ -16,12 +16,13 @@ built only (model, optimiser wrapper, hooks), to keep the file near 24 minutes o
 ADASWEEP_REAL_SCALE=0.0625 runs the same test on a scale-1/16 release (minutes).
 ADASWEEP_TRAIN_ALL=1 trains every config instead of building the rest (about 75 minutes more on
 2 cores; not in CI: docs/benchmarks.md has the run). ADASWEEP_FULL_SIZE_LOG=FILE appends one
-JSON line per trained config: seconds of training and the process's peak RSS during it.
+JSON line per trained config: seconds of training and its peak memory (gpu_check's: the
+process's RSS sampled every 10 ms on the CPU).
 """
 import glob
 import importlib.util
-import os
 import json
+import os
 import os.path as osp
 import time
 
@@ -87,21 +88,6 @@ def test_real_config_builds(tmp_path, release, config):
         HOOKS.build(hook)
 
 
-def _reset_peak_rss():
-    """Linux: start this process's peak RSS (VmHWM) again from its current RSS."""
-    try:
-        with open('/proc/self/clear_refs', 'w') as fh:
-            fh.write('5')
-    except OSError:
-        pass
-
-
-def _peak_rss_gib():
-    with open('/proc/self/status') as fh:
-        kb = next(int(line.split()[1]) for line in fh if line.startswith('VmHWM:'))
-    return kb / 2 ** 20
-
-
 @pytest.mark.parametrize('config', TRAINED)
 def test_real_config_trains_two_iterations_with_a_round_between(tmp_path, release, config):
     from mmseg.registry import RUNNERS
@@ -116,13 +102,13 @@ def test_real_config_trains_two_iterations_with_a_round_between(tmp_path, releas
         hook['select_iters'] = [1]
         hook['num_workers'] = 0
     runner = RUNNERS.build(cfg)
-    _reset_peak_rss()
+    gpu_check._reset_peak()
     t0 = time.perf_counter()
     runner.train()
     if os.environ.get('ADASWEEP_FULL_SIZE_LOG'):
         with open(os.environ['ADASWEEP_FULL_SIZE_LOG'], 'a') as fh:
             fh.write(json.dumps(dict(config=config, seconds=round(time.perf_counter() - t0),
-                                     peak_rss_gib=round(_peak_rss_gib(), 1))) + '\n')
+                                     peak_rss_gib=round(gpu_check._peak_gib(), 1))) + '\n')
     assert runner.iter == 2
     assert all(torch.isfinite(p).all() for p in runner.model.parameters())
     if selecting:
